@@ -1,0 +1,143 @@
+//! Loading and validating the one JSON config shared by both hosts.
+//!
+//! Validation happens once, at load: every error names the field (as a dotted path) so
+//! an operator can fix it, and a config that loads has no silent gaps (audiences are
+//! required, HMAC needs an explicit inline secret, every rule names real providers).
+
+mod raw;
+mod validate;
+
+use crate::alg::Alg;
+use crate::jwk::KeySetDoc;
+use std::fmt;
+
+
+/// A config error: the dotted path of the offending field and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid config at `{}`: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct GateConfig {
+    pub realm: String,
+    pub providers: Vec<ProviderConfig>,
+    pub rules: Vec<Rule>,
+    /// Every header the gate can write (lower case): stripped from every request.
+    pub strip_headers: Vec<String>,
+    pub startup_hold_ms: u64,
+}
+
+impl GateConfig {
+    /// Parses and validates a JSON config document.
+    pub fn from_json(text: &str) -> Result<GateConfig, ConfigError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let raw: raw::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError { field: if path == "." { "(document)".into() } else { path }, problem: e.inner().to_string() }
+        })?;
+        validate::validate(raw)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub issuer: String,
+    pub audiences: Audiences,
+    pub algorithms: Vec<Alg>,
+    pub clock_skew_s: u64,
+    pub max_lifetime_s: u64,
+    pub max_token_bytes: usize,
+    pub token_type: Option<String>,
+    pub sources: Vec<TokenSource>,
+    pub claim_headers: Vec<ClaimHeader>,
+    pub forward_token: bool,
+    pub jwks: JwksSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Audiences {
+    /// `"*"`: the operator explicitly disabled the audience check.
+    Any,
+    OneOf(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub enum JwksSource {
+    Inline(KeySetDoc),
+    Remote(RemoteJwks),
+}
+
+/// Where and how often to fetch a remote JWKS, and how long its keys stay usable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteJwks {
+    pub cluster: Option<String>,
+    pub uri: Option<String>,
+    pub path: String,
+    pub authority: String,
+    pub refresh_interval_s: u64,
+    pub min_refresh_interval_s: u64,
+    pub timeout_ms: u64,
+    pub max_stale_s: u64,
+    pub kid_refetch_cooldown_s: u64,
+    pub max_body_bytes: usize,
+}
+
+/// Where a token may be read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A header (lower-case name) whose value starts with `prefix` (compared
+    /// case-insensitively, since HTTP auth schemes are case-insensitive).
+    Header { name: String, prefix: String },
+    Query(String),
+    Cookie(String),
+}
+
+/// Copy a (possibly nested, dotted) claim into a request header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimHeader {
+    pub claim: Vec<String>,
+    pub header: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub path: PathMatch,
+    /// Upper-case methods; empty means any.
+    pub methods: Vec<String>,
+    pub requirement: Requirement,
+    /// Scopes the token must all grant (403 `insufficient_scope` otherwise).
+    pub scopes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathMatch {
+    Exact(String),
+    Prefix(String),
+}
+
+/// Providers are referred to by index into `GateConfig::providers`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    Public,
+    Provider(usize),
+    AnyOf(Vec<usize>),
+    AllOf(Vec<usize>),
+    /// A token is optional; if one is sent it must be valid for one of these.
+    AllowMissing(Vec<usize>),
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

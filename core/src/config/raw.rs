@@ -1,0 +1,118 @@
+//! The JSON document exactly as users write it. Field names follow Envoy `jwt_authn`
+//! and Istio `JWTRule` where those exist. Unknown fields are errors: a typo such as
+//! `audience` must fail at load, not silently disable a check.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub realm: Option<String>,
+    pub providers: BTreeMap<String, RawProvider>,
+    pub rules: Vec<RawRule>,
+    /// Extra request headers to strip on every request (e.g. other identity headers).
+    #[serde(default)]
+    pub strip_headers: Vec<String>,
+    /// How long a request may wait for the first key set (or an unknown-kid refetch).
+    #[serde(default)]
+    pub startup_hold_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub issuer: String,
+    pub audiences: RawAudiences,
+    pub jwks: RawJwks,
+    #[serde(default)]
+    pub algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    pub clock_skew_s: Option<u64>,
+    #[serde(default)]
+    pub max_lifetime_s: Option<u64>,
+    #[serde(default)]
+    pub max_token_bytes: Option<usize>,
+    #[serde(default)]
+    pub token_type: Option<String>,
+    #[serde(default)]
+    pub from: Option<Vec<RawSource>>,
+    #[serde(default)]
+    pub claim_to_headers: Vec<RawClaimToHeader>,
+    #[serde(default)]
+    pub forward_token: bool,
+}
+
+/// `"*"` (explicitly no audience check) or a non-empty list (any-of).
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+pub enum RawAudiences {
+    Any(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwks {
+    /// Envoy: the cluster that reaches the IdP.
+    pub cluster: Option<String>,
+    pub path: Option<String>,
+    pub authority: Option<String>,
+    /// Edge worker: the full JWKS URL (Envoy ignores it; it routes by cluster).
+    pub uri: Option<String>,
+    pub refresh_interval_s: Option<u64>,
+    pub min_refresh_interval_s: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub max_stale_s: Option<u64>,
+    pub kid_refetch_cooldown_s: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    /// A JWKS document (`{"keys": [...]}`) given in the config.
+    pub inline: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub header: Option<String>,
+    pub prefix: Option<String>,
+    pub query: Option<String>,
+    pub cookie: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimToHeader {
+    pub claim: String,
+    pub header: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    #[serde(rename = "match")]
+    pub matcher: RawMatch,
+    pub requires: Option<RawRequires>,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatch {
+    pub exact: Option<String>,
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequires {
+    pub provider: Option<String>,
+    pub any_of: Option<Vec<String>>,
+    pub all_of: Option<Vec<String>>,
+    pub allow_missing: Option<Vec<String>>,
+}

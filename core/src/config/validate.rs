@@ -1,0 +1,260 @@
+//! Turns the raw document into a [`GateConfig`], applying defaults and refusing
+//! anything ambiguous. Each check names the field it is about.
+
+use super::raw::*;
+use super::*;
+use crate::jwk::{parse_jwks, JwksOrigin};
+
+pub const DEFAULT_REALM: &str = "jwtgate";
+/// Headers the gate writes for every provider, whatever the config says.
+pub const DEFAULT_CLAIM_HEADERS: [(&str, &str); 3] =
+    [("sub", "x-jwt-sub"), ("iss", "x-jwt-iss"), ("scope", "x-jwt-scope")];
+
+type R<T> = Result<T, ConfigError>;
+
+fn err<T>(field: impl Into<String>, problem: impl Into<String>) -> R<T> {
+    Err(ConfigError { field: field.into(), problem: problem.into() })
+}
+
+pub fn validate(raw: RawConfig) -> R<GateConfig> {
+    let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.to_owned());
+    if realm.is_empty() || realm.contains('"') || realm.contains('\\') {
+        return err("realm", "must be non-empty and contain no quote or backslash");
+    }
+    let names: Vec<String> = raw.providers.keys().cloned().collect();
+    let mut providers = Vec::new();
+    for (name, p) in raw.providers {
+        providers.push(provider(&name, p)?);
+    }
+    if raw.rules.is_empty() {
+        return err("rules", "at least one rule is required (requests matching no rule are denied)");
+    }
+    let rules = raw
+        .rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| rule(&format!("rules[{i}]"), r, &names))
+        .collect::<R<Vec<_>>>()?;
+    let mut strip_headers: Vec<String> = DEFAULT_CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
+    let written = providers.iter().flat_map(|p| p.claim_headers.iter().map(|c| c.header.clone()));
+    for (i, h) in raw.strip_headers.iter().enumerate() {
+        header_name(&format!("strip_headers[{i}]"), h)?;
+    }
+    for h in written.chain(raw.strip_headers.iter().map(|h| h.to_ascii_lowercase())) {
+        if !strip_headers.contains(&h) {
+            strip_headers.push(h);
+        }
+    }
+    let startup_hold_ms = raw.startup_hold_ms.unwrap_or(3000);
+    Ok(GateConfig { realm, providers, rules, strip_headers, startup_hold_ms })
+}
+
+fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
+    let f = |field: &str| format!("providers.{name}.{field}");
+    if p.issuer.is_empty() {
+        return err(f("issuer"), "must not be empty");
+    }
+    let audiences = match p.audiences {
+        RawAudiences::Any(s) if s == "*" => Audiences::Any,
+        RawAudiences::Any(_) => return err(f("audiences"), "must be a list of audiences, or \"*\" to disable the check"),
+        RawAudiences::List(l) if l.is_empty() || l.iter().any(String::is_empty) => {
+            return err(f("audiences"), "must list at least one non-empty audience")
+        }
+        RawAudiences::List(l) => Audiences::OneOf(l),
+    };
+    let algorithms = algorithms(&f("algorithms"), p.algorithms.as_deref())?;
+    let hmac = algorithms.iter().any(|a| a.is_symmetric());
+    let jwks = jwks(&f("jwks"), p.jwks, &algorithms)?;
+    if hmac && !matches!(jwks, JwksSource::Inline(_)) {
+        return err(f("algorithms"), "HMAC algorithms need an inline secret (`jwks.inline` with an `oct` key)");
+    }
+    let mut claim_headers = Vec::new();
+    for (claim, header) in DEFAULT_CLAIM_HEADERS {
+        claim_headers.push(ClaimHeader { claim: vec![claim.to_owned()], header: header.to_owned() });
+    }
+    for (i, c) in p.claim_to_headers.iter().enumerate() {
+        let field = f(&format!("claim_to_headers[{i}]"));
+        if c.claim.is_empty() || c.claim.split('.').any(str::is_empty) {
+            return err(format!("{field}.claim"), "must be a claim name or a dotted path like `realm.roles`");
+        }
+        header_name(&format!("{field}.header"), &c.header)?;
+        let header = c.header.to_ascii_lowercase();
+        claim_headers.retain(|h| h.header != header);
+        claim_headers.push(ClaimHeader { claim: c.claim.split('.').map(str::to_owned).collect(), header });
+    }
+    let max_token_bytes = p.max_token_bytes.unwrap_or(8192);
+    if !(64..=65536).contains(&max_token_bytes) {
+        return err(f("max_token_bytes"), "must be between 64 and 65536");
+    }
+    let max_lifetime_s = p.max_lifetime_s.unwrap_or(86_400);
+    if max_lifetime_s == 0 {
+        return err(f("max_lifetime_s"), "must be positive");
+    }
+    Ok(ProviderConfig {
+        name: name.to_owned(),
+        issuer: p.issuer,
+        audiences,
+        algorithms,
+        clock_skew_s: p.clock_skew_s.unwrap_or(60).min(3600),
+        max_lifetime_s,
+        max_token_bytes,
+        token_type: p.token_type.filter(|t| !t.is_empty()),
+        sources: sources(&f("from"), p.from)?,
+        claim_headers,
+        forward_token: p.forward_token,
+        jwks,
+    })
+}
+
+fn algorithms(field: &str, list: Option<&[String]>) -> R<Vec<Alg>> {
+    let Some(list) = list else {
+        return Ok(Alg::ALL.iter().copied().filter(|a| !a.is_symmetric()).collect());
+    };
+    if list.is_empty() {
+        return err(field, "must not be empty (omit it to allow every asymmetric algorithm)");
+    }
+    let mut out = Vec::new();
+    for (i, name) in list.iter().enumerate() {
+        if name.eq_ignore_ascii_case("none") {
+            return err(format!("{field}[{i}]"), "`none` is never accepted");
+        }
+        match Alg::parse(name) {
+            Some(a) => out.push(a),
+            None => return err(format!("{field}[{i}]"), format!("unsupported algorithm {name:?}")),
+        }
+    }
+    Ok(out)
+}
+
+fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
+    let remote_fields = j.cluster.is_some() || j.uri.is_some() || j.path.is_some();
+    if let Some(inline) = j.inline {
+        if remote_fields {
+            return err(field, "give either `inline` or a remote source (`cluster`/`uri`), not both");
+        }
+        let bytes = serde_json::to_vec(&inline).unwrap_or_default();
+        let doc = parse_jwks(&bytes, JwksOrigin::Inline, algs)
+            .map_err(|e| ConfigError { field: format!("{field}.inline"), problem: e.to_string() })?;
+        return Ok(JwksSource::Inline(doc));
+    }
+    let (uri_authority, uri_path) = match &j.uri {
+        Some(u) => split_uri(u).ok_or_else(|| ConfigError {
+            field: format!("{field}.uri"),
+            problem: "must be an absolute http(s) URL".into(),
+        })?,
+        None => (None, None),
+    };
+    let Some(path) = j.path.or(uri_path) else {
+        return err(field, "needs `inline`, or `cluster` with `path`, or `uri`");
+    };
+    if !path.starts_with('/') {
+        return err(format!("{field}.path"), "must start with `/`");
+    }
+    if j.cluster.is_none() && j.uri.is_none() {
+        return err(field, "a remote JWKS needs `cluster` (Envoy) and/or `uri` (edge worker)");
+    }
+    let authority = j.authority.or(uri_authority).or_else(|| j.cluster.clone()).unwrap_or_default();
+    let refresh_interval_s = j.refresh_interval_s.unwrap_or(300);
+    let min_refresh_interval_s = j.min_refresh_interval_s.unwrap_or(30).min(refresh_interval_s);
+    if refresh_interval_s == 0 {
+        return err(format!("{field}.refresh_interval_s"), "must be positive");
+    }
+    let timeout_ms = j.timeout_ms.unwrap_or(2000);
+    if !(1..=60_000).contains(&timeout_ms) {
+        return err(format!("{field}.timeout_ms"), "must be between 1 and 60000");
+    }
+    Ok(JwksSource::Remote(RemoteJwks {
+        cluster: j.cluster,
+        uri: j.uri,
+        path,
+        authority,
+        refresh_interval_s,
+        min_refresh_interval_s,
+        timeout_ms,
+        max_stale_s: j.max_stale_s.unwrap_or(86_400),
+        kid_refetch_cooldown_s: j.kid_refetch_cooldown_s.unwrap_or(30),
+        max_body_bytes: j.max_body_bytes.unwrap_or(256 * 1024),
+    }))
+}
+
+/// `http(s)://authority/path` → (authority, path). Anything else is refused.
+fn split_uri(uri: &str) -> Option<(Option<String>, Option<String>)> {
+    let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    (!authority.is_empty()).then(|| (Some(authority.to_owned()), Some(path.to_owned())))
+}
+
+fn sources(field: &str, from: Option<Vec<RawSource>>) -> R<Vec<TokenSource>> {
+    let Some(list) = from else {
+        return Ok(vec![TokenSource::Header { name: "authorization".into(), prefix: "Bearer ".into() }]);
+    };
+    if list.is_empty() {
+        return err(field, "must name at least one place to read the token from");
+    }
+    let mut out = Vec::new();
+    for (i, s) in list.into_iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        let src = match (s.header, s.query, s.cookie) {
+            (Some(h), None, None) => {
+                header_name(&format!("{f}.header"), &h)?;
+                TokenSource::Header { name: h.to_ascii_lowercase(), prefix: s.prefix.unwrap_or_default() }
+            }
+            (None, Some(q), None) if s.prefix.is_none() && !q.is_empty() => TokenSource::Query(q),
+            (None, None, Some(c)) if s.prefix.is_none() && !c.is_empty() => TokenSource::Cookie(c),
+            _ => return err(f, "give exactly one of `header` (with optional `prefix`), `query` or `cookie`"),
+        };
+        out.push(src);
+    }
+    Ok(out)
+}
+
+/// Header names the gate may read or write: lower-case-able HTTP tokens that are not
+/// pseudo-headers or framing headers.
+fn header_name(field: &str, h: &str) -> R<()> {
+    const FORBIDDEN: [&str; 6] = ["host", "content-length", "transfer-encoding", "connection", "te", "upgrade"];
+    let ok_chars = !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !ok_chars || FORBIDDEN.contains(&h.to_ascii_lowercase().as_str()) {
+        return err(field, format!("{h:?} is not a header name the gate may use"));
+    }
+    Ok(())
+}
+
+fn rule(field: &str, r: RawRule, names: &[String]) -> R<Rule> {
+    let path = match (r.matcher.exact, r.matcher.prefix) {
+        (Some(e), None) if e.starts_with('/') => PathMatch::Exact(e),
+        (None, Some(p)) if p.starts_with('/') => PathMatch::Prefix(p),
+        _ => return err(format!("{field}.match"), "give exactly one of `exact` or `prefix`, starting with `/`"),
+    };
+    let methods = r.matcher.methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+    let requirement = match (r.public, r.requires) {
+        (true, None) => Requirement::Public,
+        (false, Some(req)) => requires(&format!("{field}.requires"), req, names)?,
+        _ => return err(field, "give exactly one of `requires` or `\"public\": true`"),
+    };
+    if requirement == Requirement::Public && !r.scopes.is_empty() {
+        return err(format!("{field}.scopes"), "a public rule cannot require scopes");
+    }
+    Ok(Rule { path, methods, requirement, scopes: r.scopes })
+}
+
+fn requires(field: &str, r: RawRequires, names: &[String]) -> R<Requirement> {
+    let index = |f: String, n: &str| -> R<usize> {
+        names.iter().position(|x| x == n).ok_or(ConfigError { field: f, problem: format!("no provider named {n:?}") })
+    };
+    let list = |f: &str, l: Vec<String>| -> R<Vec<usize>> {
+        if l.is_empty() {
+            return err(format!("{field}.{f}"), "must name at least one provider");
+        }
+        l.iter().enumerate().map(|(i, n)| index(format!("{field}.{f}[{i}]"), n)).collect()
+    };
+    match (r.provider, r.any_of, r.all_of, r.allow_missing) {
+        (Some(p), None, None, None) => Ok(Requirement::Provider(index(format!("{field}.provider"), &p)?)),
+        (None, Some(l), None, None) => Ok(Requirement::AnyOf(list("any_of", l)?)),
+        (None, None, Some(l), None) => Ok(Requirement::AllOf(list("all_of", l)?)),
+        (None, None, None, Some(l)) => Ok(Requirement::AllowMissing(list("allow_missing", l)?)),
+        _ => err(field, "give exactly one of `provider`, `any_of`, `all_of` or `allow_missing`"),
+    }
+}

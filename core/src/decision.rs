@@ -1,0 +1,140 @@
+//! What the core tells a host to do with one request.
+
+use crate::error::AuthError;
+
+/// The outcome of [`crate::Gate::decide`]. Hosts only translate it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Forward the request after applying these header edits, in order: remove, then set.
+    Allow(Allowed),
+    /// Answer locally; the request never reaches the upstream.
+    Deny(Denial),
+    /// Keys for this provider are not loaded yet (cold start or unknown `kid`). Hold the
+    /// request, make sure the fetches from [`crate::Gate::poll_fetches`] run, and decide
+    /// again when they complete or when the hold expires.
+    NeedKeys { provider: usize },
+}
+
+/// Header edits for an allowed request. `remove` always holds every header the gate can
+/// write, so client-sent copies never reach the upstream, also on public routes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Allowed {
+    pub remove: Vec<String>,
+    /// Replace semantics: the host sets each header, never appends.
+    pub set: Vec<(String, String)>,
+    /// Short hash of the verified token, for logs; `None` when no token was checked.
+    pub token_hash: Option<String>,
+}
+
+/// A local reply: status, RFC 6750 `WWW-Authenticate`, a small JSON body, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    pub status: u16,
+    pub reason: AuthError,
+    pub www_authenticate: Option<String>,
+    pub retry_after_s: Option<u32>,
+    pub body: String,
+    /// Short hash of the offending token, for logs; never the token.
+    pub token_hash: Option<String>,
+}
+
+impl Denial {
+    pub fn new(reason: AuthError, realm: &str, token_hash: Option<String>) -> Denial {
+        let status = reason.status();
+        let description = reason.to_string();
+        let www_authenticate = match status {
+            401 | 403 if reason != AuthError::NoMatchingRule => {
+                Some(www_authenticate(realm, &reason, &description))
+            }
+            _ => None,
+        };
+        let body = serde_json::json!({
+            "error": reason.body_error(),
+            "error_description": description,
+        })
+        .to_string();
+        let retry_after_s = (status == 503).then_some(5);
+        Denial { status, reason, www_authenticate, retry_after_s, body, token_hash }
+    }
+
+    /// Response headers for the local reply (besides `content-type`).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("content-type", "application/json".to_owned())];
+        if let Some(w) = &self.www_authenticate {
+            out.push(("www-authenticate", w.clone()));
+        }
+        if let Some(r) = self.retry_after_s {
+            out.push(("retry-after", r.to_string()));
+        }
+        out
+    }
+
+    /// One log line: reason and token hash, never the token.
+    pub fn log_line(&self) -> String {
+        format!(
+            "jwtgate: deny status={} reason={} detail=\"{}\" token={}",
+            self.status,
+            self.reason.metric_reason(),
+            self.reason,
+            self.token_hash.as_deref().unwrap_or("-")
+        )
+    }
+}
+
+/// RFC 6750 §3: `Bearer realm="…"` plus `error`/`error_description` (and `scope`).
+fn www_authenticate(realm: &str, reason: &AuthError, description: &str) -> String {
+    let mut out = format!("Bearer realm=\"{}\"", quote_safe(realm));
+    if let Some(code) = reason.bearer_error() {
+        out.push_str(&format!(", error=\"{code}\", error_description=\"{}\"", quote_safe(description)));
+    }
+    if let AuthError::InsufficientScope(scope) = reason {
+        out.push_str(&format!(", scope=\"{}\"", quote_safe(scope)));
+    }
+    out
+}
+
+/// RFC 6750 limits these values to %x20-21 / %x23-5B / %x5D-7E: drop the rest.
+fn quote_safe(s: &str) -> String {
+    s.chars().filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_token_has_realm_only() {
+        let d = Denial::new(AuthError::MissingToken, "jwtgate", None);
+        assert_eq!(d.status, 401);
+        assert_eq!(d.www_authenticate.as_deref(), Some("Bearer realm=\"jwtgate\""));
+        assert!(d.body.contains("\"missing_token\""));
+    }
+
+    #[test]
+    fn invalid_token_carries_error_and_description() {
+        let d = Denial::new(AuthError::Expired, "api", Some("ab12".into()));
+        assert_eq!(
+            d.www_authenticate.as_deref(),
+            Some("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token has expired\"")
+        );
+        let body: serde_json::Value = serde_json::from_str(&d.body).expect("json body");
+        assert_eq!(body["error"], "invalid_token");
+        assert!(d.log_line().contains("token=ab12"));
+    }
+
+    #[test]
+    fn unavailable_keys_give_503_with_retry_after() {
+        let d = Denial::new(AuthError::KeysUnavailable, "x", None);
+        assert_eq!(d.status, 503);
+        assert!(d.headers().iter().any(|(k, v)| *k == "retry-after" && v == "5"));
+        assert_eq!(d.www_authenticate, None);
+    }
+
+    #[test]
+    fn quotes_cannot_break_out_of_the_header() {
+        let d = Denial::new(AuthError::InsufficientScope("a\"b\\c\r\n".into()), "r\"", None);
+        let w = d.www_authenticate.expect("header");
+        assert!(w.starts_with("Bearer realm=\"r\", error=\"insufficient_scope\""));
+        assert!(w.ends_with("scope=\"abc\""));
+    }
+}

@@ -1,0 +1,158 @@
+//! Why a request is refused. One enum decides status, RFC 6750 error code and metric
+//! label, so the Envoy filter and the edge worker cannot drift apart.
+
+use std::fmt;
+
+/// Every reason jwtgate refuses a request. Messages never contain token text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthError {
+    /// No token in any configured place, on a route that needs one.
+    MissingToken,
+    /// More than one token: several `Authorization` headers, a comma-joined value, or
+    /// a token in two configured places.
+    MultipleTokens,
+    /// The credential is present but not a bearer token of the expected shape.
+    MalformedCredential(&'static str),
+    /// The token is larger than `max_token_bytes`; refused before decoding.
+    TokenTooLarge,
+    /// The token is not a compact JWS of three base64url segments with JSON inside.
+    Malformed(&'static str),
+    /// The header names an algorithm that is unknown, `none`, or not allowed.
+    AlgorithmNotAllowed,
+    /// The header carries a member jwtgate refuses (`crit`, `cty`, ...).
+    UnsupportedHeader(&'static str),
+    /// `typ` does not match the provider's `token_type`.
+    WrongTokenType,
+    /// No trusted key matches the token's `kid` and `alg`.
+    UnknownKey,
+    /// The signature does not verify with the trusted key.
+    BadSignature,
+    MissingExpiry,
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    LifetimeTooLong,
+    /// A registered claim has the wrong JSON type.
+    BadClaim(&'static str),
+    WrongIssuer,
+    WrongAudience,
+    /// The token is valid but lacks scopes the route requires.
+    InsufficientScope(String),
+    /// No rule matches the request: deny by default.
+    NoMatchingRule,
+    /// The path cannot be matched safely (encoded slash, backslash, NUL, ...).
+    BadPath,
+    /// The gate has no usable keys (cold start past the hold, or an IdP outage past the
+    /// stale bound). This is the gate's own failure: 503, never 401, never allow.
+    KeysUnavailable,
+}
+
+impl AuthError {
+    /// HTTP status of the local reply.
+    pub fn status(&self) -> u16 {
+        match self {
+            AuthError::InsufficientScope(_) | AuthError::NoMatchingRule => 403,
+            AuthError::BadPath => 400,
+            AuthError::KeysUnavailable => 503,
+            _ => 401,
+        }
+    }
+
+    /// RFC 6750 §3.1 error code; `None` for a missing token (§3.1: no error code then)
+    /// and for failures that are not the client's.
+    pub fn bearer_error(&self) -> Option<&'static str> {
+        match self {
+            AuthError::MissingToken | AuthError::KeysUnavailable => None,
+            AuthError::NoMatchingRule | AuthError::BadPath => None,
+            AuthError::MultipleTokens | AuthError::MalformedCredential(_) => Some("invalid_request"),
+            AuthError::InsufficientScope(_) => Some("insufficient_scope"),
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// The `error` member of the JSON body.
+    pub fn body_error(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing_token",
+            AuthError::NoMatchingRule => "access_denied",
+            AuthError::BadPath => "invalid_request",
+            AuthError::KeysUnavailable => "temporarily_unavailable",
+            other => other.bearer_error().unwrap_or("invalid_token"),
+        }
+    }
+
+    /// Low-cardinality label for metrics and logs.
+    pub fn metric_reason(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing",
+            AuthError::MultipleTokens => "multiple_tokens",
+            AuthError::MalformedCredential(_) | AuthError::Malformed(_) => "malformed",
+            AuthError::TokenTooLarge => "too_large",
+            AuthError::AlgorithmNotAllowed => "algorithm",
+            AuthError::UnsupportedHeader(_) => "header",
+            AuthError::WrongTokenType => "token_type",
+            AuthError::UnknownKey => "unknown_kid",
+            AuthError::BadSignature => "signature",
+            AuthError::MissingExpiry | AuthError::Expired => "expired",
+            AuthError::NotYetValid | AuthError::IssuedInFuture => "not_yet_valid",
+            AuthError::LifetimeTooLong => "lifetime",
+            AuthError::BadClaim(_) => "claims",
+            AuthError::WrongIssuer => "issuer",
+            AuthError::WrongAudience => "audience",
+            AuthError::InsufficientScope(_) => "scope",
+            AuthError::NoMatchingRule => "no_rule",
+            AuthError::BadPath => "path",
+            AuthError::KeysUnavailable => "keys_unavailable",
+        }
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::MissingToken => f.write_str("a bearer token is required"),
+            AuthError::MultipleTokens => f.write_str("more than one token was sent"),
+            AuthError::MalformedCredential(what) => write!(f, "malformed credential: {what}"),
+            AuthError::TokenTooLarge => f.write_str("token is too large"),
+            AuthError::Malformed(what) => write!(f, "malformed token: {what}"),
+            AuthError::AlgorithmNotAllowed => f.write_str("token algorithm is not allowed"),
+            AuthError::UnsupportedHeader(m) => write!(f, "token header member `{m}` is not supported"),
+            AuthError::WrongTokenType => f.write_str("token type (typ) is not accepted"),
+            AuthError::UnknownKey => f.write_str("no trusted key matches the token's kid and alg"),
+            AuthError::BadSignature => f.write_str("token signature is invalid"),
+            AuthError::MissingExpiry => f.write_str("token has no exp claim"),
+            AuthError::Expired => f.write_str("token has expired"),
+            AuthError::NotYetValid => f.write_str("token is not valid yet (nbf)"),
+            AuthError::IssuedInFuture => f.write_str("token is issued in the future (iat)"),
+            AuthError::LifetimeTooLong => f.write_str("token lifetime exceeds the allowed maximum"),
+            AuthError::BadClaim(c) => write!(f, "claim `{c}` has an invalid value"),
+            AuthError::WrongIssuer => f.write_str("token issuer is not accepted"),
+            AuthError::WrongAudience => f.write_str("token audience is not accepted"),
+            AuthError::InsufficientScope(s) => write!(f, "token lacks the required scope: {s}"),
+            AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
+            AuthError::BadPath => f.write_str("request path cannot be matched safely"),
+            AuthError::KeysUnavailable => f.write_str("signing keys are temporarily unavailable"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_infrastructure_failure_is_503_never_401() {
+        assert_eq!(AuthError::KeysUnavailable.status(), 503);
+        assert_eq!(AuthError::KeysUnavailable.bearer_error(), None);
+    }
+
+    #[test]
+    fn rfc6750_codes() {
+        assert_eq!(AuthError::MissingToken.bearer_error(), None);
+        assert_eq!(AuthError::Expired.bearer_error(), Some("invalid_token"));
+        assert_eq!(AuthError::MultipleTokens.bearer_error(), Some("invalid_request"));
+        assert_eq!(AuthError::MultipleTokens.status(), 401);
+        let scope = AuthError::InsufficientScope("admin".into());
+        assert_eq!((scope.status(), scope.bearer_error()), (403, Some("insufficient_scope")));
+    }
+}

@@ -1,0 +1,30 @@
+//! jwtgate-core: the JWT validation core shared by the Envoy proxy-wasm filter and the
+//! edge worker. Pure Rust, no I/O: hosts pass request data and the current time in and
+//! get a [`Decision`] (and JWKS fetch requests) out.
+
+mod alg;
+mod b64;
+mod claims;
+mod config;
+mod decision;
+mod error;
+mod extract;
+mod gate;
+mod headers;
+mod json;
+mod jwk;
+mod keyset;
+mod path;
+mod request;
+mod rules;
+mod token;
+mod verify;
+
+pub use alg::Alg;
+pub use config::{Audiences, ConfigError, GateConfig, ProviderConfig, RemoteJwks, Requirement, TokenSource};
+pub use decision::{Allowed, Decision, Denial};
+pub use error::AuthError;
+pub use gate::{fingerprint, Gate, Wait};
+pub use jwk::{parse_jwks, JwksError, JwksOrigin};
+pub use keyset::{FetchRequest, FetchResult, KeySetEvent};
+pub use request::RequestView;

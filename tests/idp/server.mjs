@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// jwtgate e2e IdP: the real npm `oidc-provider`, configured for the
+// client_credentials grant issuing RFC 9068 `at+jwt` access tokens.
+//
+//   node tests/idp/server.mjs --port 9400 --keys-out run/idp-keys.json
+//
+// On start it generates fresh signing keys (RS256 2048-bit `rs-<rand>` and
+// ES256 `es-<rand>`), writes them as a PRIVATE JWKS to --keys-out (so the
+// token factory can craft tokens with the same keys/kids), then listens on
+// 127.0.0.1 and prints `idp listening <issuer>`. Every request is logged as
+// `idp <METHOD> <path> <status>` so tests can count JWKS fetches.
+//
+// oidc-provider quirks hit while wiring this up (9.13.3):
+// - Access tokens only become JWTs through resourceIndicators: a token
+//   request without a resolved resource gets an opaque token. defaultResource
+//   therefore always returns https://api.example.
+// - The token's `scope` is the intersection of the REQUESTED scope and the
+//   resource server's scope; the client's registered `scope` does not act as
+//   a default. Ask with `scope=read write` or the token carries no scope.
+//   The client's `scope` only restricts values that are listed in the
+//   provider-level `scopes`, so read/write are added there.
+// - The default ttl.ClientCredentials / ttl.AccessToken functions log
+//   "you SHOULD change it" notices on first use; they are replaced here.
+// - devInteractions is on by default and warns at boot; it is disabled (there
+//   is no interactive flow here, only client_credentials).
+// - client_secret_basic and client_secret_post are interchangeable: a client
+//   registered with either accepts both (lib/shared/client_auth.js), so POST
+//   body credentials work too without registering a second client.
+// - getResourceServerInfo is called with whatever `resource` the client sent;
+//   it must reject unknown ones itself (InvalidTarget), otherwise any resource
+//   value would get an api.example token.
+// - Requested scopes that the resource server does not list (e.g. `admin`)
+//   are silently dropped rather than rejected.
+// - For client_credentials tokens `sub` is the client_id (`jwtgate-demo`).
+// - JWKS exposes only the public parts of the `jwks` passed in; the route is
+//   set explicitly to /jwks (the default name too) and the token route to
+//   /token (also the default).
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+
+import * as jose from 'jose';
+import Provider, { errors } from 'oidc-provider';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: '9400' },
+    'keys-out': { type: 'string', default: 'run/idp-keys.json' },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
+  strict: true,
+});
+
+const port = Number.parseInt(args.port, 10);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  console.error(`idp: invalid --port ${args.port}`);
+  process.exit(2);
+}
+
+const HOST = args.host;
+const ISSUER = `http://127.0.0.1:${port}`;
+const AUDIENCE = 'https://api.example';
+const CLIENT_ID = 'jwtgate-demo';
+const CLIENT_SECRET = 'demo-secret';
+const ACCESS_TOKEN_TTL = 300;
+
+const rand = () => randomBytes(6).toString('hex');
+
+async function makeKey(alg, kid, opts) {
+  const { privateKey } = await jose.generateKeyPair(alg, { extractable: true, ...opts });
+  const jwk = await jose.exportJWK(privateKey);
+  return { ...jwk, kid, alg, use: 'sig' };
+}
+
+const jwks = {
+  keys: [
+    await makeKey('RS256', `rs-${rand()}`, { modulusLength: 2048 }),
+    await makeKey('ES256', `es-${rand()}`),
+  ],
+};
+
+// Private JWKS for the token factory, written BEFORE listening so anything
+// that waits for the "listening" line can rely on the file being complete.
+const keysOut = resolve(args['keys-out']);
+mkdirSync(dirname(keysOut), { recursive: true });
+writeFileSync(keysOut, `${JSON.stringify(jwks, null, 2)}\n`, { mode: 0o600 });
+
+const resourceServer = {
+  scope: 'read write',
+  audience: AUDIENCE,
+  accessTokenFormat: 'jwt',
+  accessTokenTTL: ACCESS_TOKEN_TTL,
+  jwt: { sign: { alg: 'RS256' } },
+};
+
+const configuration = {
+  clients: [
+    {
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'read write',
+    },
+  ],
+  jwks,
+  scopes: ['openid', 'offline_access', 'read', 'write'],
+  routes: { jwks: '/jwks', token: '/token' },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: false },
+    revocation: { enabled: false },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async () => AUDIENCE,
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (_ctx, resourceIndicator) => {
+        if (resourceIndicator !== AUDIENCE) throw new errors.InvalidTarget();
+        return { ...resourceServer, jwt: { sign: { ...resourceServer.jwt.sign } } };
+      },
+    },
+  },
+  ttl: {
+    ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL || ACCESS_TOKEN_TTL,
+    AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL || ACCESS_TOKEN_TTL,
+  },
+  // Only needed for interactive flows; set so nothing falls back to defaults.
+  cookies: { keys: [randomBytes(32).toString('base64url')] },
+  findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  renderError: async (ctx, out) => {
+    ctx.type = 'application/json';
+    ctx.body = out;
+  },
+};
+
+const provider = new Provider(ISSUER, configuration);
+
+// Request log: one line per request, after the response status is known.
+provider.use(async (ctx, next) => {
+  try {
+    await next();
+  } finally {
+    console.log(`idp ${ctx.method} ${ctx.path} ${ctx.status}`);
+  }
+});
+
+provider.on('server_error', (_ctx, err) => {
+  console.error('idp server_error', err);
+});
+
+const server = createServer(provider.callback());
+server.on('error', (err) => {
+  console.error(`idp: ${err.message}`);
+  process.exit(1);
+});
+server.listen(port, HOST, () => {
+  console.log(`idp listening ${ISSUER}`);
+});
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    server.close();
+    process.exit(0);
+  });
+}
