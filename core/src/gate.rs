@@ -67,6 +67,11 @@ impl Gate {
         self.keys.get(provider).map_or(0, KeySet::key_count)
     }
 
+    /// The largest JWKS body worth reading for `provider`; hosts read at most one byte more.
+    pub fn fetch_body_cap(&self, provider: usize) -> usize {
+        self.keys.get(provider).map_or(0, KeySet::body_cap)
+    }
+
     /// Fetches the host must start now.
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
         self.keys.iter_mut().filter_map(|k| k.poll(now_ms)).collect()

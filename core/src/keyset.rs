@@ -72,6 +72,22 @@ impl fmt::Display for KeySetEvent {
 
 const MAX_BACKOFF_MS: u64 = 60_000;
 
+/// `max-age` from a `Cache-Control` value; `no-store`/`no-cache` count as 0 (the
+/// refresh bounds then apply).
+pub fn parse_max_age(cache_control: &str) -> Option<u64> {
+    let mut out = None;
+    for directive in cache_control.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(0);
+        }
+        if let Some(v) = lower.strip_prefix("max-age=") {
+            out = v.trim_matches('"').parse().ok();
+        }
+    }
+    out
+}
+
 #[derive(Debug)]
 pub struct KeySet {
     provider: usize,
@@ -112,6 +128,11 @@ impl KeySet {
         }
     }
 
+    /// The largest JWKS body this key set accepts (0 for inline sets).
+    pub fn body_cap(&self) -> usize {
+        self.remote.as_ref().map_or(0, |r| r.max_body_bytes)
+    }
+
     pub fn key_count(&self) -> usize {
         self.keys.as_ref().map_or(0, |k| k.keys.len())
     }
@@ -150,13 +171,13 @@ impl KeySet {
                 let interval_s = r.max_age_s.map_or(remote.refresh_interval_s, |m| {
                     m.clamp(remote.min_refresh_interval_s, remote.refresh_interval_s)
                 });
-                self.next_fetch_ms = now_ms + self.jittered(interval_s * 1000);
+                self.next_fetch_ms = now_ms.saturating_add(self.jittered(interval_s.saturating_mul(1000)));
                 event
             }
             Err(reason) => {
                 self.failures = self.failures.saturating_add(1);
                 let shift = self.failures.min(16) - 1;
-                let retry_in_ms = (1000u64 << shift).min(MAX_BACKOFF_MS).min(remote.refresh_interval_s * 1000);
+                let retry_in_ms = (1000u64 << shift).min(MAX_BACKOFF_MS).min(remote.refresh_interval_s.saturating_mul(1000));
                 self.next_fetch_ms = now_ms + retry_in_ms;
                 KeySetEvent::Failed { reason, have_keys: self.keys.is_some(), retry_in_ms }
             }
@@ -195,14 +216,14 @@ impl KeySet {
         if spread == 0 {
             return ms;
         }
-        ms - ms / 10 + x % spread
+        (ms - ms / 10).saturating_add(x % spread)
     }
 
     /// Finds the key for a token's `kid` and `alg`.
     pub fn lookup(&self, kid: Option<&str>, alg: Alg, now_ms: u64) -> Lookup<'_> {
         let Some(doc) = &self.keys else { return Lookup::Unavailable { cold: true } };
         if let (Some(remote), Some(last)) = (&self.remote, self.last_success_ms) {
-            if now_ms.saturating_sub(last) > remote.max_stale_s * 1000 {
+            if now_ms.saturating_sub(last) > remote.max_stale_s.saturating_mul(1000) {
                 return Lookup::Unavailable { cold: false };
             }
         }
@@ -230,8 +251,8 @@ impl KeySet {
         if self.in_flight_since.is_some() {
             return true;
         }
-        let cooldown_ms = remote.kid_refetch_cooldown_s * 1000;
-        if self.last_kid_refetch_ms.is_some_and(|t| now_ms < t + cooldown_ms) {
+        let cooldown_ms = remote.kid_refetch_cooldown_s.saturating_mul(1000);
+        if self.last_kid_refetch_ms.is_some_and(|t| now_ms < t.saturating_add(cooldown_ms)) {
             return false;
         }
         self.last_kid_refetch_ms = Some(now_ms);

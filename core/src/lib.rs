@@ -17,14 +17,16 @@ mod keyset;
 mod path;
 mod request;
 mod rules;
+#[cfg(test)]
+mod test_support;
 mod token;
 mod verify;
 
 pub use alg::Alg;
-pub use config::{Audiences, ConfigError, GateConfig, ProviderConfig, RemoteJwks, Requirement, TokenSource};
+pub use config::{Audiences, ConfigError, GateConfig, JwksSource, ProviderConfig, RemoteJwks, Requirement, TokenSource};
 pub use decision::{Allowed, Decision, Denial};
 pub use error::AuthError;
 pub use gate::{fingerprint, Gate, Wait};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin};
-pub use keyset::{FetchRequest, FetchResult, KeySetEvent};
+pub use keyset::{parse_max_age, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;

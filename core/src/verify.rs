@@ -98,7 +98,8 @@ impl VerifyKey {
             VerifyKey::HS512(k) => k.verify_token::<NoCustomClaims>(token, o).map(drop),
         };
         r.map_err(|e| match e.downcast_ref::<JWTError>() {
-            Some(JWTError::InvalidSignature) => SignatureError::Invalid,
+            // HMAC tags fail as `InvalidAuthenticationTag`, signatures as `InvalidSignature`.
+            Some(JWTError::InvalidSignature | JWTError::InvalidAuthenticationTag) => SignatureError::Invalid,
             _ => SignatureError::Rejected,
         })
     }

@@ -127,6 +127,10 @@ function checkResponse(c, token, res) {
 
   const wwwAuth = res.header('www-authenticate');
   if (e.www_authenticate !== undefined) assert.equal(wwwAuth, e.www_authenticate, 'WWW-Authenticate');
+  if (e.www_authenticate_suffix !== undefined) {
+    assert.ok(wwwAuth?.endsWith(e.www_authenticate_suffix),
+      `WWW-Authenticate ${JSON.stringify(wwwAuth)} should end with ${JSON.stringify(e.www_authenticate_suffix)}`);
+  }
   if (e.www_authenticate_prefix !== undefined) {
     assert.ok(wwwAuth?.startsWith(e.www_authenticate_prefix),
       `WWW-Authenticate ${JSON.stringify(wwwAuth)} should start with ${JSON.stringify(e.www_authenticate_prefix)}`);

@@ -1,0 +1,161 @@
+//! `Gate::decide` with a remote JWKS provider: holding requests for keys, 503 when the
+//! gate has none, unknown-kid refetches and the stale bound. Fetches are driven the way
+//! hosts drive them: `poll_fetches`, then `on_fetch_result`.
+
+use super::*;
+
+fn decide_at(w: &mut World, r: &Req, now: u64, wait: Wait) -> Decision {
+    w.gate.decide(&r.view(), now, wait)
+}
+
+fn ok(body: &[u8]) -> FetchResult<'_> {
+    FetchResult { status: Some(200), body, max_age_s: None }
+}
+
+/// Runs every fetch the gate asks for at `now` with `result`; returns how many ran.
+fn run_fetches(w: &mut World, now: u64, result: FetchResult<'_>) -> usize {
+    let reqs = w.gate.poll_fetches(now);
+    for r in &reqs {
+        w.gate.on_fetch_result(r.provider, now, result).expect("provider exists");
+    }
+    reqs.len()
+}
+
+fn loaded_world() -> World {
+    let mut w = world();
+    let body = w.remote_body();
+    assert_eq!(run_fetches(&mut w, NOW_MS, ok(&body)), 1);
+    assert_eq!(w.gate.key_count(PROVIDER_R), 1);
+    w
+}
+
+fn assert_unavailable(d: Decision) {
+    let d = denied(d);
+    assert_eq!((d.status, &d.reason), (503, &AuthError::KeysUnavailable));
+    assert_eq!(d.retry_after_s, Some(5));
+    assert_eq!(d.www_authenticate, None, "a 503 must not blame the client's token");
+    assert!(d.body.contains("\"temporarily_unavailable\""), "{}", d.body);
+}
+
+#[test]
+fn cold_remote_provider_holds_then_503s_then_allows_after_the_fetch() {
+    let mut w = world();
+    let r = bearer("/remote/x", &w.remote_token());
+    assert_eq!(decide_at(&mut w, &r, NOW_MS, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
+    assert_unavailable(decide_at(&mut w, &r, NOW_MS, Wait::NotAllowed));
+
+    let reqs = w.gate.poll_fetches(NOW_MS);
+    assert_eq!(reqs.len(), 1, "only the remote provider fetches: {reqs:?}");
+    let f = &reqs[0];
+    assert_eq!(f.provider, PROVIDER_R);
+    assert_eq!(f.uri.as_deref(), Some("https://idp-r.example/jwks.json"));
+    assert_eq!((f.path.as_str(), f.authority.as_str(), f.cluster.as_deref()), ("/jwks.json", "idp-r.example", None));
+    assert!(w.gate.poll_fetches(NOW_MS + 10).is_empty(), "no duplicate fetch while one is in flight");
+
+    let body = w.remote_body();
+    let ev = w.gate.on_fetch_result(PROVIDER_R, NOW_MS + 20, ok(&body));
+    assert_eq!(ev, Some(KeySetEvent::Loaded { keys: 1, skipped: vec![] }));
+    let a = allowed(decide_at(&mut w, &r, NOW_MS + 30, Wait::Allowed));
+    assert_eq!(set(&a, "x-jwt-iss"), Some(ISS_R));
+}
+
+#[test]
+fn cold_provider_with_a_failed_fetch_still_never_allows_or_401s() {
+    let mut w = world();
+    let r = bearer("/remote/x", &w.remote_token());
+    assert_eq!(run_fetches(&mut w, NOW_MS, FetchResult { status: Some(502), body: b"", max_age_s: None }), 1);
+    assert_eq!(decide_at(&mut w, &r, NOW_MS + 100, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
+    assert_unavailable(decide_at(&mut w, &r, NOW_MS + 3000, Wait::NotAllowed));
+    // Even a forged token (right kid, wrong key) gets 503, not 401: the gate cannot judge it.
+    let forged = es256_token(&ec_key("ec-r"), &payload(json!({"iss": ISS_R})));
+    assert_unavailable(decide_at(&mut w, &bearer("/remote/x", &forged), NOW_MS + 3000, Wait::NotAllowed));
+}
+
+#[test]
+fn inline_routes_work_while_the_remote_provider_is_cold() {
+    let mut w = world();
+    let t = es256_token(&w.ec_a, &payload(json!({})));
+    allowed(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS, Wait::NotAllowed));
+}
+
+#[test]
+fn unknown_kid_on_remote_waits_once_then_401s_within_the_cooldown() {
+    let mut w = loaded_world();
+    let t1 = NOW_MS + 60_000;
+    let body = w.remote_body();
+    let unknown = es256_token(&ec_key("ec-new"), &payload(json!({"iss": ISS_R})));
+    let r = bearer("/remote/x", &unknown);
+    assert_eq!(decide_at(&mut w, &r, t1, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
+    assert_eq!(run_fetches(&mut w, t1, ok(&body)), 1, "the unknown kid triggers one early refetch");
+    assert_invalid_token(decide_at(&mut w, &r, t1 + 10, Wait::Allowed), AuthError::UnknownKey);
+
+    // A spray of random kids inside the cooldown: all 401 at once, no further fetches.
+    let mut fetches = 0;
+    for i in 0..50u64 {
+        let now = t1 + 100 + i * 100;
+        let t = es256_token(&ec_key(&format!("spray-{i}")), &payload(json!({"iss": ISS_R})));
+        assert_invalid_token(decide_at(&mut w, &bearer("/remote/x", &t), now, Wait::Allowed), AuthError::UnknownKey);
+        fetches += run_fetches(&mut w, now, ok(&body));
+    }
+    assert_eq!(fetches, 0);
+    // After the cooldown an unknown kid may wait for one more refetch.
+    let later = t1 + REMOTE_COOLDOWN_S * 1000;
+    assert_eq!(decide_at(&mut w, &r, later, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
+    // Once the hold has expired the host asks again without waiting: 401.
+    assert_invalid_token(decide_at(&mut w, &r, later + 3000, Wait::NotAllowed), AuthError::UnknownKey);
+}
+
+#[test]
+fn newly_rotated_key_is_picked_up_by_the_unknown_kid_refetch() {
+    let mut w = loaded_world();
+    let new_key = ec_key("ec-r2");
+    let t = es256_token(&new_key, &payload(json!({"iss": ISS_R})));
+    let r = bearer("/remote/x", &t);
+    let t1 = NOW_MS + 5000;
+    assert_eq!(decide_at(&mut w, &r, t1, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
+    let rotated = jwks(&[ec_jwk(&w.ec_r), ec_jwk(&new_key)]).to_string().into_bytes();
+    assert_eq!(run_fetches(&mut w, t1, ok(&rotated)), 1);
+    assert_eq!(w.gate.key_count(PROVIDER_R), 2);
+    allowed(decide_at(&mut w, &r, t1 + 10, Wait::Allowed));
+}
+
+#[test]
+fn outage_past_max_stale_is_503_never_401_never_allow() {
+    let mut w = loaded_world();
+    let long_lived = payload(json!({"iss": ISS_R, "exp": NOW_S + REMOTE_MAX_STALE_S + 600}));
+    let good = es256_token(&w.ec_r, &long_lived);
+    let stale_at = NOW_MS + REMOTE_MAX_STALE_S * 1000;
+    // The IdP goes down: every fetch from now on fails.
+    let mut now = NOW_MS + 1;
+    let mut failed = 0;
+    while now <= stale_at + 1 {
+        failed += run_fetches(&mut w, now, FetchResult { status: None, body: b"", max_age_s: None });
+        now += 10_000;
+    }
+    assert!(failed > 10, "refreshes were attempted and failed ({failed})");
+    // Up to the bound the last good keys still serve.
+    allowed(decide_at(&mut w, &bearer("/remote/x", &good), stale_at, Wait::NotAllowed));
+
+    let mut flipped = good.clone();
+    let last = flipped.pop().expect("non-empty");
+    flipped.push(if last == 'A' { 'Q' } else { 'A' });
+    let unknown = es256_token(&ec_key("ec-other"), &payload(json!({"iss": ISS_R})));
+    for t in [&good, &flipped, &unknown] {
+        for wait in [Wait::Allowed, Wait::NotAllowed] {
+            assert_unavailable(decide_at(&mut w, &bearer("/remote/x", t), stale_at + 1, wait));
+        }
+    }
+    // Recovery: one good fetch and tokens are judged again.
+    let body = w.remote_body();
+    let later = stale_at + 120_000;
+    assert_eq!(run_fetches(&mut w, later, ok(&body)), 1);
+    allowed(decide_at(&mut w, &bearer("/remote/x", &good), later, Wait::NotAllowed));
+}
+
+#[test]
+fn fetch_body_cap_follows_the_config() {
+    let w = world_with(|c| c["providers"]["r"]["jwks"]["max_body_bytes"] = json!(4096));
+    assert_eq!(w.gate.fetch_body_cap(PROVIDER_R), 4096);
+    assert_eq!(w.gate.fetch_body_cap(0), 0, "inline providers fetch nothing");
+    assert_eq!(w.gate.fetch_body_cap(99), 0);
+}

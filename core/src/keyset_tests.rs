@@ -1,0 +1,316 @@
+use super::*;
+use crate::test_support::*;
+use serde_json::Value;
+
+const REFRESH_S: u64 = 300;
+const MIN_REFRESH_S: u64 = 30;
+const MAX_STALE_S: u64 = 3600;
+const COOLDOWN_S: u64 = 30;
+const T0: u64 = NOW_MS;
+
+fn remote() -> RemoteJwks {
+    RemoteJwks {
+        cluster: Some("idp".into()),
+        uri: Some("https://idp.example/jwks.json".into()),
+        path: "/jwks.json".into(),
+        authority: "idp.example".into(),
+        refresh_interval_s: REFRESH_S,
+        min_refresh_interval_s: MIN_REFRESH_S,
+        timeout_ms: 2000,
+        max_stale_s: MAX_STALE_S,
+        kid_refetch_cooldown_s: COOLDOWN_S,
+        max_body_bytes: 16 * 1024,
+    }
+}
+
+fn cold() -> KeySet {
+    KeySet::remote(3, remote(), vec![Alg::ES256, Alg::EdDSA], 0x5eed)
+}
+
+fn body(keys: &[Value]) -> Vec<u8> {
+    jwks(keys).to_string().into_bytes()
+}
+
+fn ok(body: &[u8]) -> FetchResult<'_> {
+    FetchResult { status: Some(200), body, max_age_s: None }
+}
+
+fn transport_error() -> FetchResult<'static> {
+    FetchResult { status: None, body: b"", max_age_s: None }
+}
+
+/// Polls, then reports `r` at the same instant.
+fn fetch(ks: &mut KeySet, now: u64, r: FetchResult<'_>) -> KeySetEvent {
+    ks.poll(now).expect("a fetch is due");
+    ks.on_fetch_result(now, r)
+}
+
+/// Polls and reports `r` at the moment the next fetch is due; returns that moment.
+fn fetch_due(ks: &mut KeySet, r: FetchResult<'_>) -> (u64, KeySetEvent) {
+    let t = ks.next_fetch_ms;
+    (t, fetch(ks, t, r))
+}
+
+fn found_kid(ks: &KeySet, kid: Option<&str>, alg: Alg, now: u64) -> Option<String> {
+    match ks.lookup(kid, alg, now) {
+        Lookup::Found(k) => Some(k.kid.clone().unwrap_or_default()),
+        _ => None,
+    }
+}
+
+/// The first instant (in 100 ms steps from `from`) at which `poll` offers a fetch;
+/// the offered fetch is abandoned again so the key set is left as it was.
+fn next_fetch_at(ks: &mut KeySet, from: u64, limit: u64) -> u64 {
+    let mut t = from;
+    while t <= limit {
+        if ks.poll(t).is_some() {
+            ks.in_flight_since = None;
+            return t;
+        }
+        t += 100;
+    }
+    panic!("no fetch offered before {limit}");
+}
+
+#[test]
+fn cold_remote_set_requests_one_fetch_until_the_result_arrives() {
+    let mut ks = cold();
+    assert!(matches!(ks.lookup(Some("k"), Alg::ES256, T0), Lookup::Unavailable { cold: true }));
+    let req = ks.poll(T0).expect("cold start fetches at once");
+    assert_eq!(req.provider, 3);
+    assert_eq!(req.cluster.as_deref(), Some("idp"));
+    assert_eq!(req.uri.as_deref(), Some("https://idp.example/jwks.json"));
+    assert_eq!((req.path.as_str(), req.authority.as_str(), req.timeout_ms), ("/jwks.json", "idp.example", 2000));
+    assert_eq!(ks.poll(T0), None, "no second fetch while one is in flight");
+    assert_eq!(ks.poll(T0 + 4000), None, "still in flight within 2 x timeout");
+    // A host that loses the fetch does not wedge the key set forever.
+    assert!(ks.poll(T0 + 2 * 2000 + 1000).is_some());
+}
+
+#[test]
+fn inline_sets_never_fetch() {
+    let doc = parse_jwks(&body(&[ec_jwk(&ec_key("k"))]), JwksOrigin::Inline, &[Alg::ES256]).expect("usable");
+    let mut ks = KeySet::inline(0, doc);
+    assert_eq!(ks.poll(T0), None);
+    assert!(!ks.want_refetch(T0));
+    assert_eq!(found_kid(&ks, Some("k"), Alg::ES256, u64::MAX), Some("k".into()), "inline keys never go stale");
+}
+
+#[test]
+fn successful_fetch_loads_keys_and_schedules_refresh_with_jitter() {
+    let mut ks = cold();
+    let ev = fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a")), ec_jwk(&ec_key("b"))])));
+    assert_eq!(ev, KeySetEvent::Loaded { keys: 2, skipped: vec![] });
+    assert_eq!(ks.key_count(), 2);
+    assert_eq!(found_kid(&ks, Some("b"), Alg::ES256, T0), Some("b".into()));
+    let interval = REFRESH_S * 1000;
+    assert_eq!(ks.poll(T0 + interval * 9 / 10 - 1), None, "not before -10%");
+    next_fetch_at(&mut ks, T0 + interval * 9 / 10, T0 + interval * 11 / 10);
+}
+
+#[test]
+fn jitter_differs_between_seeds() {
+    let keys = body(&[ec_jwk(&ec_key("a"))]);
+    let times: Vec<u64> = (1..=4u64)
+        .map(|seed| {
+            let mut ks = KeySet::remote(0, remote(), vec![Alg::ES256], seed * 7919);
+            fetch(&mut ks, T0, ok(&keys));
+            ks.next_fetch_ms
+        })
+        .collect();
+    assert!(times.iter().any(|t| *t != times[0]), "all gates would refresh in lockstep: {times:?}");
+}
+
+#[test]
+fn max_age_is_clamped_between_min_and_regular_interval() {
+    let keys = body(&[ec_jwk(&ec_key("a"))]);
+    for (max_age, expected_s) in [(5, MIN_REFRESH_S), (100, 100), (1_000_000, REFRESH_S)] {
+        let mut ks = cold();
+        ks.poll(T0).expect("due");
+        ks.on_fetch_result(T0, FetchResult { status: Some(200), body: &keys, max_age_s: Some(max_age) });
+        let due = ks.next_fetch_ms - T0;
+        let ms = expected_s * 1000;
+        assert!((ms * 9 / 10..=ms * 11 / 10).contains(&due), "max-age {max_age}: next fetch in {due} ms");
+    }
+}
+
+#[test]
+fn failures_keep_last_good_keys_and_back_off_exponentially() {
+    let mut ks = cold();
+    fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
+    let mut now = ks.next_fetch_ms;
+    let mut delays = Vec::new();
+    for _ in 0..9 {
+        let ev = fetch(&mut ks, now, FetchResult { status: Some(500), body: b"oops", max_age_s: None });
+        let KeySetEvent::Failed { reason, have_keys, retry_in_ms } = ev else { panic!("expected Failed") };
+        assert!(reason.contains("500") && have_keys);
+        assert_eq!(ks.poll(now + retry_in_ms - 1), None, "no retry before the backoff");
+        delays.push(retry_in_ms);
+        now += retry_in_ms;
+        assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, now), Some("a".into()), "last good keys survive");
+    }
+    assert_eq!(delays, [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+    // One success resets the backoff.
+    fetch(&mut ks, now, ok(&body(&[ec_jwk(&ec_key("a2"))])));
+    let (_, ev) = fetch_due(&mut ks, transport_error());
+    assert!(matches!(ev, KeySetEvent::Failed { retry_in_ms: 1000, .. }), "{ev:?}");
+}
+
+#[test]
+fn cold_failure_reports_no_keys() {
+    let mut ks = cold();
+    let ev = fetch(&mut ks, T0, transport_error());
+    assert!(matches!(ev, KeySetEvent::Failed { have_keys: false, retry_in_ms: 1000, .. }), "{ev:?}");
+    assert!(matches!(ks.lookup(None, Alg::ES256, T0), Lookup::Unavailable { cold: true }));
+    // 304 without a cached set is not a success either.
+    let ev = fetch(&mut ks, T0 + 1000, FetchResult { status: Some(304), body: b"", max_age_s: None });
+    assert!(matches!(ev, KeySetEvent::Failed { have_keys: false, .. }), "{ev:?}");
+}
+
+#[test]
+fn unchanged_body_and_304_are_unchanged_and_count_as_success() {
+    let mut ks = cold();
+    let keys = body(&[ec_jwk(&ec_key("a"))]);
+    fetch(&mut ks, T0, ok(&keys));
+    let t1 = ks.next_fetch_ms;
+    assert_eq!(fetch(&mut ks, t1, ok(&keys)), KeySetEvent::Unchanged);
+    let t2 = ks.next_fetch_ms;
+    assert!(t2 >= t1 + REFRESH_S * 900, "a regular refresh is scheduled after Unchanged");
+    assert_eq!(fetch(&mut ks, t2, FetchResult { status: Some(304), body: b"", max_age_s: None }), KeySetEvent::Unchanged);
+    // Each Unchanged renews freshness: max_stale counts from the last one.
+    assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, t2 + MAX_STALE_S * 1000), Some("a".into()));
+}
+
+#[test]
+fn oversize_or_invalid_bodies_fail_and_keep_keys() {
+    let mut ks = cold();
+    fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
+    let big = vec![b' '; 16 * 1024 + 1];
+    let (_, ev) = fetch_due(&mut ks, ok(&big));
+    assert!(matches!(&ev, KeySetEvent::Failed { reason, have_keys: true, .. } if reason.contains("exceeds")), "{ev:?}");
+    let (_, ev) = fetch_due(&mut ks, ok(b"<html>"));
+    assert!(matches!(&ev, KeySetEvent::Failed { reason, .. } if reason.contains("JSON")), "{ev:?}");
+    let (_, ev) = fetch_due(&mut ks, ok(&body(&[])));
+    assert!(matches!(&ev, KeySetEvent::Failed { reason, .. } if reason.contains("no usable key")), "{ev:?}");
+    assert_eq!(ks.key_count(), 1);
+}
+
+#[test]
+fn keys_go_unavailable_after_max_stale_since_last_success() {
+    let mut ks = cold();
+    fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
+    let mut now = ks.next_fetch_ms;
+    while now <= T0 + MAX_STALE_S * 1000 {
+        fetch(&mut ks, now, transport_error());
+        now = ks.next_fetch_ms;
+    }
+    assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000), Some("a".into()));
+    assert!(matches!(ks.lookup(Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000 + 1), Lookup::Unavailable { cold: false }));
+    // Recovery: a good fetch makes them usable again.
+    let (t, _) = fetch_due(&mut ks, ok(&body(&[ec_jwk(&ec_key("b"))])));
+    assert!(t > T0 + MAX_STALE_S * 1000);
+    assert_eq!(found_kid(&ks, Some("b"), Alg::ES256, t), Some("b".into()));
+}
+
+#[test]
+fn rotated_out_key_is_unknown_after_the_next_refresh() {
+    let mut ks = cold();
+    fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("old")), ec_jwk(&ec_key("new"))])));
+    assert_eq!(found_kid(&ks, Some("old"), Alg::ES256, T0), Some("old".into()));
+    let t1 = ks.next_fetch_ms;
+    let ev = fetch(&mut ks, t1, ok(&body(&[ec_jwk(&ec_key("new"))])));
+    assert_eq!(ev, KeySetEvent::Loaded { keys: 1, skipped: vec![] });
+    assert!(matches!(ks.lookup(Some("old"), Alg::ES256, t1), Lookup::Unknown));
+    assert_eq!(found_kid(&ks, Some("new"), Alg::ES256, t1), Some("new".into()));
+}
+
+#[test]
+fn unknown_kid_spray_costs_one_refetch_per_cooldown() {
+    let mut ks = cold();
+    let keys = body(&[ec_jwk(&ec_key("a"))]);
+    fetch(&mut ks, T0, ok(&keys));
+    let t1 = T0 + 1000;
+    let mut fetches = 0;
+    let mut worth_waiting = 0;
+    for i in 0..200u64 {
+        let now = t1 + i * 100; // 20 s of random kids, inside the 30 s cooldown
+        assert!(matches!(ks.lookup(Some(&format!("rand-{i}")), Alg::ES256, now), Lookup::Unknown));
+        if ks.want_refetch(now) {
+            worth_waiting += 1;
+        }
+        if ks.poll(now).is_some() {
+            fetches += 1;
+            ks.on_fetch_result(now, ok(&keys));
+        }
+    }
+    assert_eq!(fetches, 1, "exactly one early refetch inside the cooldown");
+    assert_eq!(worth_waiting, 1, "after the refetch the spray is told not to wait");
+    // After the cooldown another unknown kid may trigger one more refetch.
+    let after = t1 + COOLDOWN_S * 1000;
+    assert!(ks.want_refetch(after));
+    assert!(ks.poll(after).is_some());
+    assert!(ks.want_refetch(after + 1), "waiting is worthwhile while the refetch is in flight");
+}
+
+#[test]
+fn kidless_token_needs_exactly_one_key_of_its_alg() {
+    let mut ks = cold();
+    let mut ec = ec_jwk(&ec_key("x"));
+    ec.as_object_mut().expect("object").remove("kid");
+    let ed = ed_jwk(&ed_key("ed"));
+    fetch(&mut ks, T0, ok(&body(&[ec.clone(), ed.clone()])));
+    assert_eq!(found_kid(&ks, None, Alg::ES256, T0), Some(String::new()), "the one ES256 key");
+    assert_eq!(found_kid(&ks, None, Alg::EdDSA, T0), Some("ed".into()), "the one EdDSA key");
+    let ec2 = ec_jwk(&ec_key("y"));
+    let (t, _) = fetch_due(&mut ks, ok(&body(&[ec, ec2, ed])));
+    assert!(matches!(ks.lookup(None, Alg::ES256, t), Lookup::Unknown), "two ES256 keys: ambiguous");
+    assert_eq!(found_kid(&ks, None, Alg::EdDSA, t), Some("ed".into()));
+}
+
+#[test]
+fn events_render_for_logs() {
+    let failed = KeySetEvent::Failed { reason: "HTTP status 500".into(), have_keys: true, retry_in_ms: 2000 };
+    let text = failed.to_string();
+    assert!(text.contains("HTTP status 500") && text.contains("keeping the last good keys") && text.contains("2000"));
+    let loaded = KeySetEvent::Loaded { keys: 1, skipped: vec!["key #0: weak".into()] };
+    assert!(loaded.to_string().contains("skipped 1: key #0: weak"));
+}
+
+#[test]
+fn huge_configured_durations_saturate_instead_of_overflowing() {
+    // The config accepts any u64 for these; "practically forever" must not wrap around
+    // to "a few milliseconds" (release) or panic (debug).
+    let huge = u64::MAX / 1000 + 1;
+    let r = RemoteJwks { refresh_interval_s: huge, max_stale_s: huge, kid_refetch_cooldown_s: huge, min_refresh_interval_s: huge, ..remote() };
+    let mut ks = KeySet::remote(0, r.clone(), vec![Alg::ES256], 1);
+    let keys = body(&[ec_jwk(&ec_key("a"))]);
+    assert_eq!(fetch(&mut ks, T0, ok(&keys)), KeySetEvent::Loaded { keys: 1, skipped: vec![] });
+    assert_eq!(ks.poll(T0 + 86_400_000), None, "no refresh due for a very long time");
+    assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, T0 + 86_400_000), Some("a".into()), "not stale");
+    assert!(ks.want_refetch(T0 + 1), "first unknown kid may refetch");
+    ks.poll(T0 + 1).expect("refetch scheduled");
+    ks.on_fetch_result(T0 + 1, ok(&keys));
+    assert!(!ks.want_refetch(T0 + 2), "cooldown holds");
+    let mut failing = KeySet::remote(0, r, vec![Alg::ES256], 1);
+    let ev = fetch(&mut failing, T0, transport_error());
+    assert!(matches!(ev, KeySetEvent::Failed { retry_in_ms: 1000, .. }), "{ev:?}");
+}
+
+#[test]
+fn cache_control_max_age_is_parsed() {
+    assert_eq!(parse_max_age("max-age=600"), Some(600));
+    assert_eq!(parse_max_age("public, MAX-AGE=60, must-revalidate"), Some(60));
+    assert_eq!(parse_max_age("no-store"), Some(0));
+    assert_eq!(parse_max_age("max-age=600, no-cache"), Some(0));
+    assert_eq!(parse_max_age("s-maxage=100"), None);
+    assert_eq!(parse_max_age("max-age=soon"), None);
+    assert_eq!(parse_max_age("max-age=-5"), None);
+    assert_eq!(parse_max_age(""), None);
+}
+
+#[test]
+fn body_cap_is_the_configured_limit_for_remote_sets_only() {
+    assert_eq!(cold().body_cap(), 16 * 1024);
+    let doc = parse_jwks(&body(&[ec_jwk(&ec_key("k"))]), JwksOrigin::Inline, &[Alg::ES256]).expect("usable");
+    assert_eq!(KeySet::inline(0, doc).body_cap(), 0);
+}
