@@ -43,8 +43,15 @@ impl GateConfig {
     pub fn from_json(text: &str) -> Result<GateConfig, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let raw: raw::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            ConfigError { field: if path == "." { "(document)".into() } else { path }, problem: e.inner().to_string() }
+            let mut field = e.path().to_string();
+            let message = e.inner().to_string();
+            // serde_json appends " at line L column C"; the field path says more.
+            let problem = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_owned();
+            // A missing field is reported at its parent; name the field itself.
+            if let Some(name) = problem.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+                field = if field == "." { name.to_owned() } else { format!("{field}.{name}") };
+            }
+            ConfigError { field: if field == "." { "(document)".into() } else { field }, problem }
         })?;
         validate::validate(raw)
     }

@@ -1,0 +1,65 @@
+//! The per-request context: build the request view, ask the core, carry out the answer.
+
+use crate::apply;
+use crate::host;
+use crate::state::{Held, Shared};
+use jwtgate_core::{Decision, RequestView, Wait};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, MapType};
+
+pub struct Request {
+    pub id: u32,
+    pub shared: Shared,
+}
+
+impl Context for Request {}
+
+impl HttpContext for Request {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let headers = host::headers(MapType::HttpRequestHeaders);
+        let method = header_value(&headers, ":method");
+        let path = header_value(&headers, ":path");
+        let now = host::now_ms();
+        let mut state = self.shared.borrow_mut();
+        let view = RequestView { method: &method, path: &path, headers: &headers };
+        let decision = state.gate.decide(&view, now, Wait::Allowed);
+        match carry_out(&decision, &mut state.metrics) {
+            Some(action) => action,
+            None => {
+                state.held.insert(self.id, Held { method, path, headers, since_ms: now });
+                state.metrics.count("held_requests");
+                Action::Pause
+            }
+        }
+    }
+}
+
+impl Drop for Request {
+    /// A held stream that the client reset must not be resumed later.
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.shared.try_borrow_mut() {
+            state.held.remove(&self.id);
+        }
+    }
+}
+
+/// Applies a decision to the current context. `None` means "hold the request".
+pub fn carry_out(decision: &Decision, metrics: &mut crate::metrics::Metrics) -> Option<Action> {
+    match decision {
+        Decision::Allow(a) => {
+            apply::allow(a);
+            metrics.count("allowed");
+            Some(Action::Continue)
+        }
+        Decision::Deny(d) => {
+            apply::deny(d);
+            metrics.count(&format!("denied.{}", d.reason.metric_reason()));
+            Some(Action::Pause)
+        }
+        Decision::NeedKeys { .. } => None,
+    }
+}
+
+fn header_value(headers: &[(String, String)], name: &str) -> String {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}

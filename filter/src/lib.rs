@@ -1,0 +1,21 @@
+//! jwtgate as a proxy-wasm HTTP filter (Envoy, Istio).
+//!
+//! The filter only translates: request headers → `jwtgate_core::RequestView`, a
+//! `Decision` → header edits, a local reply, or a paused request; `FetchRequest`s →
+//! `dispatch_http_call` on the configured cluster. All policy lives in the core.
+//!
+//! A panic kills the VM and every request behind it, so nothing here unwraps input.
+
+mod apply;
+mod host;
+mod http;
+mod metrics;
+mod root;
+mod state;
+
+use proxy_wasm::types::LogLevel;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_id| Box::new(root::Root::new(_id)));
+}}

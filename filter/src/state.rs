@@ -1,0 +1,23 @@
+//! State shared by the root context and the HTTP contexts of one VM.
+
+use jwtgate_core::Gate;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// A request held while keys are fetched: what is needed to decide it again.
+pub struct Held {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub since_ms: u64,
+}
+
+pub struct State {
+    pub gate: Gate,
+    /// Held requests by HTTP context id. Removed on resume, reply or stream end.
+    pub held: BTreeMap<u32, Held>,
+    pub metrics: crate::metrics::Metrics,
+}
+
+pub type Shared = Rc<RefCell<State>>;

