@@ -7,20 +7,35 @@ VENV          := .venv
 ENVOY         := $(VENV)/bin/envoy
 STAMPS        := target/.stamps
 FILTER_WASM   := target/wasm32-wasip1/release/jwtgate_filter.wasm
+WORKER_WASM   := target/wasm32-unknown-unknown/release/jwtgate_worker.wasm
+# Must equal the wasm-bindgen crate version pinned in Cargo.toml.
+WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
 .PHONY: help setup build unit e2e up down demo test clean
 
 help:
-	@echo "make demo   start IdP, upstreams and Envoy+jwtgate on loopback and show denied/allowed requests"
+	@echo "make demo   start IdP, upstreams, Envoy+jwtgate and the workerd worker on loopback and show denied/allowed requests"
 	@echo "make test   unit tests, then the end-to-end suite against real Envoy, IdP and upstreams"
 	@echo "make up / make down   start / stop the local stack (pids in run/pids.json)"
 
 ## --- set-up (idempotent; stamps live under target/) ---------------------------------
-setup: $(STAMPS)/rust-targets $(STAMPS)/envoy-$(ENVOY_VERSION) $(STAMPS)/npm
+setup: $(STAMPS)/rust-targets $(STAMPS)/wasm-bindgen-$(WASM_BINDGEN_VERSION) \
+       $(STAMPS)/envoy-$(ENVOY_VERSION) $(STAMPS)/npm $(STAMPS)/npm-worker
 
 $(STAMPS)/rust-targets:
 	rustup target add wasm32-wasip1 wasm32-unknown-unknown
+	@mkdir -p $(STAMPS) && touch $@
+
+# Building wasm-bindgen-cli takes ~10 minutes: skip it when that version is on PATH.
+# `--locked` first; if the registry lacks a locked dependency version, resolve afresh.
+$(STAMPS)/wasm-bindgen-$(WASM_BINDGEN_VERSION):
+	@if wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $(WASM_BINDGEN_VERSION)"; then \
+	  echo "wasm-bindgen $(WASM_BINDGEN_VERSION) already installed"; \
+	else \
+	  cargo install --locked wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) || \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
+	fi
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/envoy-$(ENVOY_VERSION):
@@ -33,10 +48,17 @@ $(STAMPS)/npm: tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund
 	@mkdir -p $(STAMPS) && touch $@
 
+$(STAMPS)/npm-worker: wasm-worker/package-lock.json
+	cd wasm-worker && npm ci --no-audit --no-fund
+	@mkdir -p $(STAMPS) && touch $@
+
 ## --- build -----------------------------------------------------------------------------
-build: $(STAMPS)/rust-targets
+build: $(STAMPS)/rust-targets $(STAMPS)/wasm-bindgen-$(WASM_BINDGEN_VERSION)
 	cargo build --release --target wasm32-wasip1 -p jwtgate-filter
-	@ls -l $(FILTER_WASM) | awk '{print "filter wasm: " $$5 " bytes"}'
+	cargo build --release --target wasm32-unknown-unknown -p jwtgate-worker
+	wasm-bindgen --target web --out-dir wasm-worker/pkg $(WORKER_WASM)
+	@for f in $(FILTER_WASM) wasm-worker/pkg/jwtgate_worker_bg.wasm; do \
+	  echo "$$f: $$(stat -c %s $$f) bytes, $$(gzip -9c $$f | wc -c) gzipped"; done
 
 ## --- run -------------------------------------------------------------------------------
 up: setup build
@@ -51,7 +73,7 @@ demo: up
 
 ## --- tests -----------------------------------------------------------------------------
 unit:
-	cargo test -p jwtgate-core
+	cargo test -p jwtgate-core -p jwtgate-worker
 
 e2e: setup build
 	python3 tests/up.py up

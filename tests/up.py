@@ -28,11 +28,13 @@ PORTS = {
     "python": int(os.environ.get("JWTGATE_PY_PORT", 9402)),
     "envoy": int(os.environ.get("JWTGATE_ENVOY_PORT", 9410)),
     "envoy_admin": int(os.environ.get("JWTGATE_ENVOY_ADMIN_PORT", 9411)),
+    "worker": int(os.environ.get("JWTGATE_WORKER_PORT", 9420)),
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
 ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
 WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target" / "wasm32-wasip1" / "release" / "jwtgate_filter.wasm"))
 RUNTIME = os.environ.get("JWTGATE_WASM_RUNTIME", "envoy.wasm.runtime.v8")
+WORKERD_BIN = os.environ.get("WORKERD_BIN", str(ROOT / "wasm-worker" / "node_modules" / ".bin" / "workerd"))
 
 
 def fill(text, values):
@@ -59,6 +61,22 @@ def render_envoy(gate_json_text, out, listen=None, admin=None):
     })
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(text)
+    return out
+
+
+def render_workerd(gate_config_file, out):
+    """The worker routes like the Envoy config: /api/py/ to Python, the rest to Express."""
+    origins = [{"prefix": "/api/py/", "url": f"http://127.0.0.1:{PORTS['python']}"},
+               {"prefix": "/", "url": f"http://127.0.0.1:{PORTS['node']}"}]
+    out = Path(out)
+    rel = lambda p: os.path.relpath(p, out.parent)  # noqa: E731 - embed paths are file-relative
+    text = fill((ROOT / "wasm-worker" / "workerd.capnp.tmpl").read_text(), {
+        "WORKER_PORT": PORTS["worker"],
+        "WORKER_DIR": rel(ROOT / "wasm-worker"),
+        "GATE_CONFIG_FILE": rel(gate_config_file),
+        "ORIGINS_JSON": json.dumps(json.dumps(origins)),
+    })
+    out.write_text(text)
     return out
 
 
@@ -117,10 +135,14 @@ def up():
     (RUN / "jwtgate.json").write_text(gate_text)
     cfg = render_envoy(gate_text, RUN / "envoy.yaml")
     envoy = start("envoy", envoy_cmd(cfg, LOGS / "envoy-access.log"), pids)
+    capnp = render_workerd(RUN / "jwtgate.json", RUN / "workerd.capnp")
+    worker = start("worker", ["sh", "-c", '"$0" "$@"; exit $?', WORKERD_BIN, "serve", str(capnp), "--verbose"], pids)
     envoy_url = f"http://127.0.0.1:{PORTS['envoy']}"
+    worker_url = f"http://127.0.0.1:{PORTS['worker']}"
     wait_http("envoy", f"http://127.0.0.1:{PORTS['envoy_admin']}/ready", envoy, ok=lambda s, b: s == 200)
     # The first request may be held until the JWKS arrives; /public/ needs no key.
     wait_http("envoy", envoy_url + "/public/ready", envoy, ok=lambda s, b: s == 200)
+    wait_http("worker", worker_url + "/public/ready", worker, ok=lambda s, b: s == 200)
     endpoints = {
         "idp_issuer": ISSUER,
         "idp_token_url": ISSUER + "/token",
@@ -131,10 +153,11 @@ def up():
         "envoy_url": envoy_url,
         "envoy_admin_url": f"http://127.0.0.1:{PORTS['envoy_admin']}",
         "upstreams": {"node": f"http://127.0.0.1:{PORTS['node']}", "python": f"http://127.0.0.1:{PORTS['python']}"},
-        "hosts": {"envoy": envoy_url},
+        "worker_url": worker_url,
+        "hosts": {"envoy": envoy_url, "worker": worker_url},
     }
     (RUN / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
-    print(f"up: idp {ISSUER}, envoy {envoy_url}, upstreams node+python; pids in {PIDS.relative_to(ROOT)}")
+    print(f"up: idp {ISSUER}, envoy {envoy_url}, worker {worker_url}, upstreams node+python; pids in {PIDS.relative_to(ROOT)}")
 
 
 def down():

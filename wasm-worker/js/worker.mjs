@@ -1,0 +1,143 @@
+// jwtgate edge worker: the fetch handler only translates between the Workers runtime and
+// the Rust core (wasm-bindgen). No validation logic lives here.
+//
+// Bindings:
+//   JWTGATE_CONFIG  the gate's JSON config (text or JSON binding), the same document the
+//                   Envoy filter takes; remote providers need `jwks.uri` here.
+//   ORIGINS         where allowed requests go: a URL string, or a JSON list of
+//                   {"prefix": "/api/py/", "url": "http://…"} (first match wins).
+import { initSync, EdgeGate } from '../pkg/jwtgate_worker.js';
+import wasmModule from '../pkg/jwtgate_worker_bg.wasm';
+
+initSync({ module: wasmModule });
+
+// One gate per isolate: its JWKS cache outlives single requests.
+let gate = null;
+let setupError = null;
+let origins = [];
+
+function setup(env) {
+  if (gate || setupError) return;
+  try {
+    const cfg = env.JWTGATE_CONFIG;
+    const text = typeof cfg === 'string' ? cfg : JSON.stringify(cfg);
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+    gate = new EdgeGate(text, seed);
+    const o = typeof env.ORIGINS === 'string' && !env.ORIGINS.trim().startsWith('[')
+      ? [{ prefix: '/', url: env.ORIGINS }]
+      : (typeof env.ORIGINS === 'string' ? JSON.parse(env.ORIGINS) : env.ORIGINS);
+    if (!Array.isArray(o) || o.length === 0) throw new Error('ORIGINS must name at least one origin');
+    origins = o;
+    console.log('jwtgate: configuration loaded');
+  } catch (e) {
+    setupError = String(e?.message ?? e);
+    console.error(`jwtgate: ${setupError}`);
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Runs one JWKS fetch the core asked for, within this request (Workers forbid awaiting
+// another request's promise), and feeds the outcome back.
+async function runFetch(f) {
+  let status = 0;
+  let body = new Uint8Array(0);
+  let cacheControl;
+  try {
+    const res = await fetch(f.uri, {
+      headers: { accept: 'application/json, application/jwk-set+json', 'user-agent': 'jwtgate' },
+      signal: AbortSignal.timeout(f.timeout_ms),
+      redirect: 'manual',
+    });
+    status = res.status;
+    cacheControl = res.headers.get('cache-control') ?? undefined;
+    body = await readCapped(res, f.max_body_bytes + 1);
+  } catch {
+    status = 0;
+  }
+  console.log(gate.on_fetch_result(f.provider, Date.now(), status, body, cacheControl));
+}
+
+// Reads at most `cap` bytes: enough for the core to refuse an oversized JWKS.
+async function readCapped(res, cap) {
+  const reader = res.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  const chunks = [];
+  let size = 0;
+  while (size < cap) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (size >= cap) await reader.cancel();
+  const out = new Uint8Array(Math.min(size, cap));
+  let off = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, Math.min(c.byteLength, out.byteLength - off));
+    out.set(part, off);
+    off += part.byteLength;
+  }
+  return out;
+}
+
+function startDueFetches() {
+  return JSON.parse(gate.poll_fetches(Date.now())).map(runFetch);
+}
+
+// Decides, holding the request while the core waits for keys (cold start or unknown kid).
+async function decide(request, url) {
+  const headers = [];
+  for (const [k, v] of request.headers) headers.push(k, v);
+  const path = url.pathname + url.search;
+  const started = Date.now();
+  for (;;) {
+    const mayWait = Date.now() - started < gate.hold_ms();
+    const d = JSON.parse(gate.decide(request.method, path, headers, Date.now(), mayWait));
+    if (d.kind !== 'need_keys') return d;
+    const mine = startDueFetches();
+    if (mine.length) await Promise.all(mine);
+    else await sleep(20); // another request's fetch is in flight: look again shortly
+  }
+}
+
+function originFor(pathname) {
+  return origins.find((o) => pathname.startsWith(o.prefix ?? '/'))?.url;
+}
+
+async function forward(request, url, d) {
+  const headers = new Headers(request.headers);
+  for (const name of d.remove) headers.delete(name);
+  let path = url.pathname + url.search;
+  for (const [name, value] of d.set) {
+    if (name === ':path') path = value;
+    else headers.set(name, value);
+  }
+  const origin = originFor(url.pathname);
+  if (!origin) return new Response('{"error":"no_origin"}', { status: 502, headers: { 'content-type': 'application/json' } });
+  return fetch(new URL(path, origin), {
+    method: request.method,
+    headers,
+    body: request.body,
+    redirect: 'manual',
+  });
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    setup(env);
+    if (!gate) {
+      const body = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'jwtgate is not configured' });
+      return new Response(body, { status: 503, headers: { 'content-type': 'application/json' } });
+    }
+    const url = new URL(request.url);
+    const d = await decide(request, url);
+    const refresh = startDueFetches();
+    if (refresh.length) ctx.waitUntil(Promise.all(refresh));
+    if (d.kind === 'deny') {
+      console.log(d.log);
+      return new Response(d.body, { status: d.status, headers: d.headers });
+    }
+    return forward(request, url, d);
+  },
+};

@@ -1,0 +1,73 @@
+//! jwtgate as an edge-worker module (wasm-bindgen; served on workerd / Cloudflare Workers).
+//!
+//! Like the Envoy filter, this only translates: the JS entry (`js/worker.mjs`) passes the
+//! request and the time in, and gets the core's decision and fetch requests back as JSON.
+//! Everything that decides lives in `jwtgate-core`, so both hosts answer identically.
+
+mod wire;
+
+use jwtgate_core::{parse_max_age, FetchResult, Gate, JwksSource, RequestView, Wait};
+use wasm_bindgen::prelude::*;
+
+/// One gate per isolate; JS keeps it in module scope so the JWKS cache survives requests.
+#[wasm_bindgen]
+pub struct EdgeGate {
+    gate: Gate,
+}
+
+#[wasm_bindgen]
+impl EdgeGate {
+    /// Loads the shared JSON config. At the edge a remote JWKS is fetched by URL, so every
+    /// remote provider needs `jwks.uri`; the error names the field like the core's do.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str, seed: f64) -> Result<EdgeGate, JsError> {
+        let gate = Gate::from_json(config_json, seed as u64).map_err(|e| JsError::new(&e.to_string()))?;
+        for p in &gate.config().providers {
+            if let JwksSource::Remote(r) = &p.jwks {
+                if r.uri.is_none() {
+                    let msg = format!(
+                        "invalid config at `providers.{}.jwks.uri`: required at the edge (the full JWKS URL)",
+                        p.name
+                    );
+                    return Err(JsError::new(&msg));
+                }
+            }
+        }
+        Ok(EdgeGate { gate })
+    }
+
+    /// Decides a request. `headers` is a flat `[name, value, name, value, …]` list.
+    /// Returns the decision as JSON (see `wire.rs`).
+    pub fn decide(&mut self, method: &str, path: &str, headers: Vec<String>, now_ms: f64, may_wait: bool) -> String {
+        let pairs = wire::pairs(headers);
+        let view = RequestView { method, path, headers: &pairs };
+        let wait = if may_wait { Wait::Allowed } else { Wait::NotAllowed };
+        wire::decision(&self.gate.decide(&view, now_ms as u64, wait))
+    }
+
+    /// JWKS fetches due now, as JSON `[{provider, uri, timeout_ms, max_body_bytes}]`.
+    pub fn poll_fetches(&mut self, now_ms: f64) -> String {
+        let fetches = self.gate.poll_fetches(now_ms as u64);
+        wire::fetches(&fetches, |p| self.gate.fetch_body_cap(p))
+    }
+
+    /// Feeds a fetch outcome back; `status` 0 means no response (timeout, network).
+    /// Returns a log line describing the key set's state change.
+    pub fn on_fetch_result(&mut self, provider: u32, now_ms: f64, status: u16, body: &[u8], cache_control: Option<String>) -> String {
+        let result = FetchResult {
+            status: (status != 0).then_some(status),
+            body,
+            max_age_s: cache_control.as_deref().and_then(parse_max_age),
+        };
+        let name = self.gate.config().providers.get(provider as usize).map_or("?", |p| p.name.as_str()).to_owned();
+        match self.gate.on_fetch_result(provider as usize, now_ms as u64, result) {
+            Some(event) => format!("jwtgate: provider {name}: {event}"),
+            None => format!("jwtgate: fetch result for unknown provider {provider}"),
+        }
+    }
+
+    /// How long a request may be held waiting for keys.
+    pub fn hold_ms(&self) -> f64 {
+        self.gate.config().startup_hold_ms as f64
+    }
+}

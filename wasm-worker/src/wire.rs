@@ -1,0 +1,70 @@
+//! JSON shapes exchanged with `js/worker.mjs`.
+
+use jwtgate_core::{Decision, FetchRequest};
+use serde_json::{json, Value};
+
+pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
+}
+
+/// `{"kind":"allow","remove":[…],"set":[[k,v]…]}`, `{"kind":"deny","status",…}` or
+/// `{"kind":"need_keys","provider":n}`.
+pub fn decision(d: &Decision) -> String {
+    let v = match d {
+        Decision::Allow(a) => json!({
+            "kind": "allow",
+            "remove": a.remove,
+            "set": a.set.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(),
+        }),
+        Decision::Deny(d) => json!({
+            "kind": "deny",
+            "status": d.status,
+            "headers": d.headers().iter().map(|(k, v)| [*k, v.as_str()]).collect::<Vec<_>>(),
+            "body": d.body,
+            "log": d.log_line(),
+        }),
+        Decision::NeedKeys { provider } => json!({ "kind": "need_keys", "provider": provider }),
+    };
+    v.to_string()
+}
+
+pub fn fetches(list: &[FetchRequest], cap: impl Fn(usize) -> usize) -> String {
+    let v: Vec<Value> = list
+        .iter()
+        .map(|f| {
+            json!({
+                "provider": f.provider,
+                "uri": f.uri,
+                "timeout_ms": f.timeout_ms,
+                "max_body_bytes": cap(f.provider),
+            })
+        })
+        .collect();
+    Value::Array(v).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jwtgate_core::{AuthError, Denial};
+
+    #[test]
+    fn pairs_drop_a_dangling_name() {
+        let p = pairs(vec!["a".into(), "1".into(), "b".into()]);
+        assert_eq!(p, vec![("a".to_string(), "1".to_string())]);
+    }
+
+    #[test]
+    fn deny_carries_status_headers_and_body() {
+        let d = Decision::Deny(Denial::new(AuthError::MissingToken, "jwtgate", None));
+        let v: Value = serde_json::from_str(&decision(&d)).expect("json");
+        assert_eq!(v["kind"], "deny");
+        assert_eq!(v["status"], 401);
+        assert!(v["headers"].as_array().expect("array").iter().any(|h| h[0] == "www-authenticate" && h[1] == "Bearer realm=\"jwtgate\""));
+    }
+}
