@@ -84,6 +84,7 @@ fn check_audience(claims: &Map<String, Value>, policy: &Audiences) -> Result<(),
 pub fn granted_scopes(claims: &Map<String, Value>) -> Vec<&str> {
     match (claims.get("scope"), claims.get("scp")) {
         (Some(Value::String(s)), _) => s.split(' ').filter(|x| !x.is_empty()).collect(),
+        (Some(Value::Array(a)), _) => a.iter().filter_map(Value::as_str).collect(),
         (_, Some(Value::Array(a))) => a.iter().filter_map(Value::as_str).collect(),
         (_, Some(Value::String(s))) => s.split(' ').filter(|x| !x.is_empty()).collect(),
         _ => Vec::new(),

@@ -170,5 +170,6 @@ fn granted_scopes_from_scope_or_scp() {
     assert_eq!(g(json!({"scope": "read", "scp": ["admin"]})), ["read"], "scope wins over scp");
     assert!(g(json!({})).is_empty());
     assert!(g(json!({"scope": ""})).is_empty());
+    assert_eq!(g(json!({"scope": ["read", "write"]})), ["read", "write"], "an array-valued scope is read as a list");
     assert!(g(json!({"scope": 7})).is_empty());
 }

@@ -18,9 +18,12 @@ pub struct Header {
 
 /// A token that is well-formed but not yet verified.
 #[derive(Debug)]
-pub struct Unverified {
+pub struct Unverified<'t> {
     pub header: Header,
     pub claims: Map<String, Value>,
+    /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
+    pub signing_input: &'t str,
+    pub signature: Vec<u8>,
 }
 
 /// Header members that would change how the token must be processed. jwtgate supports
@@ -29,7 +32,7 @@ pub struct Unverified {
 /// serialisations).
 const REFUSED_MEMBERS: [&str; 5] = ["crit", "cty", "b64", "zip", "enc"];
 
-pub fn parse(raw: &str, max_bytes: usize) -> Result<Unverified, AuthError> {
+pub fn parse(raw: &str, max_bytes: usize) -> Result<Unverified<'_>, AuthError> {
     if raw.len() > max_bytes {
         return Err(AuthError::TokenTooLarge);
     }
@@ -54,8 +57,9 @@ pub fn parse(raw: &str, max_bytes: usize) -> Result<Unverified, AuthError> {
     let header = parse_header(&header_json)?;
     let payload = b64::decode(p).ok_or(AuthError::Malformed("payload is not base64url"))?;
     let claims = json::parse_object(&payload).map_err(|e| json_error(e, "payload"))?;
-    b64::decode(s).ok_or(AuthError::Malformed("signature is not base64url"))?;
-    Ok(Unverified { header, claims })
+    let signature = b64::decode(s).ok_or(AuthError::Malformed("signature is not base64url"))?;
+    let signing_input = &raw[..h.len() + 1 + p.len()];
+    Ok(Unverified { header, claims, signing_input, signature })
 }
 
 fn json_error(e: JsonError, part: &'static str) -> AuthError {

@@ -41,6 +41,18 @@ pub struct GateConfig {
 impl GateConfig {
     /// Parses and validates a JSON config document.
     pub fn from_json(text: &str) -> Result<GateConfig, ConfigError> {
+        // serde keeps the last of two same-named members (a provider defined twice would
+        // silently replace the first): refuse duplicates, and anything but an object.
+        if let Err(e) = crate::json::parse_object(text.as_bytes()) {
+            let problem = match e {
+                crate::json::JsonError::Duplicate => "the document has a duplicate member (e.g. a provider defined twice)",
+                crate::json::JsonError::NotAnObject => "the config must be a JSON object",
+                _ => "the config is not valid JSON",
+            };
+            if !matches!(e, crate::json::JsonError::Syntax) {
+                return Err(ConfigError { field: "(document)".into(), problem: problem.into() });
+            }
+        }
         let de = &mut serde_json::Deserializer::from_str(text);
         let raw: raw::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let mut field = e.path().to_string();

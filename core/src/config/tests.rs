@@ -314,3 +314,38 @@ fn not_json_is_a_document_error() {
     assert!(e.problem.contains("providers"), "{e}");
     assert!(e.to_string().starts_with("invalid config at `"), "{e}");
 }
+
+#[test]
+fn a_provider_defined_twice_is_refused_not_replaced() {
+    let text = base().to_string();
+    let dup = text.replacen("\"providers\":{", "\"providers\":{\"idp\":{},", 1);
+    let e = GateConfig::from_json(&dup).expect_err("duplicate provider");
+    assert_eq!(e.field, "(document)");
+    assert!(e.problem.contains("duplicate"), "{e}");
+}
+
+#[test]
+fn a_non_object_document_is_refused() {
+    let e = GateConfig::from_json("[null, {}, []]").expect_err("array document");
+    assert_eq!(e.field, "(document)");
+}
+
+#[test]
+fn fetch_rate_bounds_are_enforced() {
+    let e = error_after(|v| v["providers"]["remote"]["jwks"]["max_stale_s"] = json!(10));
+    assert_eq!(e.field, "providers.remote.jwks.max_stale_s");
+    let e = error_after(|v| v["providers"]["remote"]["jwks"]["kid_refetch_cooldown_s"] = json!(0));
+    assert_eq!(e.field, "providers.remote.jwks");
+    let e = error_after(|v| v["providers"]["remote"]["jwks"]["max_body_bytes"] = json!(10));
+    assert_eq!(e.field, "providers.remote.jwks.max_body_bytes");
+    let e = error_after(|v| v["startup_hold_ms"] = json!(3_600_000));
+    assert_eq!(e.field, "startup_hold_ms");
+}
+
+#[test]
+fn rule_scopes_must_be_single_words() {
+    let e = error_after(|v| v["rules"][1]["scopes"] = json!(["read write"]));
+    assert_eq!(e.field, "rules[1].scopes[0]");
+    let e = error_after(|v| v["rules"][1]["scopes"] = json!([""]));
+    assert_eq!(e.field, "rules[1].scopes[0]");
+}

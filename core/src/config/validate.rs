@@ -46,6 +46,9 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         }
     }
     let startup_hold_ms = raw.startup_hold_ms.unwrap_or(3000);
+    if startup_hold_ms > 60_000 {
+        return err("startup_hold_ms", "must be at most 60000");
+    }
     Ok(GateConfig { realm, providers, rules, strip_headers, startup_hold_ms })
 }
 
@@ -163,6 +166,18 @@ fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
     if !(1..=60_000).contains(&timeout_ms) {
         return err(format!("{field}.timeout_ms"), "must be between 1 and 60000");
     }
+    let max_stale_s = j.max_stale_s.unwrap_or(86_400);
+    if max_stale_s < refresh_interval_s {
+        return err(format!("{field}.max_stale_s"), "must be at least `refresh_interval_s` (keys would expire between refreshes)");
+    }
+    let kid_refetch_cooldown_s = j.kid_refetch_cooldown_s.unwrap_or(30);
+    if kid_refetch_cooldown_s == 0 || min_refresh_interval_s == 0 {
+        return err(field, "`kid_refetch_cooldown_s` and `min_refresh_interval_s` must be at least 1 (they bound the fetch rate)");
+    }
+    let max_body_bytes = j.max_body_bytes.unwrap_or(256 * 1024);
+    if max_body_bytes < 1024 {
+        return err(format!("{field}.max_body_bytes"), "must be at least 1024");
+    }
     Ok(JwksSource::Remote(RemoteJwks {
         cluster: j.cluster,
         uri: j.uri,
@@ -171,9 +186,9 @@ fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
         refresh_interval_s,
         min_refresh_interval_s,
         timeout_ms,
-        max_stale_s: j.max_stale_s.unwrap_or(86_400),
-        kid_refetch_cooldown_s: j.kid_refetch_cooldown_s.unwrap_or(30),
-        max_body_bytes: j.max_body_bytes.unwrap_or(256 * 1024),
+        max_stale_s,
+        kid_refetch_cooldown_s,
+        max_body_bytes,
     }))
 }
 
@@ -234,6 +249,9 @@ fn rule(field: &str, r: RawRule, names: &[String]) -> R<Rule> {
         (false, Some(req)) => requires(&format!("{field}.requires"), req, names)?,
         _ => return err(field, "give exactly one of `requires` or `\"public\": true`"),
     };
+    if let Some(i) = r.scopes.iter().position(|s| s.is_empty() || s.contains(' ')) {
+        return err(format!("{field}.scopes[{i}]"), "a scope is a non-empty word without spaces");
+    }
     if requirement == Requirement::Public && !r.scopes.is_empty() {
         return err(format!("{field}.scopes"), "a public rule cannot require scopes");
     }
