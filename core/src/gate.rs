@@ -104,7 +104,7 @@ impl Gate {
     }
 
     fn base_allow(&self) -> Allowed {
-        Allowed { remove: self.config.strip_headers.clone(), set: Vec::new(), token_hash: None }
+        Allowed { remove: self.config.strip_headers.clone(), set: Vec::new(), token_hash: None, stale_keys: false }
     }
 
     fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
@@ -178,6 +178,7 @@ impl Gate {
             allowed.set.extend(set);
         }
         allowed.token_hash = Some(hash);
+        allowed.stale_keys |= self.keys[p].is_stale();
         Ok(())
     }
 

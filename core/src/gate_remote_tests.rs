@@ -133,8 +133,9 @@ fn outage_past_max_stale_is_503_never_401_never_allow() {
         now += 10_000;
     }
     assert!(failed > 10, "refreshes were attempted and failed ({failed})");
-    // Up to the bound the last good keys still serve.
-    allowed(decide_at(&mut w, &bearer("/remote/x", &good), stale_at, Wait::NotAllowed));
+    // Up to the bound the last good keys still serve, flagged as stale.
+    let served = allowed(decide_at(&mut w, &bearer("/remote/x", &good), stale_at, Wait::NotAllowed));
+    assert!(served.stale_keys, "keys served after a failed refresh are reported stale");
 
     let mut flipped = good.clone();
     let last = flipped.pop().expect("non-empty");
@@ -149,7 +150,8 @@ fn outage_past_max_stale_is_503_never_401_never_allow() {
     let body = w.remote_body();
     let later = stale_at + 120_000;
     assert_eq!(run_fetches(&mut w, later, ok(&body)), 1);
-    allowed(decide_at(&mut w, &bearer("/remote/x", &good), later, Wait::NotAllowed));
+    let fresh = allowed(decide_at(&mut w, &bearer("/remote/x", &good), later, Wait::NotAllowed));
+    assert!(!fresh.stale_keys, "after a successful refresh keys are fresh again");
 }
 
 #[test]

@@ -133,6 +133,11 @@ impl KeySet {
         self.remote.as_ref().map_or(0, |r| r.max_body_bytes)
     }
 
+    /// Keys are loaded but the latest refresh failed: they are being served stale.
+    pub fn is_stale(&self) -> bool {
+        self.failures > 0 && self.keys.is_some()
+    }
+
     pub fn key_count(&self) -> usize {
         self.keys.as_ref().map_or(0, |k| k.keys.len())
     }

@@ -27,6 +27,8 @@ pub use config::{Audiences, ConfigError, GateConfig, JwksSource, ProviderConfig,
 pub use decision::{Allowed, Decision, Denial};
 pub use error::AuthError;
 pub use gate::{fingerprint, Gate, Wait};
-pub use jwk::{parse_jwks, JwksError, JwksOrigin};
+pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
+pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
+pub use verify::VerifyKey;
 pub use keyset::{parse_max_age, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;

@@ -49,6 +49,9 @@ pub fn carry_out(decision: &Decision, metrics: &mut crate::metrics::Metrics) -> 
         Decision::Allow(a) => {
             apply::allow(a);
             metrics.count("allowed");
+            if a.stale_keys {
+                metrics.count("jwks_stale_served");
+            }
             Some(Action::Continue)
         }
         Decision::Deny(d) => {

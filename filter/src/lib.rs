@@ -7,6 +7,7 @@
 //! A panic kills the VM and every request behind it, so nothing here unwraps input.
 
 mod apply;
+mod coord;
 mod host;
 mod http;
 mod metrics;

@@ -1,6 +1,7 @@
 //! The root context: loads the config, runs JWKS fetches the core asks for through
 //! `dispatch_http_call`, and decides held requests again when keys arrive or holds expire.
 
+use crate::coord::{Channel, Published};
 use crate::host;
 use crate::http::{carry_out, Request};
 use crate::metrics::Metrics;
@@ -21,11 +22,47 @@ pub struct Root {
     shared: Option<Shared>,
     /// Outstanding JWKS calls: callout token → provider index.
     calls: HashMap<u32, usize>,
+    /// Per provider: the shared-data channel (remote providers only), the newest
+    /// published generation this VM has applied, and how recent a published success
+    /// must be to reuse it instead of fetching (the kid-refetch cooldown).
+    channels: Vec<Option<Channel>>,
+    seen: Vec<u64>,
+    reuse_ms: Vec<u64>,
 }
 
 impl Root {
     pub fn new(id: u32) -> Root {
-        Root { id, shared: None, calls: HashMap::new() }
+        Root { id, shared: None, calls: HashMap::new(), channels: Vec::new(), seen: Vec::new(), reuse_ms: Vec::new() }
+    }
+
+    fn open_channels(&mut self, gate: &Gate) {
+        for p in &gate.config().providers {
+            let (channel, reuse) = match &p.jwks {
+                jwtgate_core::JwksSource::Remote(r) => {
+                    let cluster = r.cluster.as_deref().unwrap_or_default();
+                    let reuse_s = r.kid_refetch_cooldown_s.min(r.refresh_interval_s);
+                    (Some(Channel::new(&p.name, cluster, &r.path)), reuse_s.saturating_mul(1000))
+                }
+                jwtgate_core::JwksSource::Inline(_) => (None, 0),
+            };
+            self.channels.push(channel);
+            self.seen.push(0);
+            self.reuse_ms.push(reuse);
+        }
+    }
+
+    /// Applies results other VMs published since this VM last looked.
+    fn adopt_published(&mut self, state: &mut State, now: u64) -> bool {
+        let mut adopted = false;
+        for p in 0..self.channels.len() {
+            let Some(rec) = self.channels[p].as_ref().and_then(Channel::latest) else { continue };
+            if rec.generation > self.seen[p] {
+                self.seen[p] = rec.generation;
+                apply_published(state, p, &rec, now);
+                adopted = true;
+            }
+        }
+        adopted
     }
 
     fn load(&self) -> Result<Gate, String> {
@@ -46,19 +83,46 @@ impl Root {
         Ok(gate)
     }
 
+    /// Carries out the fetches the core asks for, unless another VM holds the lease
+    /// (its result arrives through `adopt_published`) or published one moments ago.
     fn start_fetches(&mut self, state: &mut State, now: u64) {
         for f in state.gate.poll_fetches(now) {
+            let p = f.provider;
+            let Some(channel) = self.channels.get(p).and_then(Option::as_ref) else { continue };
+            if let Some(rec) = channel.latest() {
+                if rec.succeeded() && now.saturating_sub(rec.fetched_at_ms) < self.reuse_ms[p] {
+                    self.seen[p] = self.seen[p].max(rec.generation);
+                    apply_published(state, p, &rec, now);
+                    continue;
+                }
+            }
+            if !channel.try_lease(now, now + f.timeout_ms + 1000) {
+                continue;
+            }
             match dispatch(&f) {
                 Ok(token) => {
-                    self.calls.insert(token, f.provider);
+                    self.calls.insert(token, p);
                 }
                 Err(why) => {
                     let failed = FetchResult { status: None, body: &[], max_age_s: None };
-                    if let Some(event) = state.gate.on_fetch_result(f.provider, now, failed) {
-                        report(state, f.provider, &event, &format!("dispatch failed: {why}"));
-                    }
+                    self.finish_fetch(state, p, now, failed, &format!("dispatch failed: {why}"));
                 }
             }
+        }
+    }
+
+    /// The lease holder's side: publish the outcome for the other VMs, release the
+    /// lease, and apply it here.
+    fn finish_fetch(&mut self, state: &mut State, p: usize, now: u64, result: FetchResult<'_>, extra: &str) {
+        if let Some(channel) = self.channels.get(p).and_then(Option::as_ref) {
+            let generation = channel.publish(now, &result);
+            self.seen[p] = self.seen[p].max(generation);
+            channel.release();
+        }
+        if let Some(event) = state.gate.on_fetch_result(p, now, result) {
+            report(state, p, &event, extra);
+            let name = if matches!(event, KeySetEvent::Failed { .. }) { "jwks_fetch_failed" } else { "jwks_fetch_success" };
+            state.metrics.count(name);
         }
     }
 
@@ -99,17 +163,24 @@ fn dispatch(f: &FetchRequest) -> Result<u32, String> {
         .map_err(|s| format!("{s:?}"))
 }
 
+/// Applies a result another VM fetched (or this one, earlier). Only changes are logged;
+/// fetch counters belong to the VM that fetched.
+fn apply_published(state: &mut State, p: usize, rec: &Published, now: u64) {
+    if let Some(event) = state.gate.on_fetch_result(p, now, rec.as_result()) {
+        if event != KeySetEvent::Unchanged {
+            report(state, p, &event, "(fetched by another VM)");
+        }
+    }
+}
+
+/// One log line per key-set state change, and the key-count gauge.
 fn report(state: &mut State, provider: usize, event: &KeySetEvent, extra: &str) {
     let name = state.gate.config().providers.get(provider).map_or("?", |p| p.name.as_str()).to_owned();
     let level = if matches!(event, KeySetEvent::Failed { .. }) { LogLevel::Warn } else { LogLevel::Info };
-    let sep = if extra.is_empty() { "" } else { " — " };
+    let sep = if extra.is_empty() { "" } else { " " };
     host::log(level, &format!("jwtgate: provider {name}: {event}{sep}{extra}"));
-    match event {
-        KeySetEvent::Failed { .. } => state.metrics.count("jwks_fetch_failed"),
-        _ => state.metrics.count("jwks_fetch_success"),
-    }
     let keys = state.gate.key_count(provider) as u64;
-    state.metrics.gauge("jwks_keys", keys);
+    state.metrics.gauge(&format!("jwks_keys.{name}"), keys);
 }
 
 impl Context for Root {
@@ -127,9 +198,7 @@ impl Context for Root {
             .unwrap_or_default();
         let now = host::now_ms();
         let result = FetchResult { status, body: &body, max_age_s };
-        if let Some(event) = state.gate.on_fetch_result(provider, now, result) {
-            report(&mut state, provider, &event, "");
-        }
+        self.finish_fetch(&mut state, provider, now, result, "");
         self.revisit_held(&mut state, now);
     }
 }
@@ -138,6 +207,7 @@ impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
         match self.load() {
             Ok(gate) => {
+                self.open_channels(&gate);
                 let state = State { gate, held: Default::default(), metrics: Metrics::default() };
                 self.shared = Some(Rc::new(RefCell::new(state)));
                 let _ = hostcalls::set_tick_period(TICK);
@@ -155,6 +225,7 @@ impl RootContext for Root {
         let Some(shared) = self.shared.clone() else { return };
         let mut state = shared.borrow_mut();
         let now = host::now_ms();
+        self.adopt_published(&mut state, now);
         self.start_fetches(&mut state, now);
         if !state.held.is_empty() {
             self.revisit_held(&mut state, now);
