@@ -73,11 +73,11 @@ demo: up
 
 ## --- tests -----------------------------------------------------------------------------
 unit:
-	cargo test -p jwtgate-core -p jwtgate-worker
+	cargo test -p jwtgate-core -p jwtgate-worker -p jwtgate-filter
 
 e2e: setup build
 	python3 tests/up.py up
-	rc=0; (cd tests && $(E2E_ENV) node --test e2e/) || rc=$$?; \
+	rc=0; (cd tests && $(E2E_ENV) node --test --test-concurrency=1 e2e/) || rc=$$?; \
 	  python3 tests/up.py down; exit $$rc
 
 test: setup unit e2e

@@ -33,6 +33,8 @@ PORTS = {
     "envoy": int(os.environ.get("JWTGATE_ENVOY_PORT", 9410)),
     "envoy_admin": int(os.environ.get("JWTGATE_ENVOY_ADMIN_PORT", 9411)),
     "worker": int(os.environ.get("JWTGATE_WORKER_PORT", 9420)),
+    "envoy_sw": int(os.environ.get("JWTGATE_ENVOY_SW_PORT", 9412)),
+    "envoy_sw_admin": int(os.environ.get("JWTGATE_ENVOY_SW_ADMIN_PORT", 9413)),
     "faults": int(os.environ.get("JWTGATE_FAULT_PORT", 9430)),
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
@@ -142,6 +144,12 @@ def up():
     (RUN / "jwtgate.json").write_text(gate_text)
     cfg = render_envoy(gate_text, RUN / "envoy.yaml")
     envoy = start("envoy", envoy_cmd(cfg, LOGS / "envoy-access.log"), pids)
+    # The same gate with the fast paths off (software verifier, no token cache): the
+    # table runs against it too, so every fast path is checked against the slow one.
+    slow = json.loads(gate_text)
+    slow.update({"verifier": "software", "token_cache_size": 0})
+    sw_cfg = render_envoy(json.dumps(slow), RUN / "envoy-software.yaml", PORTS["envoy_sw"], PORTS["envoy_sw_admin"])
+    envoy_sw = start("envoy-software", envoy_cmd(sw_cfg, LOGS / "envoy-software-main.log"), pids)
     capnp = render_workerd(RUN / "jwtgate.json", RUN / "workerd.capnp")
     worker = start("worker", ["sh", "-c", '"$0" "$@"; exit $?', WORKERD_BIN, "serve", str(capnp), "--verbose"], pids)
     envoy_url = f"http://127.0.0.1:{PORTS['envoy']}"
@@ -150,6 +158,8 @@ def up():
     # The first request may be held until the JWKS arrives; /public/ needs no key.
     wait_http("envoy", envoy_url + "/public/ready", envoy, ok=lambda s, b: s == 200)
     wait_http("worker", worker_url + "/public/ready", worker, ok=lambda s, b: s == 200)
+    envoy_sw_url = f"http://127.0.0.1:{PORTS['envoy_sw']}"
+    wait_http("envoy-software", envoy_sw_url + "/public/ready", envoy_sw, ok=lambda s, b: s == 200)
     endpoints = {
         "idp_issuer": ISSUER,
         "idp_token_url": ISSUER + "/token",
@@ -161,7 +171,7 @@ def up():
         "envoy_admin_url": f"http://127.0.0.1:{PORTS['envoy_admin']}",
         "upstreams": {"node": f"http://127.0.0.1:{PORTS['node']}", "python": f"http://127.0.0.1:{PORTS['python']}"},
         "worker_url": worker_url,
-        "hosts": {"envoy": envoy_url, "worker": worker_url},
+        "hosts": {"envoy": envoy_url, "envoy-software": envoy_sw_url, "worker": worker_url},
     }
     (RUN / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
     print(f"up: idp {ISSUER}, envoy {envoy_url}, worker {worker_url}, upstreams node+python; pids in {PIDS.relative_to(ROOT)}")

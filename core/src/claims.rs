@@ -47,6 +47,11 @@ fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<
     }
 }
 
+/// `exp` of claims that passed [`validate`].
+pub fn expiry(claims: &Map<String, Value>) -> Option<u64> {
+    claims.get("exp").and_then(Value::as_u64)
+}
+
 /// The unverified `iss`, used only to pick which provider's keys to try.
 pub fn issuer(claims: &Map<String, Value>) -> Option<&str> {
     claims.get("iss").and_then(Value::as_str)

@@ -1,18 +1,17 @@
 //! `Gate::decide`: one request in, one [`Decision`] out. Pure: time is an argument and
 //! key material arrives through [`Gate::on_fetch_result`].
 
-use crate::claims;
+use crate::cache::TokenCache;
+use crate::check::Checked;
 use crate::config::{ConfigError, GateConfig, JwksSource, Requirement, Rule, TokenSource};
 use crate::decision::{Allowed, Decision, Denial};
 use crate::error::AuthError;
 use crate::extract::{extract, removal_edits, Found};
-use crate::headers::claim_headers;
-use crate::keyset::{FetchRequest, FetchResult, KeySet, KeySetEvent, Lookup};
+use crate::keyset::{FetchRequest, FetchResult, KeySet, KeySetEvent};
 use crate::path;
 use crate::request::RequestView;
 use crate::rules;
-use crate::token;
-use serde_json::{Map, Value};
+use crate::verify::NativeVerifier;
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
 
@@ -26,15 +25,12 @@ pub enum Wait {
 }
 
 pub struct Gate {
-    config: Rc<GateConfig>,
-    keys: Vec<KeySet>,
-}
-
-/// Either a verified token's provider and claims, or how the request ends instead.
-enum Checked {
-    Ok(usize, Map<String, Value>),
-    NeedKeys(usize),
-    Err(AuthError),
+    pub(crate) config: Rc<GateConfig>,
+    pub(crate) keys: Vec<KeySet>,
+    pub(crate) cache: TokenCache,
+    /// A host's own signature verifier (e.g. Envoy's BoringSSL), tried first when the
+    /// config allows it; the software verifier covers whatever it declines.
+    pub(crate) native: Option<Box<dyn NativeVerifier>>,
 }
 
 impl Gate {
@@ -51,7 +47,18 @@ impl Gate {
                 }
             })
             .collect();
-        Gate { config: Rc::new(config), keys }
+        let cache = TokenCache::new(config.token_cache_size);
+        Gate { config: Rc::new(config), keys, cache, native: None }
+    }
+
+    /// Installs a host-native verifier (used when the config's `verifier` is `auto`).
+    pub fn set_native_verifier(&mut self, v: Box<dyn NativeVerifier>) {
+        self.native = Some(v);
+    }
+
+    /// Entries in the verified-token cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.len()
     }
 
     pub fn from_json(text: &str, seed: u64) -> Result<Gate, ConfigError> {
@@ -161,17 +168,17 @@ impl Gate {
         allowed: &mut Allowed,
     ) -> Result<(), Decision> {
         let hash = fingerprint(found.token);
-        let (p, claims) = match self.check(found, ps, now_ms, wait) {
-            Checked::Ok(p, claims) => (p, claims),
+        let v = match self.check(found, ps, now_ms, wait) {
+            Checked::Ok(v) => v,
             Checked::NeedKeys(provider) => return Err(Decision::NeedKeys { provider }),
             Checked::Err(e) => return Err(self.deny(e, Some(hash))),
         };
-        let granted = claims::granted_scopes(&claims);
-        if !rule.scopes.iter().all(|s| granted.contains(&s.as_str())) {
+        if !rule.scopes.iter().all(|s| v.scopes.contains(s)) {
             return Err(self.deny(AuthError::InsufficientScope(rule.scopes.join(" ")), Some(hash)));
         }
+        let p = v.provider;
         let provider = &self.config.providers[p];
-        allowed.set.extend(claim_headers(&claims, &provider.claim_headers));
+        allowed.set.extend(v.headers);
         if !provider.forward_token {
             let (remove, set) = removal_edits(req, &found.source);
             allowed.remove.extend(remove);
@@ -180,53 +187,6 @@ impl Gate {
         allowed.token_hash = Some(hash);
         allowed.stale_keys |= self.keys[p].is_stale();
         Ok(())
-    }
-
-    /// Cheap checks, key lookup, signature, then claims.
-    fn check(&mut self, found: &Found<'_>, ps: &[usize], now_ms: u64, wait: Wait) -> Checked {
-        let config = Rc::clone(&self.config);
-        let max = ps.iter().map(|p| config.providers[*p].max_token_bytes).max().unwrap_or(0);
-        let u = match token::parse(found.token, max) {
-            Ok(u) => u,
-            Err(e) => return Checked::Err(e),
-        };
-        // Issuer/key binding: only the provider that owns the claimed issuer is tried.
-        let iss = claims::issuer(&u.claims);
-        let Some(&p) = ps.iter().find(|p| Some(config.providers[**p].issuer.as_str()) == iss) else {
-            return Checked::Err(AuthError::WrongIssuer);
-        };
-        let prov = &config.providers[p];
-        if !prov.sources.contains(&found.source) {
-            return Checked::Err(AuthError::WrongIssuer);
-        }
-        if found.token.len() > prov.max_token_bytes {
-            return Checked::Err(AuthError::TokenTooLarge);
-        }
-        if !prov.algorithms.contains(&u.header.alg) {
-            return Checked::Err(AuthError::AlgorithmNotAllowed);
-        }
-        if let Some(tt) = &prov.token_type {
-            if !token::typ_matches(u.header.typ.as_deref(), tt) {
-                return Checked::Err(AuthError::WrongTokenType);
-            }
-        }
-        let verified = match self.keys[p].lookup(u.header.kid.as_deref(), u.header.alg, now_ms) {
-            Lookup::Found(key) => match key.verifier(u.header.alg) {
-                None => Err(AuthError::UnknownKey),
-                Some(v) if v.verify(u.signing_input.as_bytes(), &u.signature) => Ok(()),
-                Some(_) => Err(AuthError::BadSignature),
-            },
-            Lookup::Unknown => Err(AuthError::UnknownKey),
-            Lookup::Unavailable { cold: true } if wait == Wait::Allowed => return Checked::NeedKeys(p),
-            Lookup::Unavailable { .. } => Err(AuthError::KeysUnavailable),
-        };
-        if verified == Err(AuthError::UnknownKey) && wait == Wait::Allowed && self.keys[p].want_refetch(now_ms) {
-            return Checked::NeedKeys(p);
-        }
-        if let Err(e) = verified.and_then(|()| claims::validate(&u.claims, prov, now_ms / 1000)) {
-            return Checked::Err(e);
-        }
-        Checked::Ok(p, u.claims)
     }
 }
 

@@ -4,16 +4,16 @@
 
 use super::*;
 
-fn decide_at(w: &mut World, r: &Req, now: u64, wait: Wait) -> Decision {
+pub(super) fn decide_at(w: &mut World, r: &Req, now: u64, wait: Wait) -> Decision {
     w.gate.decide(&r.view(), now, wait)
 }
 
-fn ok(body: &[u8]) -> FetchResult<'_> {
+pub(super) fn ok(body: &[u8]) -> FetchResult<'_> {
     FetchResult { status: Some(200), body, max_age_s: None }
 }
 
 /// Runs every fetch the gate asks for at `now` with `result`; returns how many ran.
-fn run_fetches(w: &mut World, now: u64, result: FetchResult<'_>) -> usize {
+pub(super) fn run_fetches(w: &mut World, now: u64, result: FetchResult<'_>) -> usize {
     let reqs = w.gate.poll_fetches(now);
     for r in &reqs {
         w.gate.on_fetch_result(r.provider, now, result).expect("provider exists");
@@ -21,7 +21,7 @@ fn run_fetches(w: &mut World, now: u64, result: FetchResult<'_>) -> usize {
     reqs.len()
 }
 
-fn loaded_world() -> World {
+pub(super) fn loaded_world() -> World {
     let mut w = world();
     let body = w.remote_body();
     assert_eq!(run_fetches(&mut w, NOW_MS, ok(&body)), 1);

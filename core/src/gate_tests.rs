@@ -10,6 +10,9 @@ use serde_json::json;
 #[path = "gate_remote_tests.rs"]
 mod remote;
 
+#[path = "gate_cache_tests.rs"]
+mod cache;
+
 fn decide(w: &mut World, r: &Req) -> Decision {
     w.gate.decide(&r.view(), NOW_MS, Wait::Allowed)
 }

@@ -25,9 +25,15 @@ pub struct Key {
     pub kid: Option<String>,
     pub family: KeyFamily,
     verifiers: Vec<(Alg, VerifyKey)>,
+    /// DER SubjectPublicKeyInfo for host-native verifiers (RSA and EC keys).
+    spki: Option<Vec<u8>>,
 }
 
 impl Key {
+    pub fn spki(&self) -> Option<&[u8]> {
+        self.spki.as_deref()
+    }
+
     /// The verifier for `alg`, if this key may verify it.
     pub fn verifier(&self, alg: Alg) -> Option<&VerifyKey> {
         self.verifiers.iter().find(|(a, _)| *a == alg).map(|(_, v)| v)
@@ -127,7 +133,8 @@ fn parse_key(m: &Map<String, Value>, origin: JwksOrigin, allowed: &[Alg]) -> Key
     for alg in algs {
         verifiers.push((alg, build_verifier(alg, m)?));
     }
-    Ok(Key { kid, family, verifiers })
+    let spki = verifiers.first().and_then(|(_, v)| v.spki_der());
+    Ok(Key { kid, family, verifiers, spki })
 }
 
 fn key_family(kty: &str, m: &Map<String, Value>, origin: JwksOrigin) -> KeyResult<KeyFamily> {

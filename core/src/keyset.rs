@@ -101,6 +101,8 @@ pub struct KeySet {
     last_kid_refetch_ms: Option<u64>,
     body_digest: Option<[u8; 32]>,
     jitter_state: u64,
+    /// Bumped whenever the keys change, so cached verifications can tell.
+    generation: u64,
 }
 
 impl KeySet {
@@ -125,12 +127,17 @@ impl KeySet {
             last_kid_refetch_ms: None,
             body_digest: None,
             jitter_state: seed | 1,
+            generation: 1,
         }
     }
 
     /// The largest JWKS body this key set accepts (0 for inline sets).
     pub fn body_cap(&self) -> usize {
         self.remote.as_ref().map_or(0, |r| r.max_body_bytes)
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Keys are loaded but the latest refresh failed: they are being served stale.
@@ -207,6 +214,7 @@ impl KeySet {
         let event = KeySetEvent::Loaded { keys: doc.keys.len(), skipped: doc.skipped.clone() };
         self.keys = Some(Rc::new(doc));
         self.body_digest = Some(digest);
+        self.generation += 1;
         Ok(event)
     }
 

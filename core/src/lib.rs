@@ -4,6 +4,8 @@
 
 mod alg;
 mod b64;
+mod cache;
+mod check;
 mod claims;
 mod config;
 mod decision;
@@ -29,6 +31,6 @@ pub use error::AuthError;
 pub use gate::{fingerprint, Gate, Wait};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
-pub use verify::VerifyKey;
+pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};
 pub use keyset::{parse_max_age, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;

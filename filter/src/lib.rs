@@ -11,6 +11,7 @@ mod coord;
 mod host;
 mod http;
 mod metrics;
+mod native;
 mod root;
 mod state;
 

@@ -5,6 +5,7 @@ use crate::coord::{Channel, Published};
 use crate::host;
 use crate::http::{carry_out, Request};
 use crate::metrics::Metrics;
+use crate::native::EnvoyVerifier;
 use crate::state::{Shared, State};
 use jwtgate_core::{parse_max_age, Decision, FetchRequest, FetchResult, Gate, KeySetEvent, RequestView, Wait};
 use proxy_wasm::hostcalls;
@@ -69,7 +70,10 @@ impl Root {
         let bytes = self.get_plugin_configuration().ok_or("no plugin configuration was given")?;
         let text = std::str::from_utf8(&bytes).map_err(|_| "the plugin configuration is not UTF-8")?;
         let seed = host::now_ms() ^ (u64::from(self.id) << 32);
-        let gate = Gate::from_json(text, seed).map_err(|e| e.to_string())?;
+        let mut gate = Gate::from_json(text, seed).map_err(|e| e.to_string())?;
+        if gate.config().prefer_native {
+            use_native_verifier(&mut gate);
+        }
         for p in &gate.config().providers {
             if let jwtgate_core::JwksSource::Remote(r) = &p.jwks {
                 if r.cluster.is_none() {
@@ -147,6 +151,21 @@ impl Root {
             }
         }
         let _ = hostcalls::set_effective_context(self.id);
+    }
+}
+
+/// Installs Envoy's BoringSSL verifier when the host has it and it passes the self-test.
+fn use_native_verifier(gate: &mut Gate) {
+    let Some(native) = EnvoyVerifier::detect() else {
+        host::log(LogLevel::Info, "jwtgate: host has no verify_signature; using the software verifier");
+        return;
+    };
+    match jwtgate_core::native_self_test(&native) {
+        Ok(()) => {
+            gate.set_native_verifier(Box::new(native));
+            host::log(LogLevel::Info, "jwtgate: verifying RS*/ES* signatures with Envoy's verify_signature (BoringSSL)");
+        }
+        Err(e) => host::log(LogLevel::Warn, &format!("jwtgate: native verifier failed its self-test ({e}); using software")),
     }
 }
 

@@ -36,6 +36,9 @@ pub struct GateConfig {
     /// Every header the gate can write (lower case): stripped from every request.
     pub strip_headers: Vec<String>,
     pub startup_hold_ms: u64,
+    pub token_cache_size: usize,
+    /// Use a host-native signature verifier when the host offers one.
+    pub prefer_native: bool,
 }
 
 impl GateConfig {

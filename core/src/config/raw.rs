@@ -18,6 +18,12 @@ pub struct RawConfig {
     /// How long a request may wait for the first key set (or an unknown-kid refetch).
     #[serde(default)]
     pub startup_hold_ms: Option<u64>,
+    /// How many verified tokens to remember (0 disables the cache).
+    #[serde(default)]
+    pub token_cache_size: Option<usize>,
+    /// `"auto"` (the host's native verifier where it has one) or `"software"`.
+    #[serde(default)]
+    pub verifier: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

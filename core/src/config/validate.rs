@@ -49,7 +49,16 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
     if startup_hold_ms > 60_000 {
         return err("startup_hold_ms", "must be at most 60000");
     }
-    Ok(GateConfig { realm, providers, rules, strip_headers, startup_hold_ms })
+    let token_cache_size = raw.token_cache_size.unwrap_or(4096);
+    if token_cache_size > 100_000 {
+        return err("token_cache_size", "must be at most 100000");
+    }
+    let prefer_native = match raw.verifier.as_deref() {
+        None | Some("auto") => true,
+        Some("software") => false,
+        Some(_) => return err("verifier", "must be \"auto\" or \"software\""),
+    };
+    Ok(GateConfig { realm, providers, rules, strip_headers, startup_hold_ms, token_cache_size, prefer_native })
 }
 
 fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {

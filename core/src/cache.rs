@@ -1,0 +1,108 @@
+//! A bounded cache of verified tokens, so a token seen again skips decoding, signature
+//! verification and claim parsing.
+//!
+//! - Keyed by SHA-256 of the whole token text: ECDSA signatures are malleable, so two
+//!   different strings can carry "the same" valid signature; hashing the exact bytes
+//!   never lets one stand in for the other.
+//! - Only successes are cached, so a later valid token can never fail because of an
+//!   earlier failure.
+//! - A hit is re-checked on every use: `exp` against the current time, the provider
+//!   being acceptable for the route, the key set generation (a refresh that changes the
+//!   keys invalidates entries, so a removed key stops working), and the key still being
+//!   servable (stale bound).
+
+use crate::alg::Alg;
+use std::collections::{HashMap, VecDeque};
+
+pub type TokenDigest = [u8; 32];
+
+/// What a verified token proved, reduced to what later requests need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub provider: usize,
+    pub alg: Alg,
+    pub kid: Option<String>,
+    pub exp_s: u64,
+    /// The key set generation the signature was checked against.
+    pub keys_generation: u64,
+    pub scopes: Vec<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// FIFO-evicting map with a fixed capacity (0 disables caching).
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    capacity: usize,
+    entries: HashMap<TokenDigest, Verified>,
+    order: VecDeque<TokenDigest>,
+}
+
+impl TokenCache {
+    pub fn new(capacity: usize) -> TokenCache {
+        TokenCache { capacity, entries: HashMap::new(), order: VecDeque::new() }
+    }
+
+    pub fn get(&self, digest: &TokenDigest) -> Option<&Verified> {
+        self.entries.get(digest)
+    }
+
+    pub fn insert(&mut self, digest: TokenDigest, v: Verified) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.entries.insert(digest, v).is_none() {
+            self.order.push_back(digest);
+        }
+        while self.entries.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.entries.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+
+    pub fn remove(&mut self, digest: &TokenDigest) {
+        if self.entries.remove(digest).is_some() {
+            self.order.retain(|d| d != digest);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(exp_s: u64) -> Verified {
+        Verified { provider: 0, alg: Alg::ES256, kid: None, exp_s, keys_generation: 1, scopes: vec![], headers: vec![] }
+    }
+
+    #[test]
+    fn evicts_oldest_beyond_capacity() {
+        let mut c = TokenCache::new(2);
+        c.insert([1; 32], v(1));
+        c.insert([2; 32], v(2));
+        c.insert([3; 32], v(3));
+        assert_eq!(c.len(), 2);
+        assert!(c.get(&[1; 32]).is_none());
+        assert_eq!(c.get(&[3; 32]).map(|e| e.exp_s), Some(3));
+    }
+
+    #[test]
+    fn zero_capacity_caches_nothing_and_remove_works() {
+        let mut c = TokenCache::new(0);
+        c.insert([1; 32], v(1));
+        assert_eq!(c.len(), 0);
+        let mut c = TokenCache::new(4);
+        c.insert([1; 32], v(1));
+        c.remove(&[1; 32]);
+        assert!(c.get(&[1; 32]).is_none());
+        c.insert([1; 32], v(5));
+        assert_eq!(c.get(&[1; 32]).map(|e| e.exp_s), Some(5));
+    }
+}

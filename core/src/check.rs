@@ -1,0 +1,134 @@
+//! Verifying one token for one of a rule's providers: the verified-token cache first,
+//! then cheap checks, key lookup, signature (host-native when available), then claims.
+
+use crate::cache::{TokenDigest, Verified};
+use crate::claims;
+use crate::error::AuthError;
+use crate::extract::Found;
+use crate::gate::{Gate, Wait};
+use crate::headers::claim_headers;
+use crate::jwk::Key;
+use crate::keyset::Lookup;
+use crate::token::{self, Unverified};
+use sha2::{Digest, Sha256};
+use std::rc::Rc;
+
+/// A verified token, or how the request ends instead.
+pub enum Checked {
+    Ok(Verified),
+    NeedKeys(usize),
+    Err(AuthError),
+}
+
+impl Gate {
+    pub(crate) fn check(&mut self, found: &Found<'_>, ps: &[usize], now_ms: u64, wait: Wait) -> Checked {
+        let digest: TokenDigest = Sha256::digest(found.token.as_bytes()).into();
+        if let Some(hit) = self.cached(&digest, found, ps, now_ms) {
+            return hit;
+        }
+        let checked = self.check_uncached(found, ps, now_ms, wait);
+        if let Checked::Ok(v) = &checked {
+            self.cache.insert(digest, v.clone());
+        }
+        checked
+    }
+
+    /// A cache hit, re-checked for this request; `None` means "verify from scratch".
+    fn cached(&mut self, digest: &TokenDigest, found: &Found<'_>, ps: &[usize], now_ms: u64) -> Option<Checked> {
+        let v = self.cache.get(digest)?;
+        let keys = &self.keys[v.provider];
+        if !ps.contains(&v.provider) || v.keys_generation != keys.generation() {
+            self.cache.remove(digest);
+            return None;
+        }
+        let prov = &self.config.providers[v.provider];
+        if !prov.sources.contains(&found.source) {
+            return Some(Checked::Err(AuthError::WrongIssuer));
+        }
+        if now_ms / 1000 >= v.exp_s.saturating_add(prov.clock_skew_s) {
+            self.cache.remove(digest);
+            return Some(Checked::Err(AuthError::Expired));
+        }
+        match keys.lookup(v.kid.as_deref(), v.alg, now_ms) {
+            Lookup::Found(_) => Some(Checked::Ok(v.clone())),
+            Lookup::Unavailable { .. } => Some(Checked::Err(AuthError::KeysUnavailable)),
+            Lookup::Unknown => {
+                self.cache.remove(digest);
+                None
+            }
+        }
+    }
+
+    fn check_uncached(&mut self, found: &Found<'_>, ps: &[usize], now_ms: u64, wait: Wait) -> Checked {
+        let config = Rc::clone(&self.config);
+        let max = ps.iter().map(|p| config.providers[*p].max_token_bytes).max().unwrap_or(0);
+        let u = match token::parse(found.token, max) {
+            Ok(u) => u,
+            Err(e) => return Checked::Err(e),
+        };
+        // Issuer/key binding: only the provider that owns the claimed issuer is tried.
+        let iss = claims::issuer(&u.claims);
+        let Some(&p) = ps.iter().find(|p| Some(config.providers[**p].issuer.as_str()) == iss) else {
+            return Checked::Err(AuthError::WrongIssuer);
+        };
+        let prov = &config.providers[p];
+        if let Err(e) = cheap_checks(&u, found, prov) {
+            return Checked::Err(e);
+        }
+        let verified = match self.keys[p].lookup(u.header.kid.as_deref(), u.header.alg, now_ms) {
+            Lookup::Found(key) => self.verify_signature(key, &u),
+            Lookup::Unknown => Err(AuthError::UnknownKey),
+            Lookup::Unavailable { cold: true } if wait == Wait::Allowed => return Checked::NeedKeys(p),
+            Lookup::Unavailable { .. } => Err(AuthError::KeysUnavailable),
+        };
+        if verified == Err(AuthError::UnknownKey) && wait == Wait::Allowed && self.keys[p].want_refetch(now_ms) {
+            return Checked::NeedKeys(p);
+        }
+        if let Err(e) = verified.and_then(|()| claims::validate(&u.claims, prov, now_ms / 1000)) {
+            return Checked::Err(e);
+        }
+        Checked::Ok(Verified {
+            provider: p,
+            alg: u.header.alg,
+            kid: u.header.kid.clone(),
+            exp_s: claims::expiry(&u.claims).unwrap_or(0),
+            keys_generation: self.keys[p].generation(),
+            scopes: claims::granted_scopes(&u.claims).into_iter().map(str::to_owned).collect(),
+            headers: claim_headers(&u.claims, &prov.claim_headers),
+        })
+    }
+
+    /// The host's verifier when allowed and willing, the software one otherwise.
+    fn verify_signature(&self, key: &Key, u: &Unverified<'_>) -> Result<(), AuthError> {
+        let alg = u.header.alg;
+        let Some(software) = key.verifier(alg) else { return Err(AuthError::UnknownKey) };
+        let message = u.signing_input.as_bytes();
+        let native = match (&self.native, self.config.prefer_native, key.spki()) {
+            (Some(n), true, Some(spki)) => n.verify(alg, spki, message, &u.signature),
+            _ => None,
+        };
+        match native.unwrap_or_else(|| software.verify(message, &u.signature)) {
+            true => Ok(()),
+            false => Err(AuthError::BadSignature),
+        }
+    }
+}
+
+/// Size, source, algorithm allow-list and type: everything decidable before any key.
+fn cheap_checks(u: &Unverified<'_>, found: &Found<'_>, prov: &crate::config::ProviderConfig) -> Result<(), AuthError> {
+    if !prov.sources.contains(&found.source) {
+        return Err(AuthError::WrongIssuer);
+    }
+    if found.token.len() > prov.max_token_bytes {
+        return Err(AuthError::TokenTooLarge);
+    }
+    if !prov.algorithms.contains(&u.header.alg) {
+        return Err(AuthError::AlgorithmNotAllowed);
+    }
+    if let Some(tt) = &prov.token_type {
+        if !token::typ_matches(u.header.typ.as_deref(), tt) {
+            return Err(AuthError::WrongTokenType);
+        }
+    }
+    Ok(())
+}
