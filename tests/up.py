@@ -33,6 +33,7 @@ PORTS = {
     "envoy": int(os.environ.get("JWTGATE_ENVOY_PORT", 9410)),
     "envoy_admin": int(os.environ.get("JWTGATE_ENVOY_ADMIN_PORT", 9411)),
     "worker": int(os.environ.get("JWTGATE_WORKER_PORT", 9420)),
+    "worker_sw": int(os.environ.get("JWTGATE_WORKER_SW_PORT", 9422)),
     "envoy_sw": int(os.environ.get("JWTGATE_ENVOY_SW_PORT", 9412)),
     "envoy_sw_admin": int(os.environ.get("JWTGATE_ENVOY_SW_ADMIN_PORT", 9413)),
     "faults": int(os.environ.get("JWTGATE_FAULT_PORT", 9430)),
@@ -73,14 +74,22 @@ def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
     return out
 
 
-def render_workerd(gate_config_file, out, port=None):
-    """The worker routes like the Envoy config: /api/py/ to Python, the rest to Express."""
+def render_workerd(gate_config_file, out, port=None, sw_port=None):
+    """The worker routes like the Envoy config: /api/py/ to Python, the rest to Express.
+    A second worker serves the same config with the fast paths off (software verifier,
+    no token cache)."""
     origins = [{"prefix": "/api/py/", "url": f"http://127.0.0.1:{PORTS['python']}"},
                {"prefix": "/", "url": f"http://127.0.0.1:{PORTS['node']}"}]
     out = Path(out)
+    slow = json.loads(Path(gate_config_file).read_text())
+    slow.update({"verifier": "software", "token_cache_size": 0})
+    sw_file = out.parent / (Path(gate_config_file).stem + "-software.json")
+    sw_file.write_text(json.dumps(slow))
     rel = lambda p: os.path.relpath(p, out.parent)  # noqa: E731 - embed paths are file-relative
     text = fill((ROOT / "wasm-worker" / "workerd.capnp.tmpl").read_text(), {
         "WORKER_PORT": port or PORTS["worker"],
+        "WORKER_SW_PORT": sw_port or (port + 1 if port else PORTS["worker_sw"]),
+        "GATE_CONFIG_SW_FILE": rel(sw_file),
         "WORKER_DIR": rel(ROOT / "wasm-worker"),
         "GATE_CONFIG_FILE": rel(gate_config_file),
         "ORIGINS_JSON": json.dumps(json.dumps(origins)),
@@ -158,6 +167,8 @@ def up():
     # The first request may be held until the JWKS arrives; /public/ needs no key.
     wait_http("envoy", envoy_url + "/public/ready", envoy, ok=lambda s, b: s == 200)
     wait_http("worker", worker_url + "/public/ready", worker, ok=lambda s, b: s == 200)
+    worker_sw_url = f"http://127.0.0.1:{PORTS['worker_sw']}"
+    wait_http("worker-software", worker_sw_url + "/public/ready", worker, ok=lambda s, b: s == 200)
     envoy_sw_url = f"http://127.0.0.1:{PORTS['envoy_sw']}"
     wait_http("envoy-software", envoy_sw_url + "/public/ready", envoy_sw, ok=lambda s, b: s == 200)
     endpoints = {
@@ -171,7 +182,8 @@ def up():
         "envoy_admin_url": f"http://127.0.0.1:{PORTS['envoy_admin']}",
         "upstreams": {"node": f"http://127.0.0.1:{PORTS['node']}", "python": f"http://127.0.0.1:{PORTS['python']}"},
         "worker_url": worker_url,
-        "hosts": {"envoy": envoy_url, "envoy-software": envoy_sw_url, "worker": worker_url},
+        "hosts": {"envoy": envoy_url, "envoy-software": envoy_sw_url,
+                  "worker": worker_url, "worker-software": worker_sw_url},
     }
     (RUN / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
     print(f"up: idp {ISSUER}, envoy {envoy_url}, worker {worker_url}, upstreams node+python; pids in {PIDS.relative_to(ROOT)}")

@@ -2,6 +2,7 @@
 //! then cheap checks, key lookup, signature (host-native when available), then claims.
 
 use crate::cache::{TokenDigest, Verified};
+use crate::decision::SignatureJob;
 use crate::claims;
 use crate::error::AuthError;
 use crate::extract::Found;
@@ -17,7 +18,18 @@ use std::rc::Rc;
 pub enum Checked {
     Ok(Verified),
     NeedKeys(usize),
+    Verify(SignatureJob),
     Err(AuthError),
+}
+
+/// Outcome of the signature step.
+enum Signature {
+    Valid,
+    Invalid,
+    /// The key found by `kid` cannot verify this `alg`.
+    WrongKey,
+    /// The host's asynchronous verifier must answer first.
+    Ask(SignatureJob),
 }
 
 impl Gate {
@@ -26,7 +38,7 @@ impl Gate {
         if let Some(hit) = self.cached(&digest, found, ps, now_ms) {
             return hit;
         }
-        let checked = self.check_uncached(found, ps, now_ms, wait);
+        let checked = self.check_uncached(&digest, found, ps, now_ms, wait);
         if let Checked::Ok(v) = &checked {
             self.cache.insert(digest, v.clone());
         }
@@ -59,7 +71,7 @@ impl Gate {
         }
     }
 
-    fn check_uncached(&mut self, found: &Found<'_>, ps: &[usize], now_ms: u64, wait: Wait) -> Checked {
+    fn check_uncached(&mut self, digest: &TokenDigest, found: &Found<'_>, ps: &[usize], now_ms: u64, wait: Wait) -> Checked {
         let config = Rc::clone(&self.config);
         let max = ps.iter().map(|p| config.providers[*p].max_token_bytes).max().unwrap_or(0);
         let u = match token::parse(found.token, max) {
@@ -75,8 +87,14 @@ impl Gate {
         if let Err(e) = cheap_checks(&u, found, prov) {
             return Checked::Err(e);
         }
+        let answer = self.async_results.remove(digest);
         let verified = match self.keys[p].lookup(u.header.kid.as_deref(), u.header.alg, now_ms) {
-            Lookup::Found(key) => self.verify_signature(key, &u),
+            Lookup::Found(key) => match self.verify_signature(p, key, &u, digest, answer) {
+                Signature::Valid => Ok(()),
+                Signature::Invalid => Err(AuthError::BadSignature),
+                Signature::WrongKey => Err(AuthError::UnknownKey),
+                Signature::Ask(job) => return Checked::Verify(job),
+            },
             Lookup::Unknown => Err(AuthError::UnknownKey),
             Lookup::Unavailable { cold: true } if wait == Wait::Allowed => return Checked::NeedKeys(p),
             Lookup::Unavailable { .. } => Err(AuthError::KeysUnavailable),
@@ -98,18 +116,36 @@ impl Gate {
         })
     }
 
-    /// The host's verifier when allowed and willing, the software one otherwise.
-    fn verify_signature(&self, key: &Key, u: &Unverified<'_>) -> Result<(), AuthError> {
+    /// In order: the host's asynchronous answer for this token, a request for one, the
+    /// host's synchronous verifier, and the software verifier for whatever they decline.
+    fn verify_signature(&self, p: usize, key: &Key, u: &Unverified<'_>, digest: &TokenDigest, answer: Option<(String, bool)>) -> Signature {
         let alg = u.header.alg;
-        let Some(software) = key.verifier(alg) else { return Err(AuthError::UnknownKey) };
+        let Some(software) = key.verifier(alg) else { return Signature::WrongKey };
         let message = u.signing_input.as_bytes();
-        let native = match (&self.native, self.config.prefer_native, key.spki()) {
-            (Some(n), true, Some(spki)) => n.verify(alg, spki, message, &u.signature),
-            _ => None,
+        let native_ok = self.config.prefer_native;
+        let key_ref = format!("{p}:{}:{}", self.keys[p].generation(), key.kid.as_deref().unwrap_or(""));
+        let answer = answer.and_then(|(r, ok)| (r == key_ref).then_some(ok));
+        let verdict = match (answer, native_ok && self.async_verifier && !alg.is_symmetric(), key.public_jwk()) {
+            (Some(ok), true, _) => Some(ok),
+            (None, true, Some(jwk)) => {
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                return Signature::Ask(SignatureJob {
+                    ticket: format!("{hex}|{key_ref}"),
+                    alg,
+                    key_ref,
+                    jwk: jwk.to_owned(),
+                    message: u.signing_input.to_owned(),
+                    signature: u.signature.clone(),
+                })
+            }
+            _ => match (&self.native, native_ok, key.spki()) {
+                (Some(n), true, Some(spki)) => n.verify(alg, spki, message, &u.signature),
+                _ => None,
+            },
         };
-        match native.unwrap_or_else(|| software.verify(message, &u.signature)) {
-            true => Ok(()),
-            false => Err(AuthError::BadSignature),
+        match verdict.unwrap_or_else(|| software.verify(message, &u.signature)) {
+            true => Signature::Valid,
+            false => Signature::Invalid,
         }
     }
 }

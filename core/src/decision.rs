@@ -13,6 +13,24 @@ pub enum Decision {
     /// request, make sure the fetches from [`crate::Gate::poll_fetches`] run, and decide
     /// again when they complete or when the hold expires.
     NeedKeys { provider: usize },
+    /// The host verifies this signature itself (asynchronously, e.g. WebCrypto), reports
+    /// the outcome with [`crate::Gate::complete_signature`], then decides again.
+    Verify(SignatureJob),
+}
+
+/// A signature for an asynchronous host verifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureJob {
+    /// Hand back to `complete_signature`.
+    pub ticket: String,
+    pub alg: crate::alg::Alg,
+    /// Identifies the key across requests (provider, key-set generation, kid) so the host
+    /// can cache its imported form.
+    pub key_ref: String,
+    /// The key's public JWK.
+    pub jwk: String,
+    pub message: String,
+    pub signature: Vec<u8>,
 }
 
 /// Header edits for an allowed request. `remove` always holds every header the gate can

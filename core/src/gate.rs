@@ -1,7 +1,8 @@
 //! `Gate::decide`: one request in, one [`Decision`] out. Pure: time is an argument and
 //! key material arrives through [`Gate::on_fetch_result`].
 
-use crate::cache::TokenCache;
+use crate::cache::{TokenCache, TokenDigest};
+use std::collections::HashMap;
 use crate::check::Checked;
 use crate::config::{ConfigError, GateConfig, JwksSource, Requirement, Rule, TokenSource};
 use crate::decision::{Allowed, Decision, Denial};
@@ -31,6 +32,10 @@ pub struct Gate {
     /// A host's own signature verifier (e.g. Envoy's BoringSSL), tried first when the
     /// config allows it; the software verifier covers whatever it declines.
     pub(crate) native: Option<Box<dyn NativeVerifier>>,
+    /// The host verifies asynchronously (WebCrypto): signatures come back as
+    /// `Decision::Verify` jobs, and answers wait here, by token digest, for the re-decision.
+    pub(crate) async_verifier: bool,
+    pub(crate) async_results: HashMap<TokenDigest, (String, bool)>,
 }
 
 impl Gate {
@@ -48,12 +53,27 @@ impl Gate {
             })
             .collect();
         let cache = TokenCache::new(config.token_cache_size);
-        Gate { config: Rc::new(config), keys, cache, native: None }
+        Gate { config: Rc::new(config), keys, cache, native: None, async_verifier: false, async_results: HashMap::new() }
     }
 
     /// Installs a host-native verifier (used when the config's `verifier` is `auto`).
     pub fn set_native_verifier(&mut self, v: Box<dyn NativeVerifier>) {
         self.native = Some(v);
+    }
+
+    /// Declares that the host verifies signatures asynchronously (see `Decision::Verify`).
+    pub fn set_async_verifier(&mut self, enabled: bool) {
+        self.async_verifier = enabled;
+    }
+
+    /// The host's answer to a `Decision::Verify` job; decide the request again next.
+    /// Answers not consumed are dropped beyond a small bound.
+    pub fn complete_signature(&mut self, ticket: &str, valid: bool) {
+        let Some((digest, key_ref)) = parse_ticket(ticket) else { return };
+        if self.async_results.len() >= 1024 {
+            self.async_results.clear();
+        }
+        self.async_results.insert(digest, (key_ref.to_owned(), valid));
     }
 
     /// Entries in the verified-token cache.
@@ -171,6 +191,7 @@ impl Gate {
         let v = match self.check(found, ps, now_ms, wait) {
             Checked::Ok(v) => v,
             Checked::NeedKeys(provider) => return Err(Decision::NeedKeys { provider }),
+            Checked::Verify(job) => return Err(Decision::Verify(job)),
             Checked::Err(e) => return Err(self.deny(e, Some(hash))),
         };
         if !rule.scopes.iter().all(|s| v.scopes.contains(s)) {
@@ -188,6 +209,19 @@ impl Gate {
         allowed.stale_keys |= self.keys[p].is_stale();
         Ok(())
     }
+}
+
+/// `<token digest hex>|<key_ref>`: the answer counts only for that token and that key.
+fn parse_ticket(ticket: &str) -> Option<(TokenDigest, &str)> {
+    let (hex, key_ref) = ticket.split_once('|')?;
+    let mut out = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((out, key_ref))
 }
 
 /// A short, stable, non-reversible label for a token in logs.

@@ -13,6 +13,9 @@ mod remote;
 #[path = "gate_cache_tests.rs"]
 mod cache;
 
+#[path = "gate_async_tests.rs"]
+mod asynchronous;
+
 fn decide(w: &mut World, r: &Req) -> Decision {
     w.gate.decide(&r.view(), NOW_MS, Wait::Allowed)
 }

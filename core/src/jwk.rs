@@ -27,11 +27,18 @@ pub struct Key {
     verifiers: Vec<(Alg, VerifyKey)>,
     /// DER SubjectPublicKeyInfo for host-native verifiers (RSA and EC keys).
     spki: Option<Vec<u8>>,
+    /// The public members as a JWK (kty, n, e, crv, x, y), for hosts whose crypto API
+    /// imports JWKs (WebCrypto). Never carries private or symmetric material.
+    public_jwk: Option<String>,
 }
 
 impl Key {
     pub fn spki(&self) -> Option<&[u8]> {
         self.spki.as_deref()
+    }
+
+    pub fn public_jwk(&self) -> Option<&str> {
+        self.public_jwk.as_deref()
     }
 
     /// The verifier for `alg`, if this key may verify it.
@@ -134,7 +141,14 @@ fn parse_key(m: &Map<String, Value>, origin: JwksOrigin, allowed: &[Alg]) -> Key
         verifiers.push((alg, build_verifier(alg, m)?));
     }
     let spki = verifiers.first().and_then(|(_, v)| v.spki_der());
-    Ok(Key { kid, family, verifiers, spki })
+    let public_jwk = (family != KeyFamily::Hmac).then(|| {
+        let public: Map<String, Value> = ["kty", "n", "e", "crv", "x", "y"]
+            .iter()
+            .filter_map(|k| m.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
+        Value::Object(public).to_string()
+    });
+    Ok(Key { kid, family, verifiers, spki, public_jwk })
 }
 
 fn key_family(kty: &str, m: &Map<String, Value>, origin: JwksOrigin) -> KeyResult<KeyFamily> {

@@ -26,7 +26,7 @@ mod verify;
 
 pub use alg::Alg;
 pub use config::{Audiences, ConfigError, GateConfig, JwksSource, ProviderConfig, RemoteJwks, Requirement, TokenSource};
-pub use decision::{Allowed, Decision, Denial};
+pub use decision::{Allowed, Decision, Denial, SignatureJob};
 pub use error::AuthError;
 pub use gate::{fingerprint, Gate, Wait};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};

@@ -60,6 +60,12 @@ pub fn carry_out(decision: &Decision, metrics: &mut crate::metrics::Metrics) -> 
             Some(Action::Pause)
         }
         Decision::NeedKeys { .. } => None,
+        // Only hosts that declare an asynchronous verifier get these; Envoy's is synchronous.
+        Decision::Verify(_) => {
+            let d = jwtgate_core::Denial::new(jwtgate_core::AuthError::KeysUnavailable, "jwtgate", None);
+            apply::deny(&d);
+            Some(Action::Pause)
+        }
     }
 }
 

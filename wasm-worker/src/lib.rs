@@ -19,9 +19,11 @@ pub struct EdgeGate {
 impl EdgeGate {
     /// Loads the shared JSON config. At the edge a remote JWKS is fetched by URL, so every
     /// remote provider needs `jwks.uri`; the error names the field like the core's do.
+    /// `webcrypto`: the JS side verifies signatures with `crypto.subtle` (native
+    /// BoringSSL in workerd) when the config's `verifier` allows it.
     #[wasm_bindgen(constructor)]
-    pub fn new(config_json: &str, seed: f64) -> Result<EdgeGate, JsError> {
-        let gate = Gate::from_json(config_json, seed as u64).map_err(|e| JsError::new(&e.to_string()))?;
+    pub fn new(config_json: &str, seed: f64, webcrypto: bool) -> Result<EdgeGate, JsError> {
+        let mut gate = Gate::from_json(config_json, seed as u64).map_err(|e| JsError::new(&e.to_string()))?;
         for p in &gate.config().providers {
             if let JwksSource::Remote(r) = &p.jwks {
                 if r.uri.is_none() {
@@ -33,7 +35,13 @@ impl EdgeGate {
                 }
             }
         }
+        gate.set_async_verifier(webcrypto);
         Ok(EdgeGate { gate })
+    }
+
+    /// The answer to a `{"kind":"verify"}` decision; decide the request again next.
+    pub fn complete_signature(&mut self, ticket: &str, valid: bool) {
+        self.gate.complete_signature(ticket, valid);
     }
 
     /// Decides a request. `headers` is a flat `[name, value, name, value, …]` list.

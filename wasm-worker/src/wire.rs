@@ -29,6 +29,15 @@ pub fn decision(d: &Decision) -> String {
             "log": d.log_line(),
         }),
         Decision::NeedKeys { provider } => json!({ "kind": "need_keys", "provider": provider }),
+        Decision::Verify(job) => json!({
+            "kind": "verify",
+            "ticket": job.ticket,
+            "alg": job.alg.name(),
+            "key_ref": job.key_ref,
+            "jwk": job.jwk,
+            "message": job.message,
+            "signature": job.signature,
+        }),
     };
     v.to_string()
 }
