@@ -58,9 +58,13 @@ fn from_header<'r>(req: &RequestView<'r>, name: &str, prefix: &str) -> Result<Ve
         _ => return Ok(vec![]),
     };
     if !scheme.is_empty() && prefix.ends_with(' ') {
-        // `Bearer` + 1*SP + token. `Bearertoken` is another scheme, not ours.
+        // `Bearer` + 1*SP + token. `Bearertoken` is another scheme, not ours; `Bearer<TAB>t`
+        // is ours but malformed: upstreams that split on any whitespace would read `t`.
         if rest.is_empty() {
             return Err(AuthError::MalformedCredential("the bearer token is empty"));
+        }
+        if rest.starts_with(|c: char| c.is_whitespace() && c != ' ') {
+            return Err(AuthError::MalformedCredential("the scheme and the token must be separated by spaces"));
         }
         if !rest.starts_with(' ') {
             return Ok(vec![]);
@@ -79,9 +83,15 @@ fn from_query<'r>(path: &'r str, name: &str) -> Vec<&'r str> {
     q.split('&').filter_map(|kv| kv.split_once('=')).filter(|(k, _)| *k == name).map(|(_, v)| v).collect()
 }
 
+/// Cookie pairs of every `Cookie` header. Commas separate pairs too: a cookie value
+/// cannot contain one (RFC 6265 §4.1.1), and fetch-style hosts (Workers) join several
+/// `Cookie` lines with ", ", which must not hide a second token.
+fn cookie_pairs<'a, 'r>(req: &'a RequestView<'r>) -> impl Iterator<Item = &'r str> + 'a {
+    req.headers("cookie").flat_map(|c| c.split([';', ',']))
+}
+
 fn from_cookies<'r>(req: &RequestView<'r>, name: &str) -> Vec<&'r str> {
-    req.headers("cookie")
-        .flat_map(|c| c.split(';'))
+    cookie_pairs(req)
         .filter_map(|kv| kv.trim().split_once('='))
         .filter(|(k, _)| *k == name)
         .map(|(_, v)| v.trim_matches('"'))
@@ -100,9 +110,7 @@ pub fn removal_edits(req: &RequestView<'_>, source: &TokenSource) -> (Vec<String
             (vec![], vec![(":path".to_owned(), new_path)])
         }
         TokenSource::Cookie(cookie) => {
-            let kept: Vec<&str> = req
-                .headers("cookie")
-                .flat_map(|c| c.split(';'))
+            let kept: Vec<&str> = cookie_pairs(req)
                 .map(str::trim)
                 .filter(|kv| !kv.is_empty() && kv.split('=').next() != Some(cookie.as_str()))
                 .collect();

@@ -156,3 +156,20 @@ fn removal_of_a_cookie_token_keeps_other_cookies() {
     let only = req("GET", "/x", &[("cookie", &format!("jwt={TOKEN}"))]);
     assert_eq!(edits(&only, &cookie_src()), (vec!["cookie".to_owned()], vec![]));
 }
+
+#[test]
+fn a_tab_after_the_scheme_is_a_malformed_credential_not_another_scheme() {
+    let r = with_auth(&["Bearer\tabc.def.ghi"]);
+    assert!(matches!(run(&r, &[bearer_src()]), Err(AuthError::MalformedCredential(_))));
+    let r = with_auth(&["Bearerabc.def.ghi"]);
+    assert_eq!(run(&r, &[bearer_src()]), Ok(None), "a different scheme name is not ours");
+}
+
+#[test]
+fn cookie_lines_joined_with_commas_still_yield_each_pair() {
+    // Workers' Headers joins two Cookie lines as "a=1, jwt=<t>".
+    let r = req("GET", "/x", &[("cookie", "a=1, jwt=abc.def.ghi")]);
+    assert_eq!(run(&r, &[cookie_src()]), Ok(Some(("abc.def.ghi".into(), cookie_src()))));
+    let r = req("GET", "/x", &[("cookie", "jwt=a.b.c, jwt=d.e.f")]);
+    assert_eq!(run(&r, &[cookie_src()]), Err(AuthError::MultipleTokens));
+}

@@ -117,12 +117,16 @@ impl Gate {
         let Some(rule) = rules::find(&config.rules, &path, req.method) else {
             return self.deny(AuthError::NoMatchingRule, None);
         };
-        match &rule.requirement {
+        let decision = match &rule.requirement {
             Requirement::Public => Decision::Allow(self.base_allow()),
             Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, rule, now_ms, wait),
             Requirement::AnyOf(ps) => self.require_one(req, ps, false, rule, now_ms, wait),
             Requirement::AllowMissing(ps) => self.require_one(req, ps, true, rule, now_ms, wait),
             Requirement::AllOf(ps) => self.require_all(req, ps, rule, now_ms, wait),
+        };
+        match decision {
+            Decision::Allow(a) => Decision::Allow(forward_normalized(a, req.path, &path)),
+            other => other,
         }
     }
 
@@ -212,6 +216,31 @@ impl Gate {
 }
 
 /// `<token digest hex>|<key_ref>`: the answer counts only for that token and that key.
+/// The upstream gets the path the decision was made on: if normalising changed it, the
+/// allowed request's `:path` is rewritten (query kept, fragment dropped). Behind Envoy,
+/// which normalises first, this never fires; at the edge it keeps a backend from reading
+/// `/public/./x` or `//public/x` differently than the gate did.
+fn forward_normalized(mut a: Allowed, raw: &str, normalized: &str) -> Allowed {
+    let raw_path = &raw[..raw.find(['?', '#']).unwrap_or(raw.len())];
+    let had_fragment = raw.contains('#');
+    if raw_path == normalized && !had_fragment {
+        return a;
+    }
+    let current = a.set.iter().rev().find(|(k, _)| k == ":path").map(|(_, v)| v.clone());
+    let query_of = |p: &str| p.split('#').next().and_then(|p| p.split_once('?')).map(|(_, q)| q.to_owned());
+    let query = match current {
+        Some(edited) => query_of(&edited),
+        None => query_of(raw),
+    };
+    a.set.retain(|(k, _)| k != ":path");
+    let new_path = match query {
+        Some(q) if !q.is_empty() => format!("{normalized}?{q}"),
+        _ => normalized.to_owned(),
+    };
+    a.set.push((":path".to_owned(), new_path));
+    a
+}
+
 fn parse_ticket(ticket: &str) -> Option<(TokenDigest, &str)> {
     let (hex, key_ref) = ticket.split_once('|')?;
     let mut out = [0u8; 32];

@@ -375,3 +375,18 @@ fn all_of_needs_every_providers_token() {
     let swapped = req("GET", "/both/x", &[("authorization", &auth), ("x-b-token", &for_a)]);
     assert_invalid_token(decide(&mut w, &swapped), AuthError::WrongIssuer);
 }
+
+#[test]
+fn the_upstream_gets_the_path_the_decision_was_made_on() {
+    let mut w = world();
+    let a = allowed(decide(&mut w, &req("GET", "//public/./x?y=1#frag", &[])));
+    assert_eq!(set(&a, ":path"), Some("/public/x?y=1"));
+    let a = allowed(decide(&mut w, &req("GET", "/public/x?y=1", &[])));
+    assert_eq!(set(&a, ":path"), None, "an already normal path is left alone");
+    let mut w2 = world_with(|c| c["providers"]["a"]["from"] = json!([{"query": "access_token"}]));
+    let t2 = es256_token(&w2.ec_a, &payload(json!({})));
+    let q2 = req("GET", &format!("/api//x?access_token={t2}&k=v"), &[]);
+    let a = allowed(decide(&mut w2, &q2));
+    assert_eq!(set(&a, ":path"), Some("/api/x?k=v"), "normalised path and the token removed from the query");
+    assert_eq!(a.set.iter().filter(|(k, _)| k == ":path").count(), 1);
+}

@@ -34,6 +34,9 @@ pub fn normalize(raw: &str) -> Result<String, AuthError> {
                     out.push("");
                 }
             }
+            // `..;x` and `.;x` are dot segments to Tomcat-style backends and to some
+            // normalisers, and plain names to others: no single decision is safe.
+            s if matches!(s.split(';').next(), Some(".") | Some("..")) => return Err(AuthError::BadPath),
             s => out.push(s),
         }
     }
@@ -113,5 +116,13 @@ mod tests {
     fn case_and_params_are_kept() {
         assert_eq!(n("/API/Node").as_deref(), Ok("/API/Node"));
         assert_eq!(n("/public;x/../api/node").as_deref(), Ok("/api/node"));
+        assert_eq!(n("/a/b;c/d").as_deref(), Ok("/a/b;c/d"));
+    }
+
+    #[test]
+    fn dot_segments_with_parameters_are_refused() {
+        for bad in ["/public/..;/api/node/x", "/api/node/.;/admin", "/public/%2e%2e;/api/x", "/a/..;x/b"] {
+            assert_eq!(n(bad), Err(AuthError::BadPath), "{bad:?}");
+        }
     }
 }

@@ -158,7 +158,10 @@ async function forward(request, url, d) {
   }
   const origin = originFor(url.pathname);
   if (!origin) return new Response('{"error":"no_origin"}', { status: 502, headers: { 'content-type': 'application/json' } });
-  return fetch(new URL(path, origin), {
+  // Concatenate, never resolve: `new URL('//evil/x', origin)` would change the host.
+  const base = new URL(origin);
+  const target = `${base.origin}${base.pathname.replace(/\/+$/, '')}${path}`;
+  return fetch(target, {
     method: request.method,
     headers,
     body: request.body,
@@ -173,7 +176,13 @@ export default {
       const body = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'jwtgate is not configured' });
       return new Response(body, { status: 503, headers: { 'content-type': 'application/json' } });
     }
-    const url = new URL(request.url);
+    let url;
+    try {
+      url = new URL(request.url);
+    } catch {
+      const body = JSON.stringify({ error: 'invalid_request', error_description: 'request target is not a URL path' });
+      return new Response(body, { status: 400, headers: { 'content-type': 'application/json' } });
+    }
     const d = await decide(request, url);
     const refresh = startDueFetches();
     if (refresh.length) ctx.waitUntil(Promise.all(refresh));

@@ -35,7 +35,10 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         .enumerate()
         .map(|(i, r)| rule(&format!("rules[{i}]"), r, &names))
         .collect::<R<Vec<_>>>()?;
+    // Identity headers the gate writes, plus `x-envoy-original-path`: a client-sent copy
+    // must never reach a backend that trusts it (CVE-2023-27487).
     let mut strip_headers: Vec<String> = DEFAULT_CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
+    strip_headers.push("x-envoy-original-path".to_owned());
     let written = providers.iter().flat_map(|p| p.claim_headers.iter().map(|c| c.header.clone()));
     for (i, h) in raw.strip_headers.iter().enumerate() {
         header_name(&format!("strip_headers[{i}]"), h)?;
