@@ -12,7 +12,8 @@ WORKER_WASM   := target/wasm32-unknown-unknown/release/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build unit e2e up down demo test clean
+.PHONY: help setup build unit e2e up down demo test clean fuzz fuzz-smoke
+FUZZ_SECONDS ?= 300
 
 help:
 	@echo "make demo   start IdP, upstreams, Envoy+jwtgate and the workerd worker on loopback and show denied/allowed requests"
@@ -74,13 +75,21 @@ demo: up
 ## --- tests -----------------------------------------------------------------------------
 unit:
 	cargo test -p jwtgate-core -p jwtgate-worker -p jwtgate-filter
+	@test -d ../shared/test-vectors/wycheproof || echo "note: ../shared/test-vectors/wycheproof is absent: the Wycheproof tests skipped"
 
 e2e: setup build
 	python3 tests/up.py up
 	rc=0; (cd tests && $(E2E_ENV) node --test --test-concurrency=1 e2e/) || rc=$$?; \
 	  python3 tests/up.py down; exit $$rc
 
-test: setup unit e2e
+# cargo-fuzz targets (nightly, ASan, bounded memory); a crash fails the run.
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	fuzz/run.sh 30
+
+test: setup unit e2e fuzz-smoke
 
 clean:
 	-python3 tests/up.py down

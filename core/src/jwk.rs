@@ -95,16 +95,24 @@ pub fn parse_jwks(bytes: &[u8], origin: JwksOrigin, allowed: &[Alg]) -> Result<K
     if entries.len() > MAX_KEYS {
         return Err(JwksError::TooManyKeys(entries.len()));
     }
+    // A kid names one key: two signature-capable entries with the same kid are ambiguous
+    // even when one of them is unusable (which one did the IdP mean?), so the whole set
+    // is refused. Encryption keys (`use: enc`) may share kids with signature keys.
+    let mut seen: Vec<&str> = Vec::new();
+    for entry in entries {
+        let is_enc = entry.get("use").and_then(Value::as_str) == Some("enc");
+        if let (Some(kid), false) = (entry.get("kid").and_then(Value::as_str), is_enc) {
+            if seen.contains(&kid) {
+                return Err(JwksError::DuplicateKid(kid.to_owned()));
+            }
+            seen.push(kid);
+        }
+    }
     let mut out = KeySetDoc::default();
     for (i, entry) in entries.iter().enumerate() {
         let label = entry.get("kid").and_then(Value::as_str).map_or(format!("#{i}"), |k| format!("{k:?}"));
         match entry.as_object().ok_or("not a JSON object").and_then(|m| parse_key(m, origin, allowed)) {
-            Ok(key) => {
-                if key.kid.is_some() && out.keys.iter().any(|k| k.kid == key.kid) {
-                    return Err(JwksError::DuplicateKid(key.kid.unwrap_or_default()));
-                }
-                out.keys.push(key);
-            }
+            Ok(key) => out.keys.push(key),
             Err(why) => out.skipped.push(format!("key {label}: {why}")),
         }
     }
