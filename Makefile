@@ -7,7 +7,7 @@ VENV          := .venv
 ENVOY         := $(VENV)/bin/envoy
 STAMPS        := target/.stamps
 FILTER_WASM   := target/wasm32-wasip1/release/jwtgate_filter.wasm
-WORKER_WASM   := target/wasm32-unknown-unknown/release/jwtgate_worker.wasm
+WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 # Must equal the wasm-bindgen crate version pinned in Cargo.toml.
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
@@ -56,8 +56,8 @@ $(STAMPS)/npm-worker: wasm-worker/package-lock.json
 ## --- build -----------------------------------------------------------------------------
 build: $(STAMPS)/rust-targets $(STAMPS)/wasm-bindgen-$(WASM_BINDGEN_VERSION)
 	cargo build --release --target wasm32-wasip1 -p jwtgate-filter
-	cargo build --release --target wasm32-unknown-unknown -p jwtgate-worker
-	wasm-bindgen --target web --out-dir wasm-worker/pkg $(WORKER_WASM)
+	cargo build --profile worker --target wasm32-unknown-unknown -p jwtgate-worker
+	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir wasm-worker/pkg $(WORKER_WASM)
 	@for f in $(FILTER_WASM) wasm-worker/pkg/jwtgate_worker_bg.wasm; do \
 	  echo "$$f: $$(stat -c %s $$f) bytes, $$(gzip -9c $$f | wc -c) gzipped"; done
 
@@ -79,7 +79,7 @@ unit:
 
 e2e: setup build
 	python3 tests/up.py up
-	rc=0; (cd tests && $(E2E_ENV) node --test --test-concurrency=1 e2e/) || rc=$$?; \
+	rc=0; (cd tests && $(E2E_ENV) node --test --test-concurrency=1 e2e/ faults/) || rc=$$?; \
 	  python3 tests/up.py down; exit $$rc
 
 # cargo-fuzz targets (nightly, ASan, bounded memory); a crash fails the run.

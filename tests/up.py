@@ -107,13 +107,13 @@ def envoy_cmd(config_path, log_path, concurrency=None):
             "--log-path", str(log_path)]
 
 
-def start(name, cmd, pids):
+def start(name, cmd, pids, pid_file=None):
     LOGS.mkdir(parents=True, exist_ok=True)
     log = open(LOGS / f"{name}.log", "ab")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     pids[name] = proc.pid
-    PIDS.write_text(json.dumps(pids, indent=2))
+    (pid_file or PIDS).write_text(json.dumps(pids, indent=2))
     return proc
 
 
@@ -190,44 +190,34 @@ def up():
 
 
 def down():
+    """Stops exactly the processes `up` started (run/pids.json), and any extra gates."""
+    for gate_pids in (RUN / "gates").glob("*/pids.json"):
+        stop_gate(gate_pids.parent.name)
     if not PIDS.exists():
         print("down: nothing to stop")
         return
     pids = json.loads(PIDS.read_text())
-    for name, pid in pids.items():
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    deadline = time.time() + 5
-    for name, pid in pids.items():
-        while time.time() < deadline:
-            try:
-                os.killpg(pid, 0)
-                time.sleep(0.1)
-            except ProcessLookupError:
-                break
-        else:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    stop_pids(pids)
     PIDS.unlink()
     print("down: stopped " + ", ".join(f"{n}({p})" for n, p in pids.items()))
 
 
 def start_gate(name, gate_config, envoy_port, admin_port, worker_port, concurrency):
-    """Starts an extra gate pair (Envoy + workerd) that shares the stack's IdP/upstreams."""
+    """Starts an extra gate pair (Envoy + workerd) that shares the stack's IdP/upstreams.
+    Its pids live in run/gates/<name>/pids.json, so `up`/`down` of the main stack and
+    other gates never stop it."""
     gdir = RUN / "gates" / name
     gdir.mkdir(parents=True, exist_ok=True)
     stop_gate(name)
+    pid_file = gdir / "pids.json"
     text = gate_config_text(gate_config)
     (gdir / "jwtgate.json").write_text(text)
     cfg = render_envoy(text, gdir / "envoy.yaml", envoy_port, admin_port)
     capnp = render_workerd(gdir / "jwtgate.json", gdir / "workerd.capnp", worker_port)
-    pids = json.loads(PIDS.read_text()) if PIDS.exists() else {}
-    envoy = start(f"{name}-envoy", envoy_cmd(cfg, LOGS / f"{name}-envoy-main.log", concurrency), pids)
-    worker = start(f"{name}-worker", ["sh", "-c", '"$0" "$@"; exit $?', WORKERD_BIN, "serve", str(capnp), "--verbose"], pids)
+    pids = {}
+    envoy = start(f"{name}-envoy", envoy_cmd(cfg, LOGS / f"{name}-envoy-main.log", concurrency), pids, pid_file)
+    worker = start(f"{name}-worker", ["sh", "-c", '"$0" "$@"; exit $?', WORKERD_BIN, "serve", str(capnp), "--verbose"],
+                   pids, pid_file)
     wait_http(f"{name}-envoy", f"http://127.0.0.1:{admin_port}/ready", envoy, ok=lambda s, b: s == 200)
     wait_http(f"{name}-worker", f"http://127.0.0.1:{worker_port}/", worker, ok=lambda s, b: True)
     info = {"envoy_url": f"http://127.0.0.1:{envoy_port}", "envoy_admin_url": f"http://127.0.0.1:{admin_port}",
@@ -237,23 +227,29 @@ def start_gate(name, gate_config, envoy_port, admin_port, worker_port, concurren
     print(json.dumps(info))
 
 
-def stop_gate(name):
-    if not PIDS.exists():
-        return
-    pids = json.loads(PIDS.read_text())
-    for key in (f"{name}-envoy", f"{name}-worker"):
-        pid = pids.pop(key, None)
-        if pid is None:
-            continue
+def stop_pids(pids):
+    """SIGTERM each process group, wait up to 5 s, then SIGKILL what is left."""
+    for pid in pids.values():
         try:
             os.killpg(pid, signal.SIGTERM)
-            for _ in range(50):
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + 5
+    for pid in pids.values():
+        try:
+            while time.time() < deadline:
                 os.killpg(pid, 0)
                 time.sleep(0.1)
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    PIDS.write_text(json.dumps(pids, indent=2))
+
+
+def stop_gate(name):
+    pid_file = RUN / "gates" / name / "pids.json"
+    if pid_file.exists():
+        stop_pids(json.loads(pid_file.read_text()))
+        pid_file.unlink()
 
 
 def main():

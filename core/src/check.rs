@@ -96,7 +96,11 @@ impl Gate {
                 Signature::Ask(job) => return Checked::Verify(job),
             },
             Lookup::Unknown => Err(AuthError::UnknownKey),
-            Lookup::Unavailable { cold: true } if wait == Wait::Allowed => return Checked::NeedKeys(p),
+            // Cold, or only old (an idle edge isolate): wait for the fetch. Stale because
+            // refreshes fail: answer 503 now.
+            Lookup::Unavailable { cold, refreshable } if wait == Wait::Allowed && (cold || refreshable) => {
+                return Checked::NeedKeys(p)
+            }
             Lookup::Unavailable { .. } => Err(AuthError::KeysUnavailable),
         };
         if verified == Err(AuthError::UnknownKey) && wait == Wait::Allowed && self.keys[p].want_refetch(now_ms) {

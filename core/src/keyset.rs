@@ -23,6 +23,42 @@ pub struct FetchRequest {
     pub path: String,
     pub authority: String,
     pub timeout_ms: u64,
+    pub reason: FetchReason,
+    /// When the need for this fetch arose (for an unknown kid: when the token arrived).
+    pub requested_at_ms: u64,
+    kid_cooldown_ms: u64,
+    min_refresh_ms: u64,
+}
+
+/// Why the key set wants a fetch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchReason {
+    /// No keys yet.
+    Cold,
+    /// The refresh interval (or `max-age`) elapsed.
+    Scheduled,
+    /// The last fetch failed; this is the backoff retry.
+    Retry,
+    /// A token named a `kid` the set does not have.
+    UnknownKid,
+}
+
+impl FetchRequest {
+    /// Whether a result someone else fetched at `fetched_at_ms` (another VM of the same
+    /// process, say) answers this request, so it need not be fetched again:
+    /// - for an unknown kid, only a fetch made after the token arrived can know the new
+    ///   key; or one made for another unknown kid within the cooldown (the cooldown is
+    ///   meant per process, not per VM);
+    /// - otherwise a success from within half the minimum refresh interval.
+    pub fn satisfied_by(&self, fetched_at_ms: u64, succeeded: bool, kid_triggered: bool, now_ms: u64) -> bool {
+        let age = now_ms.saturating_sub(fetched_at_ms);
+        match self.reason {
+            FetchReason::UnknownKid => {
+                fetched_at_ms >= self.requested_at_ms || (kid_triggered && age < self.kid_cooldown_ms)
+            }
+            _ => succeeded && age < self.min_refresh_ms / 2,
+        }
+    }
 }
 
 /// What came back from a fetch. Transport failures (timeout, reset, no cluster) are
@@ -42,7 +78,9 @@ pub enum Lookup<'k> {
     /// No key with this `kid` (or no unique key for a kid-less token).
     Unknown,
     /// No usable key set: never loaded yet (`cold`), or stale past `max_stale_s`.
-    Unavailable { cold: bool },
+    /// `refreshable`: no refresh has failed since the last success (the set is only old,
+    /// e.g. an idle edge isolate), so a fetch is worth waiting for.
+    Unavailable { cold: bool, refreshable: bool },
 }
 
 /// One state change, for the host to log and count.
@@ -103,6 +141,8 @@ pub struct KeySet {
     jitter_state: u64,
     /// Bumped whenever the keys change, so cached verifications can tell.
     generation: u64,
+    /// Set while a refetch for an unknown kid is wanted (since when).
+    kid_refetch_requested: Option<u64>,
 }
 
 impl KeySet {
@@ -128,6 +168,7 @@ impl KeySet {
             body_digest: None,
             jitter_state: seed | 1,
             generation: 1,
+            kid_refetch_requested: None,
         }
     }
 
@@ -162,6 +203,12 @@ impl KeySet {
             return None;
         }
         self.in_flight_since = Some(now_ms);
+        let (reason, requested_at_ms) = match (self.kid_refetch_requested, &self.keys, self.failures) {
+            (Some(t), _, _) => (FetchReason::UnknownKid, t),
+            (None, None, _) => (FetchReason::Cold, now_ms),
+            (None, Some(_), 0) => (FetchReason::Scheduled, now_ms),
+            (None, Some(_), _) => (FetchReason::Retry, now_ms),
+        };
         Some(FetchRequest {
             provider: self.provider,
             cluster: remote.cluster.clone(),
@@ -169,12 +216,17 @@ impl KeySet {
             path: remote.path.clone(),
             authority: remote.authority.clone(),
             timeout_ms: remote.timeout_ms,
+            reason,
+            requested_at_ms,
+            kid_cooldown_ms: remote.kid_refetch_cooldown_s.saturating_mul(1000),
+            min_refresh_ms: remote.min_refresh_interval_s.saturating_mul(1000),
         })
     }
 
     /// Applies a fetch outcome. A failure keeps the last good keys.
     pub fn on_fetch_result(&mut self, now_ms: u64, r: FetchResult<'_>) -> KeySetEvent {
         self.in_flight_since = None;
+        self.kid_refetch_requested = None;
         let Some(remote) = self.remote.clone() else { return KeySetEvent::Unchanged };
         match self.accept(&remote, r) {
             Ok(event) => {
@@ -234,10 +286,10 @@ impl KeySet {
 
     /// Finds the key for a token's `kid` and `alg`.
     pub fn lookup(&self, kid: Option<&str>, alg: Alg, now_ms: u64) -> Lookup<'_> {
-        let Some(doc) = &self.keys else { return Lookup::Unavailable { cold: true } };
+        let Some(doc) = &self.keys else { return Lookup::Unavailable { cold: true, refreshable: true } };
         if let (Some(remote), Some(last)) = (&self.remote, self.last_success_ms) {
             if now_ms.saturating_sub(last) > remote.max_stale_s.saturating_mul(1000) {
-                return Lookup::Unavailable { cold: false };
+                return Lookup::Unavailable { cold: false, refreshable: self.failures == 0 };
             }
         }
         let fits = |k: &&Key| k.verifier(alg).is_some();
@@ -269,6 +321,7 @@ impl KeySet {
             return false;
         }
         self.last_kid_refetch_ms = Some(now_ms);
+        self.kid_refetch_requested = Some(now_ms);
         self.next_fetch_ms = self.next_fetch_ms.min(now_ms);
         true
     }

@@ -75,7 +75,7 @@ fn next_fetch_at(ks: &mut KeySet, from: u64, limit: u64) -> u64 {
 #[test]
 fn cold_remote_set_requests_one_fetch_until_the_result_arrives() {
     let mut ks = cold();
-    assert!(matches!(ks.lookup(Some("k"), Alg::ES256, T0), Lookup::Unavailable { cold: true }));
+    assert!(matches!(ks.lookup(Some("k"), Alg::ES256, T0), Lookup::Unavailable { cold: true, refreshable: true }));
     let req = ks.poll(T0).expect("cold start fetches at once");
     assert_eq!(req.provider, 3);
     assert_eq!(req.cluster.as_deref(), Some("idp"));
@@ -161,7 +161,7 @@ fn cold_failure_reports_no_keys() {
     let mut ks = cold();
     let ev = fetch(&mut ks, T0, transport_error());
     assert!(matches!(ev, KeySetEvent::Failed { have_keys: false, retry_in_ms: 1000, .. }), "{ev:?}");
-    assert!(matches!(ks.lookup(None, Alg::ES256, T0), Lookup::Unavailable { cold: true }));
+    assert!(matches!(ks.lookup(None, Alg::ES256, T0), Lookup::Unavailable { cold: true, refreshable: true }));
     // 304 without a cached set is not a success either.
     let ev = fetch(&mut ks, T0 + 1000, FetchResult { status: Some(304), body: b"", max_age_s: None });
     assert!(matches!(ev, KeySetEvent::Failed { have_keys: false, .. }), "{ev:?}");
@@ -205,7 +205,7 @@ fn keys_go_unavailable_after_max_stale_since_last_success() {
         now = ks.next_fetch_ms;
     }
     assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000), Some("a".into()));
-    assert!(matches!(ks.lookup(Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000 + 1), Lookup::Unavailable { cold: false }));
+    assert!(matches!(ks.lookup(Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000 + 1), Lookup::Unavailable { cold: false, refreshable: false }), "stale because refreshes failed");
     // Recovery: a good fetch makes them usable again.
     let (t, _) = fetch_due(&mut ks, ok(&body(&[ec_jwk(&ec_key("b"))])));
     assert!(t > T0 + MAX_STALE_S * 1000);
@@ -313,4 +313,38 @@ fn body_cap_is_the_configured_limit_for_remote_sets_only() {
     assert_eq!(cold().body_cap(), 16 * 1024);
     let doc = parse_jwks(&body(&[ec_jwk(&ec_key("k"))]), JwksOrigin::Inline, &[Alg::ES256]).expect("usable");
     assert_eq!(KeySet::inline(0, doc).body_cap(), 0);
+}
+
+#[test]
+fn an_idle_set_past_max_stale_is_refreshable_not_failed() {
+    let mut ks = cold();
+    fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
+    let later = T0 + MAX_STALE_S * 1000 + 5000;
+    assert!(matches!(ks.lookup(Some("a"), Alg::ES256, later), Lookup::Unavailable { cold: false, refreshable: true }));
+    let f = ks.poll(later).expect("a refresh is due");
+    assert_eq!(f.reason, FetchReason::Scheduled);
+}
+
+#[test]
+fn fetch_reasons_and_what_satisfies_them() {
+    let mut ks = cold();
+    let f = ks.poll(T0).expect("cold fetch");
+    assert_eq!(f.reason, FetchReason::Cold);
+    ks.on_fetch_result(T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
+    // An unknown kid at t1: only a fetch made at or after t1 can know the new key,
+    // or another VM's kid-triggered fetch within the cooldown.
+    let t1 = T0 + 5000;
+    assert!(ks.want_refetch(t1));
+    let f = ks.poll(t1).expect("kid refetch");
+    assert_eq!((f.reason, f.requested_at_ms), (FetchReason::UnknownKid, t1));
+    assert!(!f.satisfied_by(T0, true, false, t1 + 10), "a scheduled fetch from before the token arrived");
+    assert!(f.satisfied_by(t1 + 5, true, false, t1 + 10));
+    assert!(f.satisfied_by(t1 - 1000, true, true, t1 + 10), "another kid refetch within the cooldown");
+    // A scheduled refresh is satisfied by a success from another VM moments ago.
+    ks.on_fetch_result(t1, ok(&body(&[ec_jwk(&ec_key("a"))])));
+    let due = ks.next_fetch_ms;
+    let f = ks.poll(due).expect("scheduled");
+    assert_eq!(f.reason, FetchReason::Scheduled);
+    assert!(f.satisfied_by(due - 100, true, false, due));
+    assert!(!f.satisfied_by(due - 100, false, false, due), "a failure never stands in for a refresh");
 }

@@ -32,5 +32,5 @@ pub use gate::{fingerprint, Gate, Wait};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
 pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};
-pub use keyset::{parse_max_age, FetchRequest, FetchResult, KeySetEvent};
+pub use keyset::{parse_max_age, FetchReason, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;

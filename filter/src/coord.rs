@@ -16,6 +16,8 @@ use proxy_wasm::hostcalls;
 pub struct Published {
     pub generation: u64,
     pub fetched_at_ms: u64,
+    /// Fetched because a token named an unknown kid (the process-wide cooldown).
+    pub kid_triggered: bool,
     pub status: Option<u16>,
     pub max_age_s: Option<u64>,
     pub body: Vec<u8>,
@@ -31,11 +33,12 @@ impl Published {
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(26 + self.body.len());
+        let mut out = Vec::with_capacity(27 + self.body.len());
         out.extend_from_slice(&self.generation.to_le_bytes());
         out.extend_from_slice(&self.fetched_at_ms.to_le_bytes());
         out.extend_from_slice(&self.status.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&self.max_age_s.unwrap_or(u64::MAX).to_le_bytes());
+        out.push(u8::from(self.kid_triggered));
         out.extend_from_slice(&self.body);
         out
     }
@@ -49,7 +52,8 @@ impl Published {
             fetched_at_ms: u64_at(8)?,
             status: (status != 0).then_some(status),
             max_age_s: (max_age != u64::MAX).then_some(max_age),
-            body: bytes.get(26..)?.to_vec(),
+            kid_triggered: *bytes.get(26)? == 1,
+            body: bytes.get(27..)?.to_vec(),
         })
     }
 }
@@ -96,7 +100,7 @@ impl Channel {
     }
 
     /// Publishes an outcome as the next generation; returns that generation.
-    pub fn publish(&self, now_ms: u64, r: &FetchResult<'_>) -> u64 {
+    pub fn publish(&self, now_ms: u64, r: &FetchResult<'_>, kid_triggered: bool) -> u64 {
         for _ in 0..8 {
             let (current, cas) = match hostcalls::get_shared_data(&self.result_key) {
                 Ok((bytes, cas)) => (bytes.as_deref().and_then(Published::decode), cas),
@@ -105,6 +109,7 @@ impl Channel {
             let next = Published {
                 generation: current.map_or(1, |c| c.generation + 1),
                 fetched_at_ms: now_ms,
+                kid_triggered,
                 status: r.status,
                 max_age_s: r.max_age_s,
                 body: r.body.to_vec(),
@@ -123,10 +128,11 @@ mod tests {
 
     #[test]
     fn published_results_round_trip() {
-        let p = Published { generation: 7, fetched_at_ms: 1234, status: Some(200), max_age_s: Some(60), body: b"{}".to_vec() };
+        let p = Published { generation: 7, fetched_at_ms: 1234, kid_triggered: true, status: Some(200), max_age_s: Some(60), body: b"{}".to_vec() };
         let q = Published::decode(&p.encode()).expect("decodes");
         assert_eq!((q.generation, q.fetched_at_ms, q.status, q.max_age_s, q.body), (7, 1234, Some(200), Some(60), b"{}".to_vec()));
-        let none = Published { generation: 1, fetched_at_ms: 0, status: None, max_age_s: None, body: vec![] };
+        assert!(q.kid_triggered);
+        let none = Published { generation: 1, fetched_at_ms: 0, kid_triggered: false, status: None, max_age_s: None, body: vec![] };
         let back = Published::decode(&none.encode()).expect("decodes");
         assert_eq!((back.status, back.max_age_s), (None, None));
         assert!(Published::decode(&[1, 2, 3]).is_none());

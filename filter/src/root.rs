@@ -7,7 +7,7 @@ use crate::http::{carry_out, Request};
 use crate::metrics::Metrics;
 use crate::native::EnvoyVerifier;
 use crate::state::{Shared, State};
-use jwtgate_core::{parse_max_age, Decision, FetchRequest, FetchResult, Gate, KeySetEvent, RequestView, Wait};
+use jwtgate_core::{parse_max_age, Decision, FetchReason, FetchRequest, FetchResult, Gate, KeySetEvent, RequestView, Wait};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
@@ -21,34 +21,29 @@ const TICK: Duration = Duration::from_millis(200);
 pub struct Root {
     id: u32,
     shared: Option<Shared>,
-    /// Outstanding JWKS calls: callout token → provider index.
-    calls: HashMap<u32, usize>,
-    /// Per provider: the shared-data channel (remote providers only), the newest
-    /// published generation this VM has applied, and how recent a published success
-    /// must be to reuse it instead of fetching (the kid-refetch cooldown).
+    /// Outstanding JWKS calls: callout token → (provider index, kid-triggered).
+    calls: HashMap<u32, (usize, bool)>,
+    /// Per provider: the shared-data channel (remote providers only) and the newest
+    /// published generation this VM has applied.
     channels: Vec<Option<Channel>>,
     seen: Vec<u64>,
-    reuse_ms: Vec<u64>,
 }
 
 impl Root {
     pub fn new(id: u32) -> Root {
-        Root { id, shared: None, calls: HashMap::new(), channels: Vec::new(), seen: Vec::new(), reuse_ms: Vec::new() }
+        Root { id, shared: None, calls: HashMap::new(), channels: Vec::new(), seen: Vec::new() }
     }
 
     fn open_channels(&mut self, gate: &Gate) {
         for p in &gate.config().providers {
-            let (channel, reuse) = match &p.jwks {
+            let channel = match &p.jwks {
                 jwtgate_core::JwksSource::Remote(r) => {
-                    let cluster = r.cluster.as_deref().unwrap_or_default();
-                    let reuse_s = r.kid_refetch_cooldown_s.min(r.refresh_interval_s);
-                    (Some(Channel::new(&p.name, cluster, &r.path)), reuse_s.saturating_mul(1000))
+                    Some(Channel::new(&p.name, r.cluster.as_deref().unwrap_or_default(), &r.path))
                 }
-                jwtgate_core::JwksSource::Inline(_) => (None, 0),
+                jwtgate_core::JwksSource::Inline(_) => None,
             };
             self.channels.push(channel);
             self.seen.push(0);
-            self.reuse_ms.push(reuse);
         }
     }
 
@@ -94,7 +89,7 @@ impl Root {
             let p = f.provider;
             let Some(channel) = self.channels.get(p).and_then(Option::as_ref) else { continue };
             if let Some(rec) = channel.latest() {
-                if rec.succeeded() && now.saturating_sub(rec.fetched_at_ms) < self.reuse_ms[p] {
+                if f.satisfied_by(rec.fetched_at_ms, rec.succeeded(), rec.kid_triggered, now) {
                     self.seen[p] = self.seen[p].max(rec.generation);
                     apply_published(state, p, &rec, now);
                     continue;
@@ -105,11 +100,12 @@ impl Root {
             }
             match dispatch(&f) {
                 Ok(token) => {
-                    self.calls.insert(token, p);
+                    self.calls.insert(token, (p, f.reason == FetchReason::UnknownKid));
                 }
                 Err(why) => {
                     let failed = FetchResult { status: None, body: &[], max_age_s: None };
-                    self.finish_fetch(state, p, now, failed, &format!("dispatch failed: {why}"));
+                    let kid = f.reason == FetchReason::UnknownKid;
+                    self.finish_fetch(state, p, now, failed, kid, &format!("dispatch failed: {why}"));
                 }
             }
         }
@@ -117,9 +113,9 @@ impl Root {
 
     /// The lease holder's side: publish the outcome for the other VMs, release the
     /// lease, and apply it here.
-    fn finish_fetch(&mut self, state: &mut State, p: usize, now: u64, result: FetchResult<'_>, extra: &str) {
+    fn finish_fetch(&mut self, state: &mut State, p: usize, now: u64, result: FetchResult<'_>, kid: bool, extra: &str) {
         if let Some(channel) = self.channels.get(p).and_then(Option::as_ref) {
-            let generation = channel.publish(now, &result);
+            let generation = channel.publish(now, &result, kid);
             self.seen[p] = self.seen[p].max(generation);
             channel.release();
         }
@@ -204,7 +200,7 @@ fn report(state: &mut State, provider: usize, event: &KeySetEvent, extra: &str) 
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
-        let Some(provider) = self.calls.remove(&token) else { return };
+        let Some((provider, kid)) = self.calls.remove(&token) else { return };
         let Some(shared) = self.shared.clone() else { return };
         let mut state = shared.borrow_mut();
         let status = host::header(MapType::HttpCallResponseHeaders, ":status").and_then(|s| s.parse().ok());
@@ -217,7 +213,7 @@ impl Context for Root {
             .unwrap_or_default();
         let now = host::now_ms();
         let result = FetchResult { status, body: &body, max_age_s };
-        self.finish_fetch(&mut state, provider, now, result, "");
+        self.finish_fetch(&mut state, provider, now, result, kid, "");
         self.revisit_held(&mut state, now);
     }
 }
