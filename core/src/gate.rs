@@ -118,7 +118,7 @@ impl Gate {
             return self.deny(AuthError::NoMatchingRule, None);
         };
         let decision = match &rule.requirement {
-            Requirement::Public => Decision::Allow(self.base_allow()),
+            Requirement::Public => Decision::Allow(self.base_allow(req)),
             Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, rule, now_ms, wait),
             Requirement::AnyOf(ps) => self.require_one(req, ps, false, rule, now_ms, wait),
             Requirement::AllowMissing(ps) => self.require_one(req, ps, true, rule, now_ms, wait),
@@ -134,8 +134,12 @@ impl Gate {
         Decision::Deny(Denial::new(reason, &self.config.realm, token_hash))
     }
 
-    fn base_allow(&self) -> Allowed {
-        Allowed { remove: self.config.strip_headers.clone(), set: Vec::new(), token_hash: None, stale_keys: false }
+    /// The strip list, narrowed to the headers this request actually carries: removing
+    /// an absent header is a no-op, and each removal is a host call on the hot path.
+    fn base_allow(&self, req: &RequestView<'_>) -> Allowed {
+        let present = |h: &&String| req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(h));
+        let remove = self.config.strip_headers.iter().filter(present).cloned().collect();
+        Allowed { remove, set: Vec::new(), token_hash: None, stale_keys: false }
     }
 
     fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
@@ -153,11 +157,11 @@ impl Gate {
     fn require_one(&mut self, req: &RequestView<'_>, ps: &[usize], optional: bool, rule: &Rule, now_ms: u64, wait: Wait) -> Decision {
         let found = match extract(req, &self.sources_of(ps)) {
             Err(e) => return self.deny(e, None),
-            Ok(None) if optional => return Decision::Allow(self.base_allow()),
+            Ok(None) if optional => return Decision::Allow(self.base_allow(req)),
             Ok(None) => return self.deny(AuthError::MissingToken, None),
             Ok(Some(f)) => f,
         };
-        let mut allowed = self.base_allow();
+        let mut allowed = self.base_allow(req);
         match self.admit(req, &found, ps, rule, now_ms, wait, &mut allowed) {
             Ok(()) => Decision::Allow(allowed),
             Err(d) => d,
@@ -165,7 +169,7 @@ impl Gate {
     }
 
     fn require_all(&mut self, req: &RequestView<'_>, ps: &[usize], rule: &Rule, now_ms: u64, wait: Wait) -> Decision {
-        let mut allowed = self.base_allow();
+        let mut allowed = self.base_allow(req);
         for p in ps {
             let found = match extract(req, &self.sources_of(std::slice::from_ref(p))) {
                 Err(e) => return self.deny(e, None),

@@ -38,8 +38,19 @@ fn set<'a>(a: &'a Allowed, header: &str) -> Option<&'a str> {
     a.set.iter().find(|(h, _)| h == header).map(|(_, v)| v.as_str())
 }
 
-fn strips_identity_headers(a: &Allowed) -> bool {
-    ["x-jwt-sub", "x-jwt-iss", "x-jwt-scope"].iter().all(|h| a.remove.iter().any(|r| r == h))
+/// Every identity header in `sent` is removed (the gate lists only headers present).
+fn strips(a: &Allowed, sent: &[&str]) -> bool {
+    sent.iter().all(|h| a.remove.iter().any(|r| r.eq_ignore_ascii_case(h)))
+}
+
+const SPOOFED: [(&str, &str); 3] = [("x-jwt-sub", "admin"), ("x-jwt-iss", "evil"), ("x-jwt-scope", "admin")];
+
+/// A bearer request that also carries spoofed identity headers.
+fn spoofed_bearer(path: &str, token: &str) -> Req {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    headers.extend(SPOOFED);
+    req("GET", path, &headers)
 }
 
 /// A 401 `invalid_token` whose reason is `reason`.
@@ -52,11 +63,11 @@ fn assert_invalid_token(d: Decision, reason: AuthError) {
 }
 
 fn assert_allows_identity(w: &mut World, token: &str) {
-    let a = allowed(decide(w, &bearer("/api/orders", token)));
+    let a = allowed(decide(w, &spoofed_bearer("/api/orders", token)));
     assert_eq!(set(&a, "x-jwt-sub"), Some("user-1"));
     assert_eq!(set(&a, "x-jwt-iss"), Some(ISS_A));
     assert_eq!(set(&a, "x-jwt-scope"), Some("read"));
-    assert!(strips_identity_headers(&a), "{:?}", a.remove);
+    assert!(strips(&a, &["x-jwt-sub", "x-jwt-iss", "x-jwt-scope"]), "{:?}", a.remove);
     assert!(a.remove.iter().any(|h| h == "authorization"), "token is not forwarded by default");
     assert_eq!(a.token_hash, Some(fingerprint(token)));
 }
@@ -86,9 +97,9 @@ fn valid_rs256_token_is_allowed() {
 fn forward_token_keeps_the_authorization_header() {
     let mut w = world_with(|c| c["providers"]["a"]["forward_token"] = json!(true));
     let t = es256_token(&w.ec_a, &payload(json!({})));
-    let a = allowed(decide(&mut w, &bearer("/api/orders", &t)));
+    let a = allowed(decide(&mut w, &spoofed_bearer("/api/orders", &t)));
     assert!(!a.remove.iter().any(|h| h == "authorization"), "{:?}", a.remove);
-    assert!(strips_identity_headers(&a));
+    assert!(strips(&a, &["x-jwt-sub", "x-jwt-iss", "x-jwt-scope"]), "{:?}", a.remove);
 }
 
 #[test]
@@ -249,7 +260,7 @@ fn allow_missing_allows_no_token_but_not_a_bad_one() {
     let mut w = world();
     let a = allowed(decide(&mut w, &req("GET", "/opt/x", &[("x-jwt-sub", "admin")])));
     assert!(a.set.is_empty(), "{:?}", a.set);
-    assert!(strips_identity_headers(&a));
+    assert!(strips(&a, &["x-jwt-sub"]), "{:?}", a.remove);
     assert_eq!(a.token_hash, None);
     let d = denied(decide(&mut w, &bearer("/opt/x", "garbage")));
     assert_eq!(d.status, 401);
@@ -262,7 +273,8 @@ fn public_route_strips_spoofed_identity_headers() {
     let mut w = world();
     let r = req("GET", "/public/x", &[("x-jwt-sub", "admin"), ("X-Jwt-Scope", "admin"), ("authorization", "Bearer junk")]);
     let a = allowed(decide(&mut w, &r));
-    assert!(strips_identity_headers(&a), "{:?}", a.remove);
+    assert!(strips(&a, &["x-jwt-sub", "x-jwt-scope"]), "{:?}", a.remove);
+    assert!(!a.remove.iter().any(|h| h == "x-jwt-iss"), "absent headers need no removal: {:?}", a.remove);
     assert!(a.set.is_empty());
 }
 
