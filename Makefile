@@ -12,7 +12,7 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build unit e2e up down demo test clean fuzz fuzz-smoke
+.PHONY: help setup build unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke
 FUZZ_SECONDS ?= 300
 
 help:
@@ -89,7 +89,16 @@ fuzz:
 fuzz-smoke:
 	fuzz/run.sh 30
 
-test: setup unit e2e fuzz-smoke
+## --- benchmarks (results in BENCHMARKS.md; speed targets live here, not in tests) ----
+bench: setup build
+	python3 bench/run.py
+
+# A short run that checks the harness works (every scenario answers 200 to valid tokens
+# and 401 to broken ones); it asserts no speed and leaves BENCHMARKS.md alone.
+bench-smoke: setup build
+	BENCH_QUICK=1 python3 bench/run.py
+
+test: setup unit e2e fuzz-smoke bench-smoke
 
 clean:
 	-python3 tests/up.py down
