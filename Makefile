@@ -12,7 +12,7 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke
+.PHONY: help setup build unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke vectors-wasm
 FUZZ_SECONDS ?= 300
 
 help:
@@ -77,7 +77,14 @@ unit:
 	cargo test -p jwtgate-core -p jwtgate-worker -p jwtgate-filter
 	@test -d ../shared/test-vectors/wycheproof || echo "note: ../shared/test-vectors/wycheproof is absent: the Wycheproof tests skipped"
 
-e2e: setup build
+# The filter with a test-only endpoint that runs Wycheproof vectors through Envoy's
+# verify_signature (tests/e2e/native_vectors.test.mjs); built into its own target dir so
+# it can never replace the production module.
+VECTORS_WASM := target/vectors/wasm32-wasip1/release/jwtgate_filter.wasm
+vectors-wasm:
+	CARGO_TARGET_DIR=target/vectors cargo build --release --target wasm32-wasip1 -p jwtgate-filter --features vector-endpoint
+
+e2e: setup build vectors-wasm
 	python3 tests/up.py up
 	rc=0; (cd tests && $(E2E_ENV) node --test --test-concurrency=1 e2e/ faults/) || rc=$$?; \
 	  python3 tests/up.py down; exit $$rc

@@ -3,7 +3,7 @@
 
   up.py up        start everything, wait until ready, write run/endpoints.json
   up.py down      stop exactly the processes `up` started (by pid)
-  up.py render-envoy --gate-config FILE --out FILE   render an Envoy config only
+  up.py render-envoy --gate-config FILE --out FILE [--wasm PATH]   render an Envoy config only
   up.py start-gate --name N --gate-config FILE --envoy-port P --admin-port A --worker-port W
                    [--concurrency C]   an extra Envoy + workerd pair with its own gate config
                    (after `up`); prints {"envoy_url", "envoy_admin_url", "worker_url"}
@@ -262,6 +262,7 @@ def main():
     r.add_argument("--out", required=True)
     r.add_argument("--listen", type=int)
     r.add_argument("--admin", type=int)
+    r.add_argument("--wasm", help="the filter wasm to load (default: $JWTGATE_WASM or the release build)")
     r.add_argument("--print-cmd", action="store_true", help="print the envoy argv as JSON")
     g = sub.add_parser("start-gate")
     g.add_argument("--name", required=True)
@@ -282,7 +283,7 @@ def main():
     elif a.cmd == "down":
         down()
     else:
-        out = render_envoy(gate_config_text(a.gate_config), a.out, a.listen, a.admin)
+        out = render_envoy(gate_config_text(a.gate_config), a.out, a.listen, a.admin, a.wasm)
         if a.print_cmd:
             print(json.dumps(envoy_cmd(out, Path(out).with_suffix(".access.log"))))
 

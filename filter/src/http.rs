@@ -21,6 +21,11 @@ impl HttpContext for Request {
         let path = header_value(&headers, ":path");
         let now = host::now_ms();
         let mut state = self.shared.borrow_mut();
+        // Test builds only; placed after the lines above so the default wasm stays byte-identical.
+        #[cfg(feature = "vector-endpoint")]
+        if let Some(action) = crate::vectors::on_request_headers(&method, &path, _end_of_stream) {
+            return action;
+        }
         let view = RequestView { method: &method, path: &path, headers: &headers };
         let decision = state.gate.decide(&view, now, Wait::Allowed);
         match carry_out(&decision, &mut state.metrics) {
@@ -30,6 +35,29 @@ impl HttpContext for Request {
                 state.metrics.count("held_requests");
                 Action::Pause
             }
+        }
+    }
+
+    /// A held request must not stream its body upstream before the gate has decided
+    /// (hosts that honour a headers-stage pause never call this; others might).
+    fn on_http_request_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        #[cfg(feature = "vector-endpoint")]
+        if let Some(action) = crate::vectors::on_request_body(_body_size, _end_of_stream) {
+            return action;
+        }
+        self.held_action()
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        self.held_action()
+    }
+}
+
+impl Request {
+    fn held_action(&self) -> Action {
+        match self.shared.try_borrow() {
+            Ok(state) if !state.held.contains_key(&self.id) => Action::Continue,
+            _ => Action::Pause,
         }
     }
 }

@@ -14,6 +14,8 @@ mod metrics;
 mod native;
 mod root;
 mod state;
+#[cfg(feature = "vector-endpoint")]
+mod vectors;
 
 use proxy_wasm::types::LogLevel;
 
