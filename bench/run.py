@@ -27,6 +27,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -469,6 +470,7 @@ def start_envoy(server, jwks, meta):
     # shell stays behind as its parent (`; exit $?` keeps it from exec-ing into Envoy).
     cmd = ["sh", "-c", '"$0" "$@"; exit $?', str(ENVOY_BIN), "-c", str(cfg), "--concurrency", "1",
            "--use-dynamic-base-id", "--log-level", "warn", "--component-log-level", "wasm:info"]
+    wait_ports_free([ENVOY_PORT, ENVOY_ADMIN])
     proc = spawn(server.name, cmd, SERVER_CPU)
     try:
         wait_ready(server.name, proc, f"http://127.0.0.1:{ENVOY_ADMIN}/ready")
@@ -490,8 +492,26 @@ def first_match(text, pattern):
     return m.group(0).strip() if m else "see log"
 
 
+def wait_ports_free(ports, timeout=15):
+    """A stopped server's process may still hold its sockets for a moment; starting the
+    next one on the same ports before they are free fails its bind()."""
+    deadline = time.time() + timeout
+    for port in ports:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise BenchError(f"port {port} is still in use after {timeout}s")
+                    time.sleep(0.1)
+
+
 def start_workerd(jwks, meta):
     capnp = render_workerd(jwks, meta)
+    wait_ports_free(EDGE_PORTS.values())
     proc = spawn(f"workerd-{len(list(LOGS.glob('workerd*.log')))}", ["sh", "-c", '"$0" "$@"; exit $?', str(WORKERD_BIN), "serve", str(capnp)], SERVER_CPU)
     for name, port in EDGE_PORTS.items():
         wait_ready(f"workerd ({name})", proc, f"http://127.0.0.1:{port}/ready-probe")
