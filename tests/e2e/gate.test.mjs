@@ -22,260 +22,27 @@
 //   hosts_differ.<h>.expect  a member set to null removes that expectation there
 //   hosts_differ.<h>      also applies to variants of that host named "<h>-…"
 //                         (e.g. "envoy" covers "envoy-software")
+//
+// Sending requests: lib/requests.mjs; checking answers: lib/expect.mjs.
 
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import { describe, it, test } from 'node:test';
 
 import * as jose from 'jose';
 
+import {
+  checkResponse, effectiveCase, parseJson, resolveHeaderSet,
+} from './lib/expect.mjs';
+import {
+  PLACEMENTS, buildRequest, rawRequest, send,
+} from './lib/requests.mjs';
 import * as tokens from './tokens.mjs';
 
 const endpoints = tokens.loadEndpoints();
 const table = JSON.parse(readFileSync(new URL('./cases.json', import.meta.url), 'utf8'));
 const ctx = tokens.createTokenContext(endpoints);
-
-const PLACEMENTS = new Set([
-  'bearer', 'query', 'cookie', 'bearer+query', 'bearer+cookie',
-  'two_auth_headers', 'comma_joined', 'bearer_lowercase_scheme', 'template',
-]);
-const TIMEOUT_MS = 10_000;
-
-// ---------------------------------------------------------------------------
-// HTTP helpers
-
-function withQuery(path, token) {
-  return `${path}${path.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}`;
-}
-
-/** Builds {path, headers} for a case; headers values may be arrays. */
-function buildRequest(c, token) {
-  let path = c.path;
-  const headers = { ...(c.headers ?? {}) };
-  const p = c.placement ?? (token ? 'bearer' : undefined);
-  if (token !== undefined) {
-    switch (p) {
-      case 'bearer': headers.authorization = `Bearer ${token}`; break;
-      case 'bearer_lowercase_scheme': headers.authorization = `bearer ${token}`; break;
-      case 'query': path = withQuery(path, token); break;
-      case 'cookie': headers.cookie = `jwt=${token}`; break;
-      case 'bearer+query': headers.authorization = `Bearer ${token}`; path = withQuery(path, token); break;
-      case 'bearer+cookie': headers.authorization = `Bearer ${token}`; headers.cookie = `jwt=${token}`; break;
-      case 'two_auth_headers': headers.authorization = [`Bearer ${token}`, `Bearer ${token}`]; break;
-      case 'comma_joined': headers.authorization = `Bearer ${token}, Bearer ${token}`; break;
-      case 'template': {
-        const fill = (v) => v.replaceAll('{{token}}', token);
-        path = fill(path);
-        for (const [k, v] of Object.entries(headers)) headers[k] = Array.isArray(v) ? v.map(fill) : fill(v);
-        break;
-      }
-      default: throw new Error(`unknown placement ${p}`);
-    }
-  }
-  return { method: c.method ?? 'GET', path, headers, body: c.body, raw: c.raw === true };
-}
-
-/** node:http request: keeps repeated header lines (fetch would merge them). */
-function rawRequest(base, { method, path, headers, body }) {
-  return new Promise((resolve, reject) => {
-    const url = new URL(base);
-    const req = http.request({
-      host: url.hostname, port: url.port, method, path, headers, agent: false, timeout: TIMEOUT_MS,
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (d) => chunks.push(d));
-      res.on('end', () => resolve({
-        status: res.statusCode,
-        header: (n) => { const v = res.headers[n.toLowerCase()]; return Array.isArray(v) ? v.join(', ') : (v ?? null); },
-        text: Buffer.concat(chunks).toString('utf8'),
-      }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout ${method} ${base}${path}`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** Decodes a chunked HTTP/1.1 body. */
-function unchunk(buf) {
-  const out = [];
-  let i = 0;
-  while (i < buf.length) {
-    const eol = buf.indexOf('\r\n', i);
-    if (eol < 0) break;
-    const size = Number.parseInt(buf.subarray(i, eol).toString('latin1').split(';')[0], 16);
-    if (!size) break;
-    out.push(buf.subarray(eol + 2, eol + 2 + size));
-    i = eol + 2 + size + 2;
-  }
-  return Buffer.concat(out);
-}
-
-/** True once `buf` holds a complete response (by content-length or the last chunk). */
-function responseComplete(buf) {
-  const headEnd = buf.indexOf('\r\n\r\n');
-  if (headEnd < 0) return false;
-  const head = buf.subarray(0, headEnd).toString('latin1');
-  const len = head.match(/\r\ncontent-length:\s*(\d+)/i);
-  if (len) return buf.length - headEnd - 4 >= Number(len[1]);
-  return /\r\ntransfer-encoding:\s*chunked/i.test(head) && buf.subarray(headEnd).includes('\r\n0\r\n\r\n');
-}
-
-function parseResponse(buf) {
-  const headEnd = buf.indexOf('\r\n\r\n');
-  const [statusLine, ...lines] = buf.subarray(0, headEnd).toString('latin1').split('\r\n');
-  const headers = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
-  }
-  let body = buf.subarray(headEnd + 4);
-  if (/chunked/i.test(headers['transfer-encoding'] ?? '')) body = unchunk(body);
-  return { status: Number(statusLine.split(' ')[1]), header: (n) => headers[n.toLowerCase()] ?? null, text: body.toString('utf8') };
-}
-
-/**
- * The request exactly as given, over node:net: request-target and header values are
- * written byte for byte (fetch and node:http would normalise or refuse some of them).
- * Resolves as soon as the response is complete (Envoy lingers up to 1 s before
- * closing); a reset after a complete response head (Envoy's 431) still counts.
- */
-function socketRequest(base, { method, path, headers, body }) {
-  return new Promise((resolve, reject) => {
-    const url = new URL(base);
-    const sock = net.connect(Number(url.port), url.hostname);
-    const chunks = [];
-    let done = false;
-    const finish = (err) => {
-      if (done) return;
-      done = true;
-      sock.destroy();
-      const buf = Buffer.concat(chunks);
-      if (buf.indexOf('\r\n\r\n') < 0) reject(err ?? new Error(`no HTTP response from ${base} for ${method} ${path.slice(0, 200)}`));
-      else resolve(parseResponse(buf));
-    };
-    sock.setTimeout(TIMEOUT_MS, () => finish(new Error(`timeout ${method} ${base}${path.slice(0, 200)}`)));
-    sock.on('connect', () => {
-      let head = `${method} ${path} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: close\r\n`;
-      for (const [k, v] of Object.entries(headers)) for (const one of [v].flat()) head += `${k}: ${one}\r\n`;
-      if (body !== undefined) head += `content-length: ${Buffer.byteLength(body)}\r\n`;
-      sock.write(`${head}\r\n`);
-      if (body !== undefined) sock.write(body);
-    });
-    sock.on('data', (d) => {
-      chunks.push(d);
-      if (responseComplete(Buffer.concat(chunks))) finish();
-    });
-    sock.on('end', () => finish());
-    sock.on('close', () => finish());
-    sock.on('error', (err) => finish(err));
-  });
-}
-
-async function send(base, r) {
-  if (r.raw) return socketRequest(base, r);
-  const repeated = Object.values(r.headers).some(Array.isArray);
-  if (repeated) return rawRequest(base, r);
-  const res = await fetch(new URL(r.path, base), {
-    method: r.method, headers: r.headers, body: r.body, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
-  return { status: res.status, header: (n) => res.headers.get(n), text: await res.text() };
-}
-
-// ---------------------------------------------------------------------------
-// Expectations
-
-function expand(value, vars) {
-  if (typeof value !== 'string') return value;
-  return value.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (m, key) => {
-    const [scope, name] = key.split('.');
-    const v = vars[scope]?.[name];
-    if (v === undefined) throw new Error(`cases.json: placeholder ${m} has no value`);
-    return String(v);
-  });
-}
-
-function resolveHeaderSet(spec = {}) {
-  const { $use, ...rest } = spec;
-  const base = $use ? table.header_sets?.[$use] : {};
-  if (!base) throw new Error(`cases.json: unknown header set "${$use}"`);
-  return { ...base, ...rest };
-}
-
-function effectiveCase(c, host) {
-  // "envoy-software" falls back to "envoy": a variant of a host shares its entries.
-  const diff = c.hosts_differ?.[host] ?? c.hosts_differ?.[host.split('-')[0]];
-  if (diff === undefined) return { c, skip: false };
-  if (typeof diff === 'string') return { c, skip: diff };
-  const expect = { ...c.expect, ...(diff.expect ?? {}) };
-  for (const [k, v] of Object.entries(expect)) if (v === null) delete expect[k];
-  const merged = { ...c, ...(diff.request ?? {}), expect };
-  return { c: merged, skip: diff.skip ? diff.reason ?? true : false, note: diff.reason };
-}
-
-function parseJson(text, what) {
-  try { return JSON.parse(text); } catch { assert.fail(`${what} is not JSON: ${text.slice(0, 300)}`); }
-}
-
-function checkResponse(c, token, res) {
-  const e = c.expect;
-  const where = `${c.method ?? 'GET'} ${c.path} -> ${res.status} www-authenticate=${JSON.stringify(res.header('www-authenticate'))} ${res.text.slice(0, 300)}`;
-  if (Array.isArray(e.status)) assert.ok(e.status.includes(res.status), `status ${res.status} not in ${JSON.stringify(e.status)} (${where})`);
-  else assert.equal(res.status, e.status, `status (${where})`);
-
-  const wwwAuth = res.header('www-authenticate');
-  if (e.www_authenticate !== undefined) assert.equal(wwwAuth, e.www_authenticate, 'WWW-Authenticate');
-  if (e.www_authenticate_suffix !== undefined) {
-    assert.ok(wwwAuth?.endsWith(e.www_authenticate_suffix),
-      `WWW-Authenticate ${JSON.stringify(wwwAuth)} should end with ${JSON.stringify(e.www_authenticate_suffix)}`);
-  }
-  if (e.www_authenticate_prefix !== undefined) {
-    assert.ok(wwwAuth?.startsWith(e.www_authenticate_prefix),
-      `WWW-Authenticate ${JSON.stringify(wwwAuth)} should start with ${JSON.stringify(e.www_authenticate_prefix)}`);
-  }
-
-  const fromGate = res.status >= 300;
-  const placement = c.placement ?? 'bearer';
-  // Gate-made answers must never echo the token; neither may allowed
-  // requests where the token only travelled in Authorization (removed).
-  if (token && token.length > 8 && (fromGate || !/query|cookie/.test(placement))) {
-    assert.ok(!res.text.includes(token), 'response body must not contain the token');
-  }
-
-  if (e.body_error !== undefined) {
-    const body = parseJson(res.text, 'denial body');
-    assert.equal(body.error, e.body_error, 'body error');
-    assert.equal(typeof body.error_description, 'string', 'body error_description');
-  }
-
-  if (res.status >= 200 && res.status < 300) {
-    const echo = parseJson(res.text, 'upstream echo');
-    assert.ok(['node', 'python'].includes(echo.service), `echo.service ${echo.service}`);
-    if (e.upstream !== undefined) assert.equal(echo.service, e.upstream, 'upstream service');
-    assert.equal(echo.method, c.method ?? 'GET', 'upstream method');
-    if (e.upstream_path !== undefined) assert.equal(echo.path, e.upstream_path, 'upstream path');
-    const vars = { token: token && token.split('.').length === 3 ? jose.decodeJwt(token) : {}, endpoints };
-    for (const [name, want] of Object.entries(resolveHeaderSet(e.upstream_headers))) {
-      const got = echo.headers[name.toLowerCase()];
-      if (want === null) assert.equal(got, undefined, `upstream header ${name} must be absent`);
-      else assert.equal(got, expand(want, vars), `upstream header ${name} (exactly one value)`);
-    }
-    for (const [name, v] of Object.entries(echo.headers)) {
-      if (name.startsWith('x-jwt-')) assert.equal(typeof v, 'string', `${name} sent more than once: ${JSON.stringify(v)}`);
-    }
-    for (const bad of e.upstream_absent_values ?? []) {
-      for (const [name, v] of Object.entries(echo.headers)) {
-        for (const one of [v].flat()) assert.ok(!one.includes(bad), `upstream header ${name}: ${JSON.stringify(one)} must not contain ${JSON.stringify(bad)}`);
-      }
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Sanity: table lint, IdP contract, token factory proofs, upstream contract.
@@ -428,7 +195,7 @@ describe('sanity', () => {
       for (const [h, d] of Object.entries(c.hosts_differ ?? {})) {
         assert.ok(typeof d === 'string' || typeof d?.reason === 'string', `${c.id}: hosts_differ.${h} needs a reason`);
       }
-      resolveHeaderSet(c.expect.upstream_headers);
+      resolveHeaderSet(table, c.expect.upstream_headers);
     }
     for (const name of Object.keys(tokens.factories)) assert.ok(name in PROOFS, `factory ${name} has no proof`);
   });
@@ -549,7 +316,7 @@ for (const [host, base] of hosts) {
         const outbound = c.expect.no_outbound ? await tokens.canary(ctx) : null;
         const hitsBefore = outbound?.hits.length;
         const res = await send(base, buildRequest(c, token));
-        checkResponse(c, token, res);
+        checkResponse(c, token, res, { table, endpoints });
         if (outbound) {
           await new Promise((r) => setTimeout(r, 500)); // background fetches too
           assert.deepEqual(outbound.hits.slice(hitsBefore), [], `the gate made outbound requests to ${outbound.url}`);

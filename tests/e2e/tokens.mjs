@@ -6,131 +6,32 @@
 // IdP's own private keys (read from endpoints.idp_keys_path, same kid), so
 // exactly one thing is wrong with each of them; gate.test.mjs proves that by
 // verifying each one with jose with only that one check relaxed.
+//
+// Helpers live in lib/ (endpoints.mjs: endpoints file and IdP token endpoint;
+// claims.mjs; keys.mjs: token context and keys; signing.mjs; canary.mjs). This
+// file re-exports the ones other files use, so importers need only tokens.mjs.
 
-import {
-  createHmac, createPrivateKey, createPublicKey, randomBytes, randomUUID, sign as cryptoSign,
-} from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createHmac, createPublicKey } from 'node:crypto';
 
 import * as jose from 'jose';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { canary } from './lib/canary.mjs';
+import { claimsOpen, craftedClaims, idTokenClaims, now } from './lib/claims.mjs';
+import { fetchIdpToken } from './lib/endpoints.mjs';
+import {
+  ATTACKER_CERT_DER_B64, attackerEc, attackerKey, idpKeys, once,
+} from './lib/keys.mjs';
+import {
+  b64, b64json, flipSignature, headerText, rsCrafted, signRaw, signWith, signedOfSize,
+} from './lib/signing.mjs';
 
-/** Reads run/endpoints.json (or $JWTGATE_ENDPOINTS) relative to the repo root. */
-export function loadEndpoints(path = process.env.JWTGATE_ENDPOINTS) {
-  const file = path ? resolve(path) : resolve(REPO_ROOT, 'run', 'endpoints.json');
-  let endpoints;
-  try {
-    endpoints = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read endpoints file ${file} (start the stack with tests/up.py or set JWTGATE_ENDPOINTS): ${err.message}`);
-  }
-  for (const k of ['idp_issuer', 'idp_token_url', 'client_id', 'client_secret', 'audience', 'idp_keys_path']) {
-    if (typeof endpoints[k] !== 'string' || !endpoints[k]) throw new Error(`${file}: missing "${k}"`);
-  }
-  endpoints.hosts ??= {};
-  endpoints.upstreams ??= {};
-  return { ...endpoints, file };
-}
-
-export const now = () => Math.floor(Date.now() / 1000);
-const rand = () => randomBytes(6).toString('hex');
-const b64json = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
-const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
-
-/** Per-run state: endpoints, cached IdP token, IdP keys, attacker key. */
-export function createTokenContext(endpoints) {
-  return { endpoints, cache: new Map() };
-}
-
-function once(ctx, key, fn) {
-  if (!ctx.cache.has(key)) {
-    const p = Promise.resolve().then(fn);
-    p.catch(() => ctx.cache.delete(key)); // do not cache failures
-    ctx.cache.set(key, p);
-  }
-  return ctx.cache.get(key);
-}
-
-/** The IdP's private JWKS as written by tests/idp/server.mjs --keys-out. */
-export function idpKeys(ctx) {
-  return once(ctx, 'idp-keys', async () => {
-    const p = ctx.endpoints.idp_keys_path;
-    const file = isAbsolute(p) ? p : resolve(REPO_ROOT, p);
-    const { keys } = JSON.parse(readFileSync(file, 'utf8'));
-    const pick = async (alg) => {
-      const jwk = keys.find((k) => k.alg === alg && k.use === 'sig' && k.d);
-      if (!jwk) throw new Error(`${file}: no private ${alg} signing key`);
-      return { jwk, kid: jwk.kid, key: await jose.importJWK(jwk, alg) };
-    };
-    return { file, rs: await pick('RS256'), es: await pick('ES256') };
-  });
-}
-
-/** A fresh attacker-controlled RSA key pair (one per run). */
-function attackerKey(ctx) {
-  return once(ctx, 'attacker', async () => {
-    const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { extractable: true });
-    const pub = await jose.exportJWK(publicKey);
-    return { privateKey, pub: { ...pub, alg: 'RS256', use: 'sig' }, kid: `nope-${rand()}` };
-  });
-}
-
-/** Fetches a real access token from the IdP (client_credentials). */
-export async function fetchIdpToken(endpoints) {
-  const basic = Buffer.from(
-    `${encodeURIComponent(endpoints.client_id)}:${encodeURIComponent(endpoints.client_secret)}`,
-  ).toString('base64');
-  const res = await fetch(endpoints.idp_token_url, {
-    method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-    // scope must be requested explicitly: oidc-provider does not default it.
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource: endpoints.audience, scope: 'read write' }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`IdP token endpoint answered ${res.status}: ${text}`);
-  const body = JSON.parse(text);
-  if (typeof body.access_token !== 'string') throw new Error(`IdP token response has no access_token: ${text}`);
-  return body;
-}
-
-/** Claims mirroring a real IdP token; `over` overrides, undefined deletes. */
-export function craftedClaims(ctx, over = {}) {
-  const t = now();
-  const claims = {
-    iss: ctx.endpoints.idp_issuer,
-    sub: 'crafted-client',
-    aud: ctx.endpoints.audience,
-    iat: t,
-    exp: t + 300,
-    jti: randomUUID(),
-    client_id: ctx.endpoints.client_id,
-    scope: 'read write',
-    ...over,
-  };
-  for (const [k, v] of Object.entries(claims)) if (v === undefined) delete claims[k];
-  return claims;
-}
-
-async function signWith({ key, kid }, alg, claims, header = {}) {
-  const h = { alg, typ: 'at+jwt', ...(kid ? { kid } : {}), ...header };
-  for (const [k, v] of Object.entries(h)) if (v === undefined) delete h[k];
-  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(claims))).setProtectedHeader(h).sign(key);
-}
-
-const rsCrafted = async (ctx, over, header) => signWith((await idpKeys(ctx)).rs, 'RS256', craftedClaims(ctx, over), header);
-
-/** Replaces one character in the middle of the signature segment. */
-export function flipSignature(token) {
-  const [h, p, s] = token.split('.');
-  const i = Math.floor(s.length / 2);
-  const c = s[i] === 'A' ? 'B' : 'A';
-  return `${h}.${p}.${s.slice(0, i)}${c}${s.slice(i + 1)}`;
-}
+export { canary } from './lib/canary.mjs';
+export { craftedClaims, idTokenClaims, now } from './lib/claims.mjs';
+export { REPO_ROOT, fetchIdpToken, loadEndpoints } from './lib/endpoints.mjs';
+export {
+  ATTACKER_CERT_DER_B64, ATTACKER_CERT_PEM, ATTACKER_EC_KEY_PEM, createTokenContext, idpKeys,
+} from './lib/keys.mjs';
+export { flipSignature, signRaw, signedOfSize } from './lib/signing.mjs';
 
 // ---------------------------------------------------------------------------
 // Factories (names are the vocabulary of cases.json "token").
@@ -202,72 +103,8 @@ export const garbage = async () => 'abc.def';
 // invalid UTF-8, whitespace, huge payloads) are signed with signRaw, which
 // signs the given header/payload bytes as they are.
 
-/** A fixed attacker EC P-256 key and its self-signed cert (CN=attacker.invalid), for x5c/x5u. */
-export const ATTACKER_EC_KEY_PEM = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHE4CJgz9UukyyC5z
-OdS6J1jz4ci+v7t+XjWbVZeHigyhRANCAASpKKXnzUgEEnslIH77TNXyPKw5zvdR
-aRmlpZPvsvwcBAQI3XDkEME2zaTwdIjXxqTv4Hy99cFkCFKP5uds2oAj
------END PRIVATE KEY-----
-`;
-export const ATTACKER_CERT_DER_B64 = 'MIIBjTCCATOgAwIBAgIUD+uX1XHHauRa99JSOPYiBt4rVwEwCgYIKoZIzj0EAwIwGzEZMBcGA1UEAwwQYXR0YWNrZXIuaW52YWxpZDAgFw0yNjExMjkyMzExMzdaGA8yMTI2MTEwNTIzMTEzN1owGzEZMBcGA1UEAwwQYXR0YWNrZXIuaW52YWxpZDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABKkopefNSAQSeyUgfvtM1fI8rDnO91FpGaWlk++y/BwEBAjdcOQQwTbNpPB0iNfGpO/gfL31wWQIUo/m52zagCOjUzBRMB0GA1UdDgQWBBSA4c0XYbTls1tpKuUvuhlHsraGPDAfBgNVHSMEGDAWgBSA4c0XYbTls1tpKuUvuhlHsraGPDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQCGxErJ1CPMOMKxTPs5JANV3LJutvTp0nAC5YY2WbqxvAIgHDRcjFAjAD1pbn2TYAmf2tMS5JJZW6HrIwIBv1u53W4=';
-export const ATTACKER_CERT_PEM = `-----BEGIN CERTIFICATE-----\n${ATTACKER_CERT_DER_B64.match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`;
-const attackerEc = () => createPrivateKey(ATTACKER_EC_KEY_PEM);
-
 /** The P-256 group order, for high-S signatures. */
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-
-/**
- * A loopback HTTP listener (OS-chosen port, outside 9400-9499) that records every request.
- * jku/x5u tokens point here; a gate that dereferences them shows up in `hits`. It serves
- * what a trusting gate would want (/jwks: the attacker JWKS, /x5u: the attacker cert), so
- * the sanity proofs can show those URLs really would make the tokens verify.
- */
-export function canary(ctx) {
-  return once(ctx, 'canary', async () => {
-    for (let attempt = 0; attempt < 5; attempt += 1) {
-      const state = { hits: [], url: '', jwks: { keys: [] } };
-      const server = createServer((req, res) => {
-        state.hits.push(`${req.method} ${req.url}`);
-        if (req.url.startsWith('/jwks')) {
-          res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify(state.jwks));
-        } else if (req.url.startsWith('/x5u')) {
-          res.setHeader('content-type', 'application/pem-certificate-chain');
-          res.end(ATTACKER_CERT_PEM);
-        } else {
-          res.statusCode = 404;
-          res.end();
-        }
-      });
-      await new Promise((ok, fail) => { server.once('error', fail); server.listen(0, '127.0.0.1', ok); });
-      server.unref();
-      const { port } = server.address();
-      if (port >= 9400 && port <= 9499) { server.close(); continue; } // the stacks' range
-      state.url = `http://127.0.0.1:${port}`;
-      state.server = server;
-      return state;
-    }
-    throw new Error('canary: no free port outside 9400-9499');
-  });
-}
-
-/** Signs exactly these header and payload bytes with the IdP key `which` ('rs' | 'es'). */
-export async function signRaw(ctx, which, headerText, payload, { dsaEncoding = 'ieee-p1363' } = {}) {
-  const { jwk } = (await idpKeys(ctx))[which];
-  const key = createPrivateKey({ key: jwk, format: 'jwk' });
-  const input = `${b64(Buffer.from(headerText))}.${b64(Buffer.from(payload))}`;
-  const sig = cryptoSign('sha256', Buffer.from(input), which === 'es' ? { key, dsaEncoding } : key);
-  return `${input}.${sig.toString('base64url')}`;
-}
-
-/** The usual protected header as JSON text, for signRaw. */
-async function headerText(ctx, which, extra = {}) {
-  const k = (await idpKeys(ctx))[which];
-  return JSON.stringify({ alg: which === 'es' ? 'ES256' : 'RS256', typ: 'at+jwt', kid: k.kid, ...extra });
-}
-
-/** crafted claims as JSON text minus the closing brace, so raw members can be appended. */
-const claimsOpen = (ctx, over) => JSON.stringify(craftedClaims(ctx, over)).slice(0, -1);
 
 // --- key / algorithm binding --------------------------------------------------
 
@@ -325,16 +162,6 @@ export const x5c_attacker = async (ctx) =>
 
 // --- token-type confusion (RFC 8725 3.11, RFC 9068 4) -------------------------
 
-/** An OIDC ID token as the IdP would sign one: typ JWT, aud = the client id, nonce, auth_time. */
-export function idTokenClaims(ctx, over = {}) {
-  const t = now();
-  const claims = {
-    iss: ctx.endpoints.idp_issuer, sub: 'user-1', aud: ctx.endpoints.client_id, azp: ctx.endpoints.client_id,
-    iat: t, exp: t + 300, auth_time: t - 5, nonce: `n-${rand()}`, ...over,
-  };
-  for (const [k, v] of Object.entries(claims)) if (v === undefined) delete claims[k];
-  return claims;
-}
 export const id_token = async (ctx) => signWith((await idpKeys(ctx)).rs, 'RS256', idTokenClaims(ctx), { typ: 'JWT' });
 /** ID-token shape and typ JWT, but aud = the API (an IdP that puts the resource in aud). */
 export const id_token_api_aud = async (ctx) =>
@@ -412,23 +239,6 @@ export const no_client_id = (ctx) => rsCrafted(ctx, { client_id: undefined });
 
 // --- sizes ----------------------------------------------------------------------
 
-/** A validly signed token of exactly `bytes` bytes: craftedClaims plus a `pad` claim (and header spaces). */
-export async function signedOfSize(ctx, bytes) {
-  const claims = craftedClaims(ctx);
-  const head = await headerText(ctx, 'rs');
-  const sigLen = (await signRaw(ctx, 'rs', head, '{}')).split('.')[2].length;
-  const b64len = (n) => Math.ceil((n * 4) / 3);
-  for (let spaces = 0; spaces < 4; spaces += 1) {
-    const h = `{${' '.repeat(spaces)}${head.slice(1)}`;
-    for (let pad = 0; pad < bytes; pad += 1) {
-      const payload = JSON.stringify({ ...claims, pad: 'x'.repeat(pad) });
-      const total = b64len(h.length) + 1 + b64len(payload.length) + 1 + sigLen;
-      if (total === bytes) return signRaw(ctx, 'rs', h, payload);
-      if (total > bytes) break;
-    }
-  }
-  throw new Error(`signedOfSize: cannot hit ${bytes} bytes`);
-}
 export const size_8192 = (ctx) => signedOfSize(ctx, 8192);
 export const size_8193 = (ctx) => signedOfSize(ctx, 8193);
 /** 100,000 dots: about 98 KiB, beyond Envoy's 60 KiB default request-header limit. */
