@@ -88,10 +88,12 @@ pub fn carry_out(decision: &Decision, metrics: &mut crate::metrics::Metrics) -> 
             Some(Action::Pause)
         }
         Decision::NeedKeys { .. } => None,
-        // Only hosts that declare an asynchronous verifier get these; Envoy's is synchronous.
+        // Never produced here: only hosts that declare an asynchronous verifier get these,
+        // and Envoy's is synchronous. Fail closed all the same.
         Decision::Verify(_) => {
-            let d = jwtgate_core::Denial::new(jwtgate_core::AuthError::KeysUnavailable, "jwtgate", None);
-            apply::deny(&d);
+            let body = br#"{"error":"server_error","error_description":"unexpected verification request"}"#;
+            let headers = vec![("content-type", "application/json")];
+            let _ = proxy_wasm::hostcalls::send_http_response(500, headers, Some(body));
             Some(Action::Pause)
         }
     }
