@@ -127,30 +127,42 @@ impl Gate {
         let Some(software) = key.verifier(alg) else { return Signature::WrongKey };
         let message = u.signing_input.as_bytes();
         let native_ok = self.config.prefer_native;
-        let key_ref = format!("{p}:{}:{}", self.keys[p].generation(), key.kid.as_deref().unwrap_or(""));
-        let answer = answer.and_then(|(r, ok)| (r == key_ref).then_some(ok));
-        let verdict = match (answer, native_ok && self.async_verifier && !alg.is_symmetric(), key.public_jwk()) {
-            (Some(ok), true, _) => Some(ok),
-            (None, true, Some(jwk)) => {
-                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-                return Signature::Ask(SignatureJob {
-                    ticket: format!("{hex}|{key_ref}"),
-                    alg,
-                    key_ref,
-                    jwk: jwk.to_owned(),
-                    message: u.signing_input.to_owned(),
-                    signature: u.signature.clone(),
-                })
+        let verdict = if native_ok && self.async_verifier && !alg.is_symmetric() {
+            match self.async_answer(p, key, u, digest, answer) {
+                Ok(verdict) => verdict,
+                Err(job) => return Signature::Ask(job),
             }
-            _ => match (&self.native, native_ok, key.spki()) {
+        } else {
+            match (&self.native, native_ok, key.spki()) {
                 (Some(n), true, Some(spki)) => n.verify(alg, spki, message, &u.signature),
                 _ => None,
-            },
+            }
         };
         match verdict.unwrap_or_else(|| software.verify(message, &u.signature)) {
             true => Signature::Valid,
             false => Signature::Invalid,
         }
+    }
+
+    /// The asynchronous host's answer for this token and key (`Ok(Some)`), a job asking
+    /// for one (`Err`), or `Ok(None)` when the key cannot be handed out (software then).
+    fn async_answer(&self, p: usize, key: &Key, u: &Unverified<'_>, digest: &TokenDigest, answer: Option<(String, bool)>) -> Result<Option<bool>, SignatureJob> {
+        let key_ref = format!("{p}:{}:{}", self.keys[p].generation(), key.kid.as_deref().unwrap_or(""));
+        if let Some((r, ok)) = answer {
+            if r == key_ref {
+                return Ok(Some(ok));
+            }
+        }
+        let Some(jwk) = key.public_jwk() else { return Ok(None) };
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Err(SignatureJob {
+            ticket: format!("{hex}|{key_ref}"),
+            alg: u.header.alg,
+            key_ref,
+            jwk: jwk.to_owned(),
+            message: u.signing_input.to_owned(),
+            signature: u.signature.clone(),
+        })
     }
 }
 
