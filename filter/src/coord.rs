@@ -15,6 +15,7 @@ use proxy_wasm::hostcalls;
 /// A fetch outcome as published in shared data.
 pub struct Published {
     pub generation: u64,
+    /// When the fetch started (not when it completed).
     pub fetched_at_ms: u64,
     /// Fetched because a token named an unknown kid (the process-wide cooldown).
     pub kid_triggered: bool,
@@ -100,7 +101,7 @@ impl Channel {
     }
 
     /// Publishes an outcome as the next generation; returns that generation.
-    pub fn publish(&self, now_ms: u64, r: &FetchResult<'_>, kid_triggered: bool) -> u64 {
+    pub fn publish(&self, started_ms: u64, r: &FetchResult<'_>, kid_triggered: bool) -> u64 {
         for _ in 0..8 {
             let (current, cas) = match hostcalls::get_shared_data(&self.result_key) {
                 Ok((bytes, cas)) => (bytes.as_deref().and_then(Published::decode), cas),
@@ -108,7 +109,7 @@ impl Channel {
             };
             let next = Published {
                 generation: current.map_or(1, |c| c.generation + 1),
-                fetched_at_ms: now_ms,
+                fetched_at_ms: started_ms,
                 kid_triggered,
                 status: r.status,
                 max_age_s: r.max_age_s,

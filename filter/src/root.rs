@@ -21,8 +21,8 @@ const TICK: Duration = Duration::from_millis(200);
 pub struct Root {
     id: u32,
     shared: Option<Shared>,
-    /// Outstanding JWKS calls: callout token → (provider index, kid-triggered).
-    calls: HashMap<u32, (usize, bool)>,
+    /// Outstanding JWKS calls: callout token → (provider index, kid-triggered, started at).
+    calls: HashMap<u32, (usize, bool, u64)>,
     /// Per provider: the shared-data channel (remote providers only) and the newest
     /// published generation this VM has applied.
     channels: Vec<Option<Channel>>,
@@ -100,22 +100,25 @@ impl Root {
             }
             match dispatch(&f) {
                 Ok(token) => {
-                    self.calls.insert(token, (p, f.reason == FetchReason::UnknownKid));
+                    self.calls.insert(token, (p, f.reason == FetchReason::UnknownKid, now));
                 }
                 Err(why) => {
                     let failed = FetchResult { status: None, body: &[], max_age_s: None };
                     let kid = f.reason == FetchReason::UnknownKid;
-                    self.finish_fetch(state, p, now, failed, kid, &format!("dispatch failed: {why}"));
+                    self.finish_fetch(state, p, now, now, failed, kid, &format!("dispatch failed: {why}"));
                 }
             }
         }
     }
 
     /// The lease holder's side: publish the outcome for the other VMs, release the
-    /// lease, and apply it here.
-    fn finish_fetch(&mut self, state: &mut State, p: usize, now: u64, result: FetchResult<'_>, kid: bool, extra: &str) {
+    /// lease, and apply it here. The outcome is stamped with the time the fetch *started*:
+    /// a fetch that was already under way when a token with a new kid arrived cannot
+    /// know that key, even if it completes afterwards.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_fetch(&mut self, state: &mut State, p: usize, now: u64, started: u64, result: FetchResult<'_>, kid: bool, extra: &str) {
         if let Some(channel) = self.channels.get(p).and_then(Option::as_ref) {
-            let generation = channel.publish(now, &result, kid);
+            let generation = channel.publish(started, &result, kid);
             self.seen[p] = self.seen[p].max(generation);
             channel.release();
         }
@@ -200,7 +203,7 @@ fn report(state: &mut State, provider: usize, event: &KeySetEvent, extra: &str) 
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
-        let Some((provider, kid)) = self.calls.remove(&token) else { return };
+        let Some((provider, kid, started)) = self.calls.remove(&token) else { return };
         let Some(shared) = self.shared.clone() else { return };
         let mut state = shared.borrow_mut();
         let status = host::header(MapType::HttpCallResponseHeaders, ":status").and_then(|s| s.parse().ok());
@@ -213,7 +216,7 @@ impl Context for Root {
             .unwrap_or_default();
         let now = host::now_ms();
         let result = FetchResult { status, body: &body, max_age_s };
-        self.finish_fetch(&mut state, provider, now, result, kid, "");
+        self.finish_fetch(&mut state, provider, now, started, result, kid, "");
         self.revisit_held(&mut state, now);
     }
 }
