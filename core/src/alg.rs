@@ -72,9 +72,7 @@ impl Alg {
 
     pub fn family(self) -> KeyFamily {
         match self {
-            Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => {
-                KeyFamily::Rsa
-            }
+            Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => KeyFamily::Rsa,
             Alg::ES256 => KeyFamily::P256,
             Alg::ES384 => KeyFamily::P384,
             Alg::EdDSA => KeyFamily::Ed25519,

@@ -2,8 +2,8 @@
 //! then cheap checks, key lookup, signature (host-native when available), then claims.
 
 use crate::cache::{TokenDigest, Verified};
-use crate::decision::SignatureJob;
 use crate::claims;
+use crate::decision::SignatureJob;
 use crate::error::AuthError;
 use crate::extract::Found;
 use crate::gate::{Gate, Wait};
@@ -71,7 +71,14 @@ impl Gate {
         }
     }
 
-    fn check_uncached(&mut self, digest: &TokenDigest, found: &Found<'_>, ps: &[usize], now_ms: u64, wait: Wait) -> Checked {
+    fn check_uncached(
+        &mut self,
+        digest: &TokenDigest,
+        found: &Found<'_>,
+        ps: &[usize],
+        now_ms: u64,
+        wait: Wait,
+    ) -> Checked {
         let config = Rc::clone(&self.config);
         let max = ps.iter().map(|p| config.providers[*p].max_token_bytes).max().unwrap_or(0);
         let u = match token::parse(found.token, max) {
@@ -122,7 +129,14 @@ impl Gate {
 
     /// In order: the host's asynchronous answer for this token, a request for one, the
     /// host's synchronous verifier, and the software verifier for whatever they decline.
-    fn verify_signature(&self, p: usize, key: &Key, u: &Unverified<'_>, digest: &TokenDigest, answer: Option<(String, bool)>) -> Signature {
+    fn verify_signature(
+        &self,
+        p: usize,
+        key: &Key,
+        u: &Unverified<'_>,
+        digest: &TokenDigest,
+        answer: Option<(String, bool)>,
+    ) -> Signature {
         let alg = u.header.alg;
         let Some(software) = key.verifier(alg) else { return Signature::WrongKey };
         let message = u.signing_input.as_bytes();
@@ -146,7 +160,14 @@ impl Gate {
 
     /// The asynchronous host's answer for this token and key (`Ok(Some)`), a job asking
     /// for one (`Err`), or `Ok(None)` when the key cannot be handed out (software then).
-    fn async_answer(&self, p: usize, key: &Key, u: &Unverified<'_>, digest: &TokenDigest, answer: Option<(String, bool)>) -> Result<Option<bool>, SignatureJob> {
+    fn async_answer(
+        &self,
+        p: usize,
+        key: &Key,
+        u: &Unverified<'_>,
+        digest: &TokenDigest,
+        answer: Option<(String, bool)>,
+    ) -> Result<Option<bool>, SignatureJob> {
         let key_ref = format!("{p}:{}:{}", self.keys[p].generation(), key.kid.as_deref().unwrap_or(""));
         if let Some((r, ok)) = answer {
             if r == key_ref {

@@ -79,10 +79,7 @@ fn lifetime_over_the_maximum_is_refused() {
     assert_eq!(check(json!({"iat": iat, "exp": iat + MAX_LIFETIME})), Ok(()));
     assert_eq!(check(json!({"iat": iat, "exp": iat + MAX_LIFETIME + 1})), Err(AuthError::LifetimeTooLong));
     // Without iat the lifetime counts from nbf, and without both from now.
-    assert_eq!(
-        check(json!({"iat": null, "nbf": iat, "exp": iat + MAX_LIFETIME + 1})),
-        Err(AuthError::LifetimeTooLong)
-    );
+    assert_eq!(check(json!({"iat": null, "nbf": iat, "exp": iat + MAX_LIFETIME + 1})), Err(AuthError::LifetimeTooLong));
     assert_eq!(check(json!({"iat": null, "exp": NOW_S + MAX_LIFETIME + 1})), Err(AuthError::LifetimeTooLong));
     assert_eq!(check(json!({"iat": null, "exp": NOW_S + MAX_LIFETIME})), Ok(()));
 }
@@ -94,7 +91,9 @@ fn exp_far_in_the_future_is_a_lifetime_violation_not_forever() {
 
 #[test]
 fn time_claims_must_be_non_negative_integers() {
-    for bad in [json!(1.5), json!(NOW_S as f64 + 600.5), json!("1700000600"), json!(-1), json!(1e300), json!(true), json!([1])] {
+    for bad in
+        [json!(1.5), json!(NOW_S as f64 + 600.5), json!("1700000600"), json!(-1), json!(1e300), json!(true), json!([1])]
+    {
         assert_eq!(check(json!({"exp": bad})), Err(AuthError::BadClaim("exp")), "exp={bad}");
         assert_eq!(check(json!({"nbf": bad})), Err(AuthError::BadClaim("nbf")), "nbf={bad}");
         assert_eq!(check(json!({"iat": bad})), Err(AuthError::BadClaim("iat")), "iat={bad}");

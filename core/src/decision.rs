@@ -63,9 +63,7 @@ impl Denial {
         let status = reason.status();
         let description = reason.to_string();
         let www_authenticate = match status {
-            401 | 403 if reason != AuthError::NoMatchingRule => {
-                Some(www_authenticate(realm, &reason, &description))
-            }
+            401 | 403 if reason != AuthError::NoMatchingRule => Some(www_authenticate(realm, &reason, &description)),
             _ => None,
         };
         let body = serde_json::json!({

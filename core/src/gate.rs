@@ -2,7 +2,6 @@
 //! key material arrives through [`Gate::on_fetch_result`].
 
 use crate::cache::{TokenCache, TokenDigest};
-use std::collections::HashMap;
 use crate::check::Checked;
 use crate::config::{ConfigError, GateConfig, JwksSource, Requirement, Rule, TokenSource};
 use crate::decision::{Allowed, Decision, Denial};
@@ -14,6 +13,7 @@ use crate::request::RequestView;
 use crate::rules;
 use crate::verify::NativeVerifier;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Whether a request may be held while keys are fetched.
@@ -53,7 +53,14 @@ impl Gate {
             })
             .collect();
         let cache = TokenCache::new(config.token_cache_size);
-        Gate { config: Rc::new(config), keys, cache, native: None, async_verifier: false, async_results: HashMap::new() }
+        Gate {
+            config: Rc::new(config),
+            keys,
+            cache,
+            native: None,
+            async_verifier: false,
+            async_results: HashMap::new(),
+        }
     }
 
     /// Installs a host-native verifier (used when the config's `verifier` is `auto`).
@@ -154,7 +161,15 @@ impl Gate {
         out
     }
 
-    fn require_one(&mut self, req: &RequestView<'_>, ps: &[usize], optional: bool, rule: &Rule, now_ms: u64, wait: Wait) -> Decision {
+    fn require_one(
+        &mut self,
+        req: &RequestView<'_>,
+        ps: &[usize],
+        optional: bool,
+        rule: &Rule,
+        now_ms: u64,
+        wait: Wait,
+    ) -> Decision {
         let found = match extract(req, &self.sources_of(ps)) {
             Err(e) => return self.deny(e, None),
             Ok(None) if optional => return Decision::Allow(self.base_allow(req)),

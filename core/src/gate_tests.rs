@@ -196,7 +196,9 @@ fn unknown_kid_on_an_inline_provider_is_401_without_waiting() {
 fn token_type_is_enforced_when_configured() {
     let mut w = world_with(|c| c["providers"]["a"]["token_type"] = json!("at+jwt"));
     let body = payload(json!({})).to_string();
-    let with_typ = |w: &World, typ: &str| sign_es256_raw(&w.ec_a, &format!(r#"{{"alg":"ES256","kid":"ec-a","typ":"{typ}"}}"#), &body);
+    let with_typ = |w: &World, typ: &str| {
+        sign_es256_raw(&w.ec_a, &format!(r#"{{"alg":"ES256","kid":"ec-a","typ":"{typ}"}}"#), &body)
+    };
     for ok in ["at+jwt", "application/at+jwt", "AT+JWT"] {
         let t = with_typ(&w, ok);
         allowed(decide(&mut w, &bearer("/api/orders", &t)));
@@ -247,7 +249,10 @@ fn issuer_selects_the_provider_and_its_keys() {
     // A's issuer, signed with B's key: only A's keys are tried.
     let forged = es256_token(&w.ec_b, &payload(json!({})));
     assert_invalid_token(decide(&mut w, &bearer("/api/orders", &forged)), AuthError::UnknownKey);
-    let relabelled = es256_token(&ES256KeyPair::from_bytes(&w.ec_b.to_bytes()).expect("copy").with_key_id("ec-a"), &payload(json!({})));
+    let relabelled = es256_token(
+        &ES256KeyPair::from_bytes(&w.ec_b.to_bytes()).expect("copy").with_key_id("ec-a"),
+        &payload(json!({})),
+    );
     assert_invalid_token(decide(&mut w, &bearer("/api/orders", &relabelled)), AuthError::BadSignature);
     // B's token on a route that only trusts A, and a token from nobody we know.
     assert_invalid_token(decide(&mut w, &bearer("/admin/x", &for_b)), AuthError::WrongIssuer);
@@ -271,7 +276,8 @@ fn allow_missing_allows_no_token_but_not_a_bad_one() {
 #[test]
 fn public_route_strips_spoofed_identity_headers() {
     let mut w = world();
-    let r = req("GET", "/public/x", &[("x-jwt-sub", "admin"), ("X-Jwt-Scope", "admin"), ("authorization", "Bearer junk")]);
+    let r =
+        req("GET", "/public/x", &[("x-jwt-sub", "admin"), ("X-Jwt-Scope", "admin"), ("authorization", "Bearer junk")]);
     let a = allowed(decide(&mut w, &r));
     assert!(strips(&a, &["x-jwt-sub", "x-jwt-scope"]), "{:?}", a.remove);
     assert!(!a.remove.iter().any(|h| h == "x-jwt-iss"), "absent headers need no removal: {:?}", a.remove);
@@ -342,7 +348,8 @@ fn denials_never_contain_the_token() {
         es256_token(&stranger, &payload(json!({}))),
         sign_es256_raw(&w.ec_a, r#"{"alg":"ES256","kid":"ec-a","crit":["x"]}"#, &payload(json!({})).to_string()),
     ];
-    let mut cases: Vec<(String, Denial)> = tokens.iter().map(|t| (t.clone(), denied(decide(&mut w, &bearer("/api/x", t))))).collect();
+    let mut cases: Vec<(String, Denial)> =
+        tokens.iter().map(|t| (t.clone(), denied(decide(&mut w, &bearer("/api/x", t))))).collect();
     let scoped = es256_token(&w.ec_a, &payload(json!({})));
     cases.push((scoped.clone(), denied(decide(&mut w, &bearer("/admin/x", &scoped)))));
     for (t, d) in &cases {

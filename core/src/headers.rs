@@ -74,10 +74,11 @@ mod tests {
             &c,
             &[ch("sub", "x-sub"), ch("n", "x-n"), ch("ok", "x-ok"), ch("roles", "x-r"), ch("realm.roles", "x-rr")],
         );
-        let want: Vec<(String, String)> = [("x-sub", "u1"), ("x-n", "7"), ("x-ok", "true"), ("x-r", "a,b"), ("x-rr", "x")]
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let want: Vec<(String, String)> =
+            [("x-sub", "u1"), ("x-n", "7"), ("x-ok", "true"), ("x-r", "a,b"), ("x-rr", "x")]
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
         assert_eq!(got, want);
     }
 

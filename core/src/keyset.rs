@@ -80,7 +80,10 @@ pub enum Lookup<'k> {
     /// No usable key set: never loaded yet (`cold`), or stale past `max_stale_s`.
     /// `refreshable`: no refresh has failed since the last success (the set is only old,
     /// e.g. an idle edge isolate), so a fetch is worth waiting for.
-    Unavailable { cold: bool, refreshable: bool },
+    Unavailable {
+        cold: bool,
+        refreshable: bool,
+    },
 }
 
 /// One state change, for the host to log and count.
@@ -154,7 +157,13 @@ impl KeySet {
         KeySet::new(provider, Some(remote), algorithms, None, seed)
     }
 
-    fn new(provider: usize, remote: Option<RemoteJwks>, algorithms: Vec<Alg>, keys: Option<Rc<KeySetDoc>>, seed: u64) -> KeySet {
+    fn new(
+        provider: usize,
+        remote: Option<RemoteJwks>,
+        algorithms: Vec<Alg>,
+        keys: Option<Rc<KeySetDoc>>,
+        seed: u64,
+    ) -> KeySet {
         KeySet {
             provider,
             remote,
@@ -241,7 +250,8 @@ impl KeySet {
             Err(reason) => {
                 self.failures = self.failures.saturating_add(1);
                 let shift = self.failures.min(16) - 1;
-                let retry_in_ms = (1000u64 << shift).min(MAX_BACKOFF_MS).min(remote.refresh_interval_s.saturating_mul(1000));
+                let retry_in_ms =
+                    (1000u64 << shift).min(MAX_BACKOFF_MS).min(remote.refresh_interval_s.saturating_mul(1000));
                 self.next_fetch_ms = now_ms + retry_in_ms;
                 KeySetEvent::Failed { reason, have_keys: self.keys.is_some(), retry_in_ms }
             }

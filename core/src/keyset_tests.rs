@@ -176,7 +176,10 @@ fn unchanged_body_and_304_are_unchanged_and_count_as_success() {
     assert_eq!(fetch(&mut ks, t1, ok(&keys)), KeySetEvent::Unchanged);
     let t2 = ks.next_fetch_ms;
     assert!(t2 >= t1 + REFRESH_S * 900, "a regular refresh is scheduled after Unchanged");
-    assert_eq!(fetch(&mut ks, t2, FetchResult { status: Some(304), body: b"", max_age_s: None }), KeySetEvent::Unchanged);
+    assert_eq!(
+        fetch(&mut ks, t2, FetchResult { status: Some(304), body: b"", max_age_s: None }),
+        KeySetEvent::Unchanged
+    );
     // Each Unchanged renews freshness: max_stale counts from the last one.
     assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, t2 + MAX_STALE_S * 1000), Some("a".into()));
 }
@@ -205,7 +208,13 @@ fn keys_go_unavailable_after_max_stale_since_last_success() {
         now = ks.next_fetch_ms;
     }
     assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000), Some("a".into()));
-    assert!(matches!(ks.lookup(Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000 + 1), Lookup::Unavailable { cold: false, refreshable: false }), "stale because refreshes failed");
+    assert!(
+        matches!(
+            ks.lookup(Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000 + 1),
+            Lookup::Unavailable { cold: false, refreshable: false }
+        ),
+        "stale because refreshes failed"
+    );
     // Recovery: a good fetch makes them usable again.
     let (t, _) = fetch_due(&mut ks, ok(&body(&[ec_jwk(&ec_key("b"))])));
     assert!(t > T0 + MAX_STALE_S * 1000);
@@ -281,7 +290,13 @@ fn huge_configured_durations_saturate_instead_of_overflowing() {
     // The config accepts any u64 for these; "practically forever" must not wrap around
     // to "a few milliseconds" (release) or panic (debug).
     let huge = u64::MAX / 1000 + 1;
-    let r = RemoteJwks { refresh_interval_s: huge, max_stale_s: huge, kid_refetch_cooldown_s: huge, min_refresh_interval_s: huge, ..remote() };
+    let r = RemoteJwks {
+        refresh_interval_s: huge,
+        max_stale_s: huge,
+        kid_refetch_cooldown_s: huge,
+        min_refresh_interval_s: huge,
+        ..remote()
+    };
     let mut ks = KeySet::remote(0, r.clone(), vec![Alg::ES256], 1);
     let keys = body(&[ec_jwk(&ec_key("a"))]);
     assert_eq!(fetch(&mut ks, T0, ok(&keys)), KeySetEvent::Loaded { keys: 1, skipped: vec![] });

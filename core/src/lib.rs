@@ -25,12 +25,14 @@ mod token;
 mod verify;
 
 pub use alg::Alg;
-pub use config::{Audiences, ConfigError, GateConfig, JwksSource, ProviderConfig, RemoteJwks, Requirement, TokenSource};
+pub use config::{
+    Audiences, ConfigError, GateConfig, JwksSource, ProviderConfig, RemoteJwks, Requirement, TokenSource,
+};
 pub use decision::{Allowed, Decision, Denial, SignatureJob};
 pub use error::AuthError;
 pub use gate::{fingerprint, Gate, Wait};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
-pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
-pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};
 pub use keyset::{parse_max_age, FetchReason, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;
+pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
+pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};

@@ -88,7 +88,11 @@ fn opt_string(m: &Map<String, Value>, name: &'static str) -> Result<Option<Strin
     match m.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(AuthError::Malformed(if name == "kid" { "header `kid` is not a string" } else { "header `typ` is not a string" })),
+        Some(_) => Err(AuthError::Malformed(if name == "kid" {
+            "header `kid` is not a string"
+        } else {
+            "header `typ` is not a string"
+        })),
     }
 }
 

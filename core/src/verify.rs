@@ -93,8 +93,9 @@ impl VerifyKey {
                 .is_ok_and(|sig| p256::ecdsa::signature::Verifier::verify(vk, message, &sig).is_ok()),
             VerifyKey::P384(vk) => p384::ecdsa::Signature::try_from(signature)
                 .is_ok_and(|sig| p384::ecdsa::signature::Verifier::verify(vk, message, &sig).is_ok()),
-            VerifyKey::Ed25519(pk) => ed25519_compact::Signature::from_slice(signature)
-                .is_ok_and(|sig| pk.verify(message, &sig).is_ok()),
+            VerifyKey::Ed25519(pk) => {
+                ed25519_compact::Signature::from_slice(signature).is_ok_and(|sig| pk.verify(message, &sig).is_ok())
+            }
             VerifyKey::Hmac { alg, secret } => {
                 let tag: Vec<u8> = match alg {
                     Alg::HS256 => hmac_sha256::HMAC::mac(message, secret).to_vec(),
@@ -215,7 +216,11 @@ mod tests {
         assert_eq!(ecdsa_raw_to_der(&only_r, 32), None, "s = 0");
         assert_eq!(ecdsa_raw_to_der(&[1u8; 63], 32), None);
         assert!(ecdsa_raw_to_der(&[0xffu8; 96], 48).is_some());
-        assert_eq!(ecdsa_raw_to_der(&[0xffu8; 96], 48).map(|d| d[1]), Some(2 * (2 + 49)), "two padded 48-byte integers");
+        assert_eq!(
+            ecdsa_raw_to_der(&[0xffu8; 96], 48).map(|d| d[1]),
+            Some(2 * (2 + 49)),
+            "two padded 48-byte integers"
+        );
     }
 }
 

@@ -6,7 +6,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jwtgate_core::{parse_compact, parse_jwks, Alg, AuthError, Decision, Gate, JwksOrigin, RequestView, VerifyKey, Wait};
+use jwtgate_core::{
+    parse_compact, parse_jwks, Alg, AuthError, Decision, Gate, JwksOrigin, RequestView, VerifyKey, Wait,
+};
 use serde_json::{json, Value};
 
 const VECTORS: [(&str, &str); 7] = [
@@ -119,7 +121,8 @@ fn vectors_verify_through_a_jwks() {
     for k in supported() {
         let alg = Alg::parse(k.str("alg")).expect("supported");
         let set = json!({ "keys": [k.v["jwk"]] }).to_string();
-        let doc = parse_jwks(set.as_bytes(), k.origin(), &[alg]).unwrap_or_else(|e| panic!("{}: JWKS refused: {e}", k.name));
+        let doc =
+            parse_jwks(set.as_bytes(), k.origin(), &[alg]).unwrap_or_else(|e| panic!("{}: JWKS refused: {e}", k.name));
         assert_eq!(doc.keys.len(), 1, "{}", k.name);
         assert_eq!(doc.keys[0].kid.as_deref(), k.v["jwk"]["kid"].as_str(), "{}", k.name);
         let key = doc.keys[0].verifier(alg).unwrap_or_else(|| panic!("{}: no verifier for {alg}", k.name));

@@ -7,7 +7,9 @@ use crate::http::{carry_out, Request};
 use crate::metrics::Metrics;
 use crate::native::EnvoyVerifier;
 use crate::state::{Shared, State};
-use jwtgate_core::{parse_max_age, Decision, FetchReason, FetchRequest, FetchResult, Gate, KeySetEvent, RequestView, Wait};
+use jwtgate_core::{
+    parse_max_age, Decision, FetchReason, FetchRequest, FetchResult, Gate, KeySetEvent, RequestView, Wait,
+};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
@@ -116,7 +118,16 @@ impl Root {
     /// a fetch that was already under way when a token with a new kid arrived cannot
     /// know that key, even if it completes afterwards.
     #[allow(clippy::too_many_arguments)]
-    fn finish_fetch(&mut self, state: &mut State, p: usize, now: u64, started: u64, result: FetchResult<'_>, kid: bool, extra: &str) {
+    fn finish_fetch(
+        &mut self,
+        state: &mut State,
+        p: usize,
+        now: u64,
+        started: u64,
+        result: FetchResult<'_>,
+        kid: bool,
+        extra: &str,
+    ) {
         if let Some(channel) = self.channels.get(p).and_then(Option::as_ref) {
             let generation = channel.publish(started, &result, kid);
             self.seen[p] = self.seen[p].max(generation);
@@ -124,7 +135,8 @@ impl Root {
         }
         if let Some(event) = state.gate.on_fetch_result(p, now, result) {
             report(state, p, &event, extra);
-            let name = if matches!(event, KeySetEvent::Failed { .. }) { "jwks_fetch_failed" } else { "jwks_fetch_success" };
+            let name =
+                if matches!(event, KeySetEvent::Failed { .. }) { "jwks_fetch_failed" } else { "jwks_fetch_success" };
             state.metrics.count(name);
         }
     }
@@ -162,9 +174,14 @@ fn use_native_verifier(gate: &mut Gate) {
     match jwtgate_core::native_self_test(&native) {
         Ok(()) => {
             gate.set_native_verifier(Box::new(native));
-            host::log(LogLevel::Info, "jwtgate: verifying RS*/ES* signatures with Envoy's verify_signature (BoringSSL)");
+            host::log(
+                LogLevel::Info,
+                "jwtgate: verifying RS*/ES* signatures with Envoy's verify_signature (BoringSSL)",
+            );
         }
-        Err(e) => host::log(LogLevel::Warn, &format!("jwtgate: native verifier failed its self-test ({e}); using software")),
+        Err(e) => {
+            host::log(LogLevel::Warn, &format!("jwtgate: native verifier failed its self-test ({e}); using software"))
+        }
     }
 }
 

@@ -62,7 +62,8 @@ fn run(body: &[u8]) -> Result<Vec<Value>, (u32, String)> {
     let Some(native) = EnvoyVerifier::detect() else {
         return Err((503, "the host has no verify_signature foreign function".into()));
     };
-    let items: Vec<Value> = serde_json::from_slice(body).map_err(|e| (400, format!("body is not a JSON array: {e}")))?;
+    let items: Vec<Value> =
+        serde_json::from_slice(body).map_err(|e| (400, format!("body is not a JSON array: {e}")))?;
     let mut results = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let field = |name: &str| -> Result<&str, (u32, String)> {

@@ -61,7 +61,14 @@ impl EdgeGate {
 
     /// Feeds a fetch outcome back; `status` 0 means no response (timeout, network).
     /// Returns a log line describing the key set's state change.
-    pub fn on_fetch_result(&mut self, provider: u32, now_ms: f64, status: u16, body: &[u8], cache_control: Option<String>) -> String {
+    pub fn on_fetch_result(
+        &mut self,
+        provider: u32,
+        now_ms: f64,
+        status: u16,
+        body: &[u8],
+        cache_control: Option<String>,
+    ) -> String {
         let result = FetchResult {
             status: (status != 0).then_some(status),
             body,

@@ -13,5 +13,9 @@ fn deny_carries_status_headers_and_body() {
     let v: Value = serde_json::from_str(&decision(&d)).expect("json");
     assert_eq!(v["kind"], "deny");
     assert_eq!(v["status"], 401);
-    assert!(v["headers"].as_array().expect("array").iter().any(|h| h[0] == "www-authenticate" && h[1] == "Bearer realm=\"jwtgate\""));
+    assert!(v["headers"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .any(|h| h[0] == "www-authenticate" && h[1] == "Bearer realm=\"jwtgate\""));
 }

@@ -11,7 +11,6 @@ use crate::alg::Alg;
 use crate::jwk::KeySetDoc;
 use std::fmt;
 
-
 /// A config error: the dotted path of the offending field and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -48,7 +47,9 @@ impl GateConfig {
         // silently replace the first): refuse duplicates, and anything but an object.
         if let Err(e) = crate::json::parse_object(text.as_bytes()) {
             let problem = match e {
-                crate::json::JsonError::Duplicate => "the document has a duplicate member (e.g. a provider defined twice)",
+                crate::json::JsonError::Duplicate => {
+                    "the document has a duplicate member (e.g. a provider defined twice)"
+                }
                 crate::json::JsonError::NotAnObject => "the config must be a JSON object",
                 _ => "the config is not valid JSON",
             };
@@ -121,7 +122,10 @@ pub struct RemoteJwks {
 pub enum TokenSource {
     /// A header (lower-case name) whose value starts with `prefix` (compared
     /// case-insensitively, since HTTP auth schemes are case-insensitive).
-    Header { name: String, prefix: String },
+    Header {
+        name: String,
+        prefix: String,
+    },
     Query(String),
     Cookie(String),
 }

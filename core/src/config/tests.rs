@@ -67,8 +67,11 @@ fn full_config_loads_with_defaults() {
     assert_eq!(idp.sources, [TokenSource::Header { name: "authorization".into(), prefix: "Bearer ".into() }]);
     assert!(!idp.algorithms.is_empty() && idp.algorithms.iter().all(|a| !a.is_symmetric()), "{:?}", idp.algorithms);
     assert!(matches!(&idp.jwks, JwksSource::Inline(doc) if doc.keys.len() == 1));
-    let headers: Vec<(String, &str)> = idp.claim_headers.iter().map(|h| (h.claim.join("."), h.header.as_str())).collect();
-    for (claim, header) in [("sub", "x-jwt-sub"), ("iss", "x-jwt-iss"), ("scope", "x-jwt-scope"), ("realm.roles", "x-roles")] {
+    let headers: Vec<(String, &str)> =
+        idp.claim_headers.iter().map(|h| (h.claim.join("."), h.header.as_str())).collect();
+    for (claim, header) in
+        [("sub", "x-jwt-sub"), ("iss", "x-jwt-iss"), ("scope", "x-jwt-scope"), ("realm.roles", "x-roles")]
+    {
         assert!(headers.contains(&(claim.to_owned(), header)), "{claim} -> {header} in {headers:?}");
     }
     for h in ["x-jwt-sub", "x-jwt-iss", "x-jwt-scope", "x-roles"] {
@@ -100,7 +103,14 @@ fn remote_jwks_uri_gives_authority_and_path_and_defaults() {
     assert_eq!(r.path, "/oauth/jwks.json?v=1");
     assert_eq!(r.cluster.as_deref(), Some("idp_r"));
     assert_eq!(
-        (r.refresh_interval_s, r.min_refresh_interval_s, r.timeout_ms, r.max_stale_s, r.kid_refetch_cooldown_s, r.max_body_bytes),
+        (
+            r.refresh_interval_s,
+            r.min_refresh_interval_s,
+            r.timeout_ms,
+            r.max_stale_s,
+            r.kid_refetch_cooldown_s,
+            r.max_body_bytes
+        ),
         (300, 30, 2000, 86_400, 30, 256 * 1024)
     );
 }
@@ -201,7 +211,9 @@ fn inline_jwks_without_usable_keys_is_refused() {
     });
     assert_eq!(e.field, "providers.idp.jwks.inline");
     assert!(e.problem.contains("no usable key"), "{e}");
-    let e = error_after(|v| v["providers"]["idp"]["jwks"] = json!({ "inline": serde_json::from_str::<Value>(RSA1024_JWKS).expect("json") }));
+    let e = error_after(|v| {
+        v["providers"]["idp"]["jwks"] = json!({ "inline": serde_json::from_str::<Value>(RSA1024_JWKS).expect("json") })
+    });
     assert!(e.problem.contains("weaker than 2048"), "{e}");
 }
 

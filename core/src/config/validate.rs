@@ -71,7 +71,9 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     }
     let audiences = match p.audiences {
         RawAudiences::Any(s) if s == "*" => Audiences::Any,
-        RawAudiences::Any(_) => return err(f("audiences"), "must be a list of audiences, or \"*\" to disable the check"),
+        RawAudiences::Any(_) => {
+            return err(f("audiences"), "must be a list of audiences, or \"*\" to disable the check")
+        }
         RawAudiences::List(l) if l.is_empty() || l.iter().any(String::is_empty) => {
             return err(f("audiences"), "must list at least one non-empty audience")
         }
@@ -180,11 +182,17 @@ fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
     }
     let max_stale_s = j.max_stale_s.unwrap_or(86_400);
     if max_stale_s < refresh_interval_s {
-        return err(format!("{field}.max_stale_s"), "must be at least `refresh_interval_s` (keys would expire between refreshes)");
+        return err(
+            format!("{field}.max_stale_s"),
+            "must be at least `refresh_interval_s` (keys would expire between refreshes)",
+        );
     }
     let kid_refetch_cooldown_s = j.kid_refetch_cooldown_s.unwrap_or(30);
     if kid_refetch_cooldown_s == 0 || min_refresh_interval_s == 0 {
-        return err(field, "`kid_refetch_cooldown_s` and `min_refresh_interval_s` must be at least 1 (they bound the fetch rate)");
+        return err(
+            field,
+            "`kid_refetch_cooldown_s` and `min_refresh_interval_s` must be at least 1 (they bound the fetch rate)",
+        );
     }
     let max_body_bytes = j.max_body_bytes.unwrap_or(256 * 1024);
     if max_body_bytes < 1024 {

@@ -87,7 +87,8 @@ fn evaluate(set: &Value, origin: JwksOrigin, jws: &str, mode: Mode) -> Result<()
             }
         }
     };
-    let verifier = key.and_then(|k| k.verifier(alg)).ok_or_else(|| format!("no key for kid {:?} and {alg}", u.header.kid))?;
+    let verifier =
+        key.and_then(|k| k.verifier(alg)).ok_or_else(|| format!("no key for kid {:?} and {alg}", u.header.kid))?;
     let input = signing_input.as_deref().unwrap_or(u.signing_input);
     if verifier.verify(input.as_bytes(), &u.signature) {
         Ok(())

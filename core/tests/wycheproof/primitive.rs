@@ -49,11 +49,9 @@ fn unsigned(bytes: Vec<u8>) -> Vec<u8> {
 fn key_for(alg: Alg, group: &Value) -> Result<VerifyKey, String> {
     let pk = &group["publicKey"];
     let key = match alg {
-        Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => VerifyKey::rsa(
-            alg,
-            &unsigned(hex(str_of(pk, "modulus"))),
-            &unsigned(hex(str_of(pk, "publicExponent"))),
-        ),
+        Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => {
+            VerifyKey::rsa(alg, &unsigned(hex(str_of(pk, "modulus"))), &unsigned(hex(str_of(pk, "publicExponent"))))
+        }
         Alg::ES256 | Alg::ES384 => VerifyKey::ec(alg, &hex(str_of(pk, "uncompressed"))),
         Alg::EdDSA => VerifyKey::ed25519(&hex(str_of(pk, "pk"))),
         _ => Err("not a primitive-file algorithm"),

@@ -105,7 +105,9 @@ impl Exceptions {
         let verdicts: BTreeSet<bool> = flags.iter().filter_map(|f| self.acceptable.get(f).copied()).collect();
         match verdicts.len() {
             1 => Ok(verdicts.into_iter().next().unwrap_or(false)),
-            0 => Err(format!("{label} tcId {tc_id}: `acceptable` with flags {flags:?}, none decided in {EXCEPTIONS_FILE}")),
+            0 => Err(format!(
+                "{label} tcId {tc_id}: `acceptable` with flags {flags:?}, none decided in {EXCEPTIONS_FILE}"
+            )),
             _ => Err(format!("{label} tcId {tc_id}: `acceptable` flags {flags:?} are decided both ways")),
         }
     }
