@@ -45,6 +45,10 @@ pub enum AuthError {
     /// The gate has no usable keys (cold start past the hold, or an IdP outage past the
     /// stale bound). This is the gate's own failure: 503, never 401, never allow.
     KeysUnavailable,
+    /// The host could not load a valid config: every request gets 503 until it does.
+    Unconfigured,
+    /// The host got an answer from the core it cannot carry out (a bug): fail closed, 500.
+    Internal(&'static str),
 }
 
 impl AuthError {
@@ -53,7 +57,8 @@ impl AuthError {
         match self {
             AuthError::InsufficientScope(_) | AuthError::NoMatchingRule => 403,
             AuthError::BadPath => 400,
-            AuthError::KeysUnavailable => 503,
+            AuthError::KeysUnavailable | AuthError::Unconfigured => 503,
+            AuthError::Internal(_) => 500,
             _ => 401,
         }
     }
@@ -63,6 +68,7 @@ impl AuthError {
     pub fn bearer_error(&self) -> Option<&'static str> {
         match self {
             AuthError::MissingToken | AuthError::KeysUnavailable => None,
+            AuthError::Unconfigured | AuthError::Internal(_) => None,
             AuthError::NoMatchingRule | AuthError::BadPath => None,
             AuthError::MultipleTokens | AuthError::MalformedCredential(_) => Some("invalid_request"),
             AuthError::InsufficientScope(_) => Some("insufficient_scope"),
@@ -76,7 +82,8 @@ impl AuthError {
             AuthError::MissingToken => "missing_token",
             AuthError::NoMatchingRule => "access_denied",
             AuthError::BadPath => "invalid_request",
-            AuthError::KeysUnavailable => "temporarily_unavailable",
+            AuthError::KeysUnavailable | AuthError::Unconfigured => "temporarily_unavailable",
+            AuthError::Internal(_) => "server_error",
             other => other.bearer_error().unwrap_or("invalid_token"),
         }
     }
@@ -103,6 +110,8 @@ impl AuthError {
             AuthError::NoMatchingRule => "no_rule",
             AuthError::BadPath => "path",
             AuthError::KeysUnavailable => "keys_unavailable",
+            AuthError::Unconfigured => "unconfigured",
+            AuthError::Internal(_) => "internal",
         }
     }
 }
@@ -132,6 +141,8 @@ impl fmt::Display for AuthError {
             AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
             AuthError::BadPath => f.write_str("request path cannot be matched safely"),
             AuthError::KeysUnavailable => f.write_str("signing keys are temporarily unavailable"),
+            AuthError::Unconfigured => f.write_str("jwtgate is not configured"),
+            AuthError::Internal(what) => write!(f, "internal error: {what}"),
         }
     }
 }

@@ -3,6 +3,9 @@
 
 use super::*;
 use crate::b64;
+use crate::decision::{Allowed, Denial};
+use crate::error::AuthError;
+use crate::keyset::FetchResult;
 use crate::test_support::*;
 use jwt_simple::prelude::ES256KeyPair;
 use serde_json::json;
@@ -17,7 +20,24 @@ mod cache;
 mod asynchronous;
 
 fn decide(w: &mut World, r: &Req) -> Decision {
-    w.gate.decide(&r.view(), NOW_MS, Wait::Allowed)
+    w.gate.decide(&r.view(), NOW_MS, NOW_MS)
+}
+
+/// When a test request arrived: just now (the hold may still run), or a whole
+/// `startup_hold_ms` before the decision (the hold has ended).
+#[derive(Clone, Copy, Debug)]
+enum Hold {
+    Fresh,
+    Expired,
+}
+
+impl Hold {
+    fn arrived(self, w: &World, now: u64) -> u64 {
+        match self {
+            Hold::Fresh => now,
+            Hold::Expired => now.saturating_sub(w.gate.config().startup_hold_ms),
+        }
+    }
 }
 
 fn allowed(d: Decision) -> Allowed {

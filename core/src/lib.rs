@@ -8,11 +8,14 @@ mod cache;
 mod check;
 mod claims;
 mod config;
+mod decide;
 mod decision;
 mod error;
 mod extract;
 mod gate;
 mod headers;
+mod host;
+mod job;
 mod json;
 mod jwk;
 mod keyset;
@@ -28,9 +31,11 @@ pub use alg::Alg;
 pub use config::{
     Audiences, ConfigError, GateConfig, JwksSource, ProviderConfig, RemoteJwks, Requirement, TokenSource,
 };
-pub use decision::{Allowed, Decision, Denial, SignatureJob};
+pub use decision::{Allowed, Decision, Denial};
 pub use error::AuthError;
-pub use gate::{fingerprint, Gate, Wait};
+pub use gate::{fingerprint, Gate};
+pub use host::HostKind;
+pub use job::{KeyRef, Verifier, VerifyJob};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
 pub use keyset::{parse_max_age, FetchReason, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;

@@ -176,6 +176,11 @@ pub fn world() -> World {
 
 /// Like [`world`], with `edit` applied to the config JSON first.
 pub fn world_with(edit: impl FnOnce(&mut Value)) -> World {
+    world_verified_by(crate::job::Verifier::Software, edit)
+}
+
+/// Like [`world_with`], with the host offering `verifier`.
+pub fn world_verified_by(verifier: crate::job::Verifier, edit: impl FnOnce(&mut Value)) -> World {
     let (ec_a, ed_a, ec_b, ec_r) = (ec_key("ec-a"), ed_key("ed-a"), ec_key("ec-b"), ec_key("ec-r"));
     let mut config = json!({
         "providers": {
@@ -198,7 +203,8 @@ pub fn world_with(edit: impl FnOnce(&mut Value)) -> World {
         ]
     });
     edit(&mut config);
-    let gate = crate::gate::Gate::from_json(&config.to_string(), 42).expect("test config is valid");
+    let config = crate::config::GateConfig::from_json(&config.to_string()).expect("test config is valid");
+    let gate = crate::gate::Gate::new(config, verifier, 42);
     World { gate, ec_a, ed_a, ec_b, ec_r }
 }
 

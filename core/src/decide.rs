@@ -1,0 +1,178 @@
+//! One decision pass over one request: normalise the path, find the rule, extract the
+//! token(s), check each, and build the header edits. A pass starts from `Gate::decide`
+//! or, with the verdicts an asynchronous host has given so far, from `Gate::resume`.
+
+use crate::check::{Checked, Checker};
+use crate::config::{GateConfig, Requirement, Rule, TokenSource};
+use crate::decision::{Allowed, Decision, Denial};
+use crate::error::AuthError;
+use crate::extract::{extract, removal_edits, Found};
+use crate::gate::{fingerprint, GateState};
+use crate::job::{Verdict, Verifier, VerifyJob};
+use crate::path;
+use crate::request::RequestView;
+use crate::rules;
+
+pub(crate) struct Pass<'g> {
+    config: &'g GateConfig,
+    state: &'g mut GateState,
+    checker: Checker<'g>,
+    arrived_ms: u64,
+    /// The asynchronous host's verdicts for this request so far.
+    verdicts: Vec<Verdict>,
+}
+
+impl<'g> Pass<'g> {
+    pub fn new(
+        config: &'g GateConfig,
+        verifier: &'g Verifier,
+        state: &'g mut GateState,
+        now_ms: u64,
+        arrived_ms: u64,
+    ) -> Pass<'g> {
+        // The hold ends `startup_hold_ms` after arrival, whichever host holds the request.
+        let may_hold = now_ms.saturating_sub(arrived_ms) < config.startup_hold_ms;
+        let checker = Checker { config, verifier, now_ms, may_hold };
+        Pass { config, state, checker, arrived_ms, verdicts: Vec::new() }
+    }
+
+    pub fn decide(mut self, req: &RequestView<'_>, verdicts: Vec<Verdict>) -> Decision {
+        self.verdicts = verdicts;
+        let config = self.config;
+        let path = match path::normalize(req.path) {
+            Ok(p) => p,
+            Err(e) => return self.deny(e, None),
+        };
+        let Some(rule) = rules::find(&config.rules, &path, req.method) else {
+            return self.deny(AuthError::NoMatchingRule, None);
+        };
+        let decision = match &rule.requirement {
+            Requirement::Public => Decision::Allow(self.base_allow(req)),
+            Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, rule),
+            Requirement::AnyOf(ps) => self.require_one(req, ps, false, rule),
+            Requirement::AllowMissing(ps) => self.require_one(req, ps, true, rule),
+            Requirement::AllOf(ps) => self.require_all(req, ps, rule),
+        };
+        match decision {
+            Decision::Allow(a) => Decision::Allow(forward_normalized(a, req.path, path)),
+            other => other,
+        }
+    }
+
+    fn deny(&self, reason: AuthError, token_hash: Option<String>) -> Decision {
+        Decision::Deny(Denial::new(reason, &self.config.realm, token_hash))
+    }
+
+    /// The strip list, narrowed to the headers this request actually carries: removing
+    /// an absent header is a no-op, and each removal is a host call on the hot path.
+    fn base_allow(&self, req: &RequestView<'_>) -> Allowed {
+        let present = |h: &&String| req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(h));
+        let remove = self.config.strip_headers.iter().filter(present).cloned().collect();
+        Allowed { remove, ..Allowed::default() }
+    }
+
+    fn sources_of(&self, providers: &[usize]) -> Vec<&'g TokenSource> {
+        let config = self.config;
+        let mut out: Vec<&TokenSource> = Vec::new();
+        for p in providers {
+            for s in &config.providers[*p].sources {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    fn require_one(&mut self, req: &RequestView<'_>, ps: &[usize], optional: bool, rule: &Rule) -> Decision {
+        let found = match extract(req, &self.sources_of(ps)) {
+            Err(e) => return self.deny(e, None),
+            Ok(None) if optional => return Decision::Allow(self.base_allow(req)),
+            Ok(None) => return self.deny(AuthError::MissingToken, None),
+            Ok(Some(f)) => f,
+        };
+        let mut allowed = self.base_allow(req);
+        match self.admit(req, &found, ps, rule, &mut allowed) {
+            Ok(()) => Decision::Allow(allowed),
+            Err(d) => d,
+        }
+    }
+
+    /// Every provider's token, in the rule's order; the first that fails decides.
+    fn require_all(&mut self, req: &RequestView<'_>, ps: &[usize], rule: &Rule) -> Decision {
+        let mut allowed = self.base_allow(req);
+        for p in ps {
+            let found = match extract(req, &self.sources_of(std::slice::from_ref(p))) {
+                Err(e) => return self.deny(e, None),
+                Ok(None) => return self.deny(AuthError::MissingToken, None),
+                Ok(Some(f)) => f,
+            };
+            if let Err(d) = self.admit(req, &found, std::slice::from_ref(p), rule, &mut allowed) {
+                return d;
+            }
+        }
+        Decision::Allow(allowed)
+    }
+
+    /// Verifies one found token for one of `ps` and adds its header edits to `allowed`.
+    fn admit(
+        &mut self,
+        req: &RequestView<'_>,
+        found: &Found<'_>,
+        ps: &[usize],
+        rule: &Rule,
+        allowed: &mut Allowed,
+    ) -> Result<(), Decision> {
+        let hash = fingerprint(found.token);
+        let v = match self.checker.check(self.state, found, ps, &self.verdicts) {
+            Checked::Ok(v) => v,
+            Checked::NeedKeys(provider) => return Err(Decision::NeedKeys { provider }),
+            Checked::Ask(ask) => {
+                // The pass ends here; the job carries the request and the verdicts so far.
+                let verdicts = std::mem::take(&mut self.verdicts);
+                let job = VerifyJob::new(ask, req.to_owned_request(), self.arrived_ms, verdicts);
+                return Err(Decision::Verify(Box::new(job)));
+            }
+            Checked::Err(e) => return Err(self.deny(e, Some(hash))),
+        };
+        if !rule.scopes.iter().all(|s| v.scopes.contains(s)) {
+            return Err(self.deny(AuthError::InsufficientScope(rule.scopes.join(" ")), Some(hash)));
+        }
+        let p = v.provider;
+        allowed.set.extend(v.headers);
+        if !self.config.providers[p].forward_token {
+            let (remove, set) = removal_edits(req, &found.source);
+            allowed.remove.extend(remove);
+            allowed.set.extend(set);
+        }
+        allowed.token_hash = Some(hash);
+        allowed.stale_keys |= self.state.keys[p].is_stale();
+        Ok(())
+    }
+}
+
+/// The upstream gets the path the decision was made on: `path` and `target` always say
+/// it, and if normalising changed it, a `:path` edit rewrites the allowed request (query
+/// kept, fragment dropped). Behind Envoy, which normalises first, the edit never fires;
+/// at the edge it keeps a backend from reading `/public/./x` or `//public/x` differently
+/// than the gate did.
+fn forward_normalized(mut a: Allowed, raw: &str, normalized: String) -> Allowed {
+    let raw_path = &raw[..raw.find(['?', '#']).unwrap_or(raw.len())];
+    let had_fragment = raw.contains('#');
+    let current = a.set.iter().rev().find(|(k, _)| k == ":path").map(|(_, v)| v.clone());
+    let query_of = |p: &str| p.split('#').next().and_then(|p| p.split_once('?')).map(|(_, q)| q.to_owned());
+    let query = match &current {
+        Some(edited) => query_of(edited),
+        None => query_of(raw),
+    };
+    a.target = match query {
+        Some(q) if !q.is_empty() => format!("{normalized}?{q}"),
+        _ => normalized.clone(),
+    };
+    if raw_path != normalized || had_fragment {
+        a.set.retain(|(k, _)| k != ":path");
+        a.set.push((":path".to_owned(), a.target.clone()));
+    }
+    a.path = normalized;
+    a
+}
