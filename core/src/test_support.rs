@@ -3,7 +3,6 @@
 //! EC and Ed25519 keys are generated per test.
 
 use crate::b64;
-use crate::request::RequestView;
 use jwt_simple::prelude::*;
 use p256::ecdsa::signature::Signer;
 use serde_json::{json, Map, Value};
@@ -128,17 +127,7 @@ pub fn hs256_token(secret: &[u8], kid: Option<&str>, payload: &Value) -> String 
 }
 
 /// An owned request, viewed as the [`RequestView`] hosts pass in.
-pub struct Req {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Req {
-    pub fn view(&self) -> RequestView<'_> {
-        RequestView { method: &self.method, path: &self.path, headers: &self.headers }
-    }
-}
+pub type Req = crate::request::OwnedRequest;
 
 pub fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> Req {
     Req {
