@@ -214,36 +214,17 @@ impl EdgeJob {
     }
 }
 
-/// A JWKS fetch to run now.
-#[wasm_bindgen]
+/// A JWKS fetch to run now (plain data: read-only copies of the core's request).
+#[wasm_bindgen(getter_with_clone)]
 pub struct EdgeFetch {
-    provider: usize,
-    uri: Option<String>,
-    timeout_ms: u64,
-    max_body_bytes: usize,
-}
-
-#[wasm_bindgen]
-impl EdgeFetch {
-    #[wasm_bindgen(getter)]
-    pub fn provider(&self) -> u32 {
-        self.provider as u32
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn uri(&self) -> Option<String> {
-        self.uri.clone()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn timeout_ms(&self) -> f64 {
-        self.timeout_ms as f64
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn max_body_bytes(&self) -> f64 {
-        self.max_body_bytes as f64
-    }
+    #[wasm_bindgen(readonly)]
+    pub provider: u32,
+    #[wasm_bindgen(readonly)]
+    pub uri: Option<String>,
+    #[wasm_bindgen(readonly)]
+    pub timeout_ms: f64,
+    #[wasm_bindgen(readonly)]
+    pub max_body_bytes: f64,
 }
 
 /// The fetches due now. Every remote provider has a `uri` at the edge (checked at load);
@@ -251,10 +232,10 @@ impl EdgeFetch {
 pub fn fetches(list: &[FetchRequest], cap: impl Fn(usize) -> usize) -> Vec<EdgeFetch> {
     list.iter()
         .map(|f| EdgeFetch {
-            provider: f.provider,
+            provider: f.provider as u32,
             uri: f.uri.clone(),
-            timeout_ms: f.timeout_ms,
-            max_body_bytes: cap(f.provider),
+            timeout_ms: f.timeout_ms as f64,
+            max_body_bytes: cap(f.provider) as f64,
         })
         .collect()
 }

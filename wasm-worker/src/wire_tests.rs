@@ -68,6 +68,6 @@ fn a_cold_remote_provider_asks_for_a_fetch_by_uri() {
     assert_eq!(EdgeDecision::from(g.decide(&view, 0, 0)).kind(), Some(DecisionKind::Deny));
     let fetches = fetches(&g.poll_fetches(0), |p| g.fetch_body_cap(p));
     assert_eq!(fetches.len(), 1);
-    assert_eq!((fetches[0].provider(), fetches[0].uri()), (0, Some("https://idp.example/jwks".to_owned())));
-    assert!(fetches[0].timeout_ms() > 0.0 && fetches[0].max_body_bytes() > 0.0);
+    assert_eq!((fetches[0].provider, fetches[0].uri.as_deref()), (0, Some("https://idp.example/jwks")));
+    assert!(fetches[0].timeout_ms > 0.0 && fetches[0].max_body_bytes > 0.0);
 }
