@@ -9,6 +9,7 @@ mod validate;
 
 use crate::alg::Alg;
 use crate::jwk::KeySetDoc;
+use crate::strip::StripPolicy;
 use std::fmt;
 
 /// A config error: the dotted path of the offending field and what is wrong with it.
@@ -32,8 +33,11 @@ pub struct GateConfig {
     pub realm: String,
     pub providers: Vec<ProviderConfig>,
     pub rules: Vec<Rule>,
-    /// Every header the gate can write (lower case): stripped from every request.
+    /// Every header the gate can write (lower case) plus the configured `strip_headers`
+    /// and method-override headers: stripped from every request, in any spelling.
     pub strip_headers: Vec<String>,
+    /// `strip_headers` plus the `x-jwt-` namespace, compared in canonical form.
+    pub strip: StripPolicy,
     pub startup_hold_ms: u64,
     pub token_cache_size: usize,
     /// Use a host-native signature verifier when the host offers one.

@@ -21,6 +21,9 @@ pub struct RawConfig {
     /// How many verified tokens to remember (0 disables the cache).
     #[serde(default)]
     pub token_cache_size: Option<usize>,
+    /// Strip `x-http-method-override` and its siblings (default true).
+    #[serde(default)]
+    pub strip_method_override_headers: Option<bool>,
     /// `"auto"` (the host's native verifier where it has one) or `"software"`.
     #[serde(default)]
     pub verifier: Option<String>,

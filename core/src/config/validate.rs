@@ -4,6 +4,7 @@
 use super::raw::*;
 use super::*;
 use crate::jwk::{parse_jwks, JwksOrigin};
+use crate::strip::{StripPolicy, METHOD_OVERRIDE_HEADERS};
 
 pub const DEFAULT_REALM: &str = "jwtgate";
 /// Headers the gate writes for every provider, whatever the config says.
@@ -48,6 +49,14 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
             strip_headers.push(h);
         }
     }
+    if raw.strip_method_override_headers.unwrap_or(true) {
+        for h in METHOD_OVERRIDE_HEADERS {
+            if !strip_headers.iter().any(|s| s == h) {
+                strip_headers.push(h.to_owned());
+            }
+        }
+    }
+    let strip = StripPolicy::new(strip_headers.iter().map(String::as_str));
     let startup_hold_ms = raw.startup_hold_ms.unwrap_or(3000);
     if startup_hold_ms > 60_000 {
         return err("startup_hold_ms", "must be at most 60000");
@@ -61,7 +70,7 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         Some("software") => false,
         Some(_) => return err("verifier", "must be \"auto\" or \"software\""),
     };
-    Ok(GateConfig { realm, providers, rules, strip_headers, startup_hold_ms, token_cache_size, prefer_native })
+    Ok(GateConfig { realm, providers, rules, strip_headers, strip, startup_hold_ms, token_cache_size, prefer_native })
 }
 
 fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
@@ -274,6 +283,13 @@ fn rule(field: &str, r: RawRule, names: &[String]) -> R<Rule> {
     }
     if requirement == Requirement::Public && !r.scopes.is_empty() {
         return err(format!("{field}.scopes"), "a public rule cannot require scopes");
+    }
+    // Dropping the token would skip the scope check: a rule that needs scopes needs a token.
+    if matches!(requirement, Requirement::AllowMissing(_)) && !r.scopes.is_empty() {
+        return err(
+            format!("{field}.scopes"),
+            "an `allow_missing` rule cannot require scopes (a request without a token would skip the check); use `provider` or `any_of`",
+        );
     }
     Ok(Rule { path, methods, requirement, scopes: r.scopes })
 }
