@@ -146,6 +146,8 @@ impl fmt::Display for AuthError {
     }
 }
 
+impl std::error::Error for AuthError {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
