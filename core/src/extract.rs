@@ -134,8 +134,7 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+        match (bytes[i], bytes.get(i + 1..i + 3).and_then(crate::hex::byte)) {
             (b'%', Some(v)) => {
                 out.push(v);
                 i += 3;

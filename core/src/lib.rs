@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod gate;
 mod headers;
+pub mod hex;
 mod json;
 mod jwk;
 mod keyset;

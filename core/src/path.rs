@@ -59,9 +59,7 @@ fn decode_unreserved(path: &str) -> Result<String, AuthError> {
             i += 1;
             continue;
         }
-        let hex = bytes.get(i + 1..i + 3).ok_or(AuthError::BadPath)?;
-        let hex = std::str::from_utf8(hex).map_err(|_| AuthError::BadPath)?;
-        let v = u8::from_str_radix(hex, 16).map_err(|_| AuthError::BadPath)?;
+        let v = bytes.get(i + 1..i + 3).and_then(crate::hex::byte).ok_or(AuthError::BadPath)?;
         match v {
             b'/' | b'\\' | 0 => return Err(AuthError::BadPath),
             b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => out.push(b as char),
