@@ -43,9 +43,12 @@ impl StripPolicy {
     }
 
     /// Whether a header of this name (any spelling) is removed before forwarding.
+    /// Runs for every request header, so it compares byte by byte without allocating.
     pub fn strips(&self, name: &str) -> bool {
-        let c = canonical(name);
-        c.starts_with(NAMESPACE) || self.names.contains(&c)
+        let canonical_prefix_is = |c: &str| {
+            name.len() >= c.len() && name.bytes().zip(c.bytes()).all(|(n, c)| canonical_byte(n) == c)
+        };
+        canonical_prefix_is(NAMESPACE) || self.names.iter().any(|c| c.len() == name.len() && canonical_prefix_is(c))
     }
 
     /// The headers of `req` to remove, lower-cased as hosts name them, each once.
@@ -73,7 +76,15 @@ impl StripPolicy {
 /// ASCII lower case, and every byte that is not a letter or a digit becomes `-`: the
 /// name as a CGI gateway's `HTTP_*` variable would spell it, lower-cased.
 pub fn canonical(name: &str) -> String {
-    name.bytes().map(|b| if b.is_ascii_alphanumeric() { b.to_ascii_lowercase() as char } else { '-' }).collect()
+    name.bytes().map(|b| canonical_byte(b) as char).collect()
+}
+
+fn canonical_byte(b: u8) -> u8 {
+    if b.is_ascii_alphanumeric() {
+        b.to_ascii_lowercase()
+    } else {
+        b'-'
+    }
 }
 
 #[cfg(test)]
