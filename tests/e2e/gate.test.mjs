@@ -9,7 +9,8 @@
 // the intended way. The per-host suites are named after the host and each
 // subtest `<host>: <case id>`.
 //
-// Case fields beyond README.md's table (issue 6):
+// Case fields added for the security (RFC 8725 and HTTP bypass) cases, in more detail
+// than tests/e2e/README.md's table:
 //   placement "template"  the token goes only where a `{{token}}` appears in `path`
 //                         or in a `headers` value (strings or arrays), e.g.
 //                         {"authorization": "Bearer\t{{token}}"}
