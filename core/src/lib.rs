@@ -2,6 +2,8 @@
 //! edge worker. Pure Rust, no I/O: hosts pass request data and the current time in and
 //! get a [`Decision`] (and JWKS fetch requests) out.
 
+#![forbid(unsafe_code)]
+
 mod alg;
 mod b64;
 mod cache;
