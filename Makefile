@@ -78,8 +78,8 @@ demo: up
 lint: $(STAMPS)/rust-targets
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --release --target wasm32-wasip1 -p jwtgate-filter --all-features -- -D warnings
-	cargo clippy --profile worker --target wasm32-unknown-unknown -p jwtgate-worker -- -D warnings
+	cargo clippy --target wasm32-wasip1 -p jwtgate-filter --all-features -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown -p jwtgate-worker -- -D warnings
 
 unit:
 	cargo test -p jwtgate-core -p jwtgate-worker -p jwtgate-filter
