@@ -12,7 +12,7 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke vectors-wasm
+.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke vectors-wasm
 FUZZ_SECONDS ?= 300
 
 help:
@@ -73,6 +73,14 @@ demo: up
 	@echo "The stack keeps running for you to try; 'make down' stops it."
 
 ## --- tests -----------------------------------------------------------------------------
+# Fast checks first: formatting, then clippy with warnings as errors on every target the
+# code builds for (native with tests, the filter for Envoy, the worker for the edge).
+lint: $(STAMPS)/rust-targets
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target wasm32-wasip1 -p jwtgate-filter --all-features -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown -p jwtgate-worker -- -D warnings
+
 unit:
 	cargo test -p jwtgate-core -p jwtgate-worker -p jwtgate-filter
 	@test -d ../shared/test-vectors/wycheproof || echo "note: ../shared/test-vectors/wycheproof is absent: the Wycheproof tests skipped"
@@ -105,7 +113,7 @@ bench: setup build
 bench-smoke: setup build
 	BENCH_QUICK=1 python3 bench/run.py
 
-test: setup unit e2e fuzz-smoke bench-smoke
+test: setup lint unit e2e fuzz-smoke bench-smoke
 
 clean:
 	-python3 tests/up.py down

@@ -59,14 +59,21 @@ impl Checker<'_> {
     /// A cache hit, re-checked for this request; `None` means "verify from scratch".
     fn cached(&self, state: &mut GateState, digest: &TokenDigest, found: &Found<'_>, ps: &[usize]) -> Option<Checked> {
         let v = state.cache.get(digest)?;
+        // The hit counts only for the provider that selection (first of the rule's
+        // providers with the token's issuer) would pick here: a laxer provider of the
+        // same issuer on another route must not vouch for it on this one.
+        let issuer = &self.config.providers[v.provider].issuer;
+        if ps.iter().find(|p| self.config.providers[**p].issuer == *issuer) != Some(&v.provider) {
+            return None;
+        }
         let keys = &state.keys[v.provider];
-        if !ps.contains(&v.provider) || v.keys_generation != keys.generation() {
+        if v.keys_generation != keys.generation() {
             state.cache.remove(digest);
             return None;
         }
         let prov = &self.config.providers[v.provider];
         if !prov.sources.contains(&found.source) {
-            return Some(Checked::Err(AuthError::WrongIssuer));
+            return Some(Checked::Err(AuthError::WrongSource));
         }
         if self.now_ms / 1000 >= v.exp_s.saturating_add(prov.clock_skew_s) {
             state.cache.remove(digest);
@@ -131,6 +138,10 @@ impl Checker<'_> {
         if let Err(e) = verified.and_then(|()| claims::validate(&u.claims, prov, now_ms / 1000)) {
             return Checked::Err(e);
         }
+        let headers = match claim_headers(&u.claims, &prov.claim_headers) {
+            Ok(h) => h,
+            Err(e) => return Checked::Err(e),
+        };
         Checked::Ok(Verified {
             provider: p,
             alg: u.header.alg,
@@ -138,7 +149,7 @@ impl Checker<'_> {
             exp_s: claims::expiry(&u.claims).unwrap_or(0),
             keys_generation: keys.generation(),
             scopes: claims::granted_scopes(&u.claims).into_iter().map(str::to_owned).collect(),
-            headers: claim_headers(&u.claims, &prov.claim_headers),
+            headers,
         })
     }
 
@@ -183,7 +194,7 @@ impl Checker<'_> {
 /// Size, source, algorithm allow-list and type: everything decidable before any key.
 fn cheap_checks(u: &Unverified<'_>, found: &Found<'_>, prov: &crate::config::ProviderConfig) -> Result<(), AuthError> {
     if !prov.sources.contains(&found.source) {
-        return Err(AuthError::WrongIssuer);
+        return Err(AuthError::WrongSource);
     }
     if found.token.len() > prov.max_token_bytes {
         return Err(AuthError::TokenTooLarge);

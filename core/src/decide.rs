@@ -63,11 +63,11 @@ impl<'g> Pass<'g> {
         Decision::Deny(Denial::new(reason, &self.config.realm, token_hash))
     }
 
-    /// The strip list, narrowed to the headers this request actually carries: removing
-    /// an absent header is a no-op, and each removal is a host call on the hot path.
+    /// The headers this request carries that the gate strips, in whatever spelling the
+    /// client used (see `strip.rs`): removing an absent header is a no-op, and each
+    /// removal is a host call on the hot path.
     fn base_allow(&self, req: &RequestView<'_>) -> Allowed {
-        let present = |h: &&String| req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(h));
-        let remove = self.config.strip_headers.iter().filter(present).cloned().collect();
+        let remove = self.config.strip.to_remove(req);
         Allowed { remove, ..Allowed::default() }
     }
 

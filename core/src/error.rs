@@ -35,7 +35,13 @@ pub enum AuthError {
     /// A registered claim has the wrong JSON type.
     BadClaim(&'static str),
     WrongIssuer,
+    /// The token was found in a place its issuer's provider does not read tokens from
+    /// (e.g. a query parameter when only `Authorization` is configured for it).
+    WrongSource,
     WrongAudience,
+    /// A claim configured as a request header has no unambiguous header form (edge
+    /// whitespace, a `,` in an array item, a space in a scope, a control character).
+    UnrenderableClaim(String),
     /// The token is valid but lacks scopes the route requires.
     InsufficientScope(String),
     /// No rule matches the request: deny by default.
@@ -105,6 +111,8 @@ impl AuthError {
             AuthError::LifetimeTooLong => "lifetime",
             AuthError::BadClaim(_) => "claims",
             AuthError::WrongIssuer => "issuer",
+            AuthError::WrongSource => "source",
+            AuthError::UnrenderableClaim(_) => "claims",
             AuthError::WrongAudience => "audience",
             AuthError::InsufficientScope(_) => "scope",
             AuthError::NoMatchingRule => "no_rule",
@@ -136,6 +144,8 @@ impl fmt::Display for AuthError {
             AuthError::LifetimeTooLong => f.write_str("token lifetime exceeds the allowed maximum"),
             AuthError::BadClaim(c) => write!(f, "claim `{c}` has an invalid value"),
             AuthError::WrongIssuer => f.write_str("token issuer is not accepted"),
+            AuthError::WrongSource => f.write_str("token was sent in a place its issuer's provider does not read"),
+            AuthError::UnrenderableClaim(c) => write!(f, "claim `{c}` has no unambiguous header form"),
             AuthError::WrongAudience => f.write_str("token audience is not accepted"),
             AuthError::InsufficientScope(s) => write!(f, "token lacks the required scope: {s}"),
             AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
@@ -146,6 +156,8 @@ impl fmt::Display for AuthError {
         }
     }
 }
+
+impl std::error::Error for AuthError {}
 
 #[cfg(test)]
 mod tests {

@@ -74,8 +74,8 @@ fn other_schemes_are_not_our_token() {
 }
 
 #[test]
-fn characters_outside_base64url_are_malformed() {
-    for t in ["a b", "a+b.c.d", "a/b.c.d", "abc.def.ghi=", "a\"b", "a\u{e9}b"] {
+fn token68_outside_base64url_is_a_malformed_token() {
+    for t in ["a+b.c.d", "a/b.c.d", "abc.def.ghi=", "a~b"] {
         let r = with_auth(&[&format!("Bearer {t}")]);
         assert!(matches!(run(&r, &[bearer_src()]), Err(AuthError::Malformed(_))), "{t:?}");
     }
@@ -172,4 +172,81 @@ fn cookie_lines_joined_with_commas_still_yield_each_pair() {
     assert_eq!(run(&r, &[cookie_src()]), Ok(Some(("abc.def.ghi".into(), cookie_src()))));
     let r = req("GET", "/x", &[("cookie", "jwt=a.b.c, jwt=d.e.f")]);
     assert_eq!(run(&r, &[cookie_src()]), Err(AuthError::MultipleTokens));
+}
+
+#[test]
+fn anything_but_sp_and_a_token68_after_the_scheme_is_a_malformed_credential() {
+    for v in [
+        "Bearer a b",
+        "Bearer a\"b",
+        "Bearer =abc",
+        "Bearer,abc.def.ghi",
+        "Bearer;abc.def.ghi",
+        "Bearer\tabc.def.ghi",
+        "Bearer \tabc.def.ghi",
+        "Bearer abc.def.ghi\x0b",
+    ] {
+        let r = with_auth(&[v]);
+        assert!(matches!(run(&r, &[bearer_src()]), Err(AuthError::MalformedCredential(_))), "{v:?}");
+    }
+}
+
+#[test]
+fn bytes_python_splits_on_are_malformed_credentials_wherever_they_stand() {
+    // `str.split()` treats 0x1C-0x1F, U+0085 and U+00A0 as whitespace: a WSGI app would
+    // read a bearer token in each of these.
+    for sep in ["\x1c", "\x1d", "\x1e", "\x1f", "\u{85}", "\u{a0}", "\x0c", "\x7f"] {
+        for v in [format!("Bearer{sep}{TOKEN}"), format!("{sep}Bearer {TOKEN}"), format!("Bearer {TOKEN}{sep}")] {
+            let r = with_auth(&[&v]);
+            assert!(matches!(run(&r, &[bearer_src()]), Err(AuthError::MalformedCredential(_))), "{v:?}");
+        }
+    }
+    // Also when the value is another scheme: no upstream may find a bearer token in it.
+    let r = with_auth(&["Basic\x1cBearer abc"]);
+    assert!(matches!(run(&r, &[bearer_src()]), Err(AuthError::MalformedCredential(_))));
+}
+
+#[test]
+fn query_names_are_compared_as_form_parsers_decode_them() {
+    for q in [
+        "access_%74oken",
+        "access%5Ftoken",
+        "%61ccess_token",
+        "access.token",
+        "access+token",
+        "access%20token",
+        "access_token[]",
+        "access_token[0]",
+        "+access_token",
+    ] {
+        let r = req("GET", &format!("/api/x?{q}={TOKEN}"), &[]);
+        assert_eq!(run(&r, &[query_src()]), Ok(Some((TOKEN.to_owned(), query_src()))), "{q}");
+        let both = req("GET", &format!("/api/x?access_token={TOKEN}&{q}={TOKEN}"), &[]);
+        assert_eq!(run(&both, &[query_src()]), Err(AuthError::MultipleTokens), "{q}");
+    }
+    let semi = req("GET", &format!("/api/x?a=1;access_token={TOKEN}"), &[]);
+    assert_eq!(run(&semi, &[query_src()]), Ok(Some((TOKEN.to_owned(), query_src()))));
+    for other in ["access_tokens", "xaccess_token", "access_%zzoken", "access_to%6en_"] {
+        let r = req("GET", &format!("/api/x?{other}={TOKEN}"), &[]);
+        assert_eq!(run(&r, &[query_src()]), Ok(None), "{other}");
+    }
+}
+
+#[test]
+fn removal_of_a_query_token_removes_every_spelling() {
+    let r = req("GET", &format!("/api/x?a=1;access_%74oken={TOKEN}&b=2;c=3"), &[]);
+    assert_eq!(edits(&r, &query_src()), (vec![], vec![(":path".to_owned(), "/api/x?a=1&b=2;c=3".to_owned())]));
+}
+
+#[test]
+fn cookie_names_are_trimmed_and_decoded() {
+    for c in ["jwt =TOKEN", " jwt = TOKEN ", "j%77t=TOKEN", "jwt\t=TOKEN"] {
+        let header = c.replace("TOKEN", TOKEN);
+        let r = req("GET", "/x", &[("cookie", &header)]);
+        assert_eq!(run(&r, &[cookie_src()]), Ok(Some((TOKEN.to_owned(), cookie_src()))), "{c:?}");
+        let both = req("GET", "/x", &[("cookie", &format!("jwt={TOKEN}; {header}"))]);
+        assert_eq!(run(&both, &[cookie_src()]), Err(AuthError::MultipleTokens), "{c:?}");
+        let (_, set) = edits(&req("GET", "/x", &[("cookie", &format!("a=1; {header}"))]), &cookie_src());
+        assert_eq!(set, [("cookie".to_owned(), "a=1".to_owned())], "{c:?}");
+    }
 }

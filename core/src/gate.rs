@@ -103,7 +103,7 @@ impl Gate {
 /// A short, stable, non-reversible label for a token in logs.
 pub fn fingerprint(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&digest[..6])
 }
 
 #[cfg(test)]

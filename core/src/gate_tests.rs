@@ -19,6 +19,9 @@ mod cache;
 #[path = "gate_async_tests.rs"]
 mod asynchronous;
 
+#[path = "gate_hardening_tests.rs"]
+mod hardening;
+
 fn decide(w: &mut World, r: &Req) -> Decision {
     w.gate.decide(&r.view(), NOW_MS, NOW_MS)
 }
@@ -391,10 +394,10 @@ fn token_must_come_from_its_providers_own_source() {
     assert_eq!(set(&a, "x-jwt-iss"), Some(ISS_B));
     assert_eq!(set(&a, ":path"), Some("/api/x?a=1"), "the query token is not forwarded");
     // B's token in A's header, and A's token in B's query parameter: refused.
-    assert_invalid_token(decide(&mut w, &bearer("/api/x", &for_b)), AuthError::WrongIssuer);
+    assert_invalid_token(decide(&mut w, &bearer("/api/x", &for_b)), AuthError::WrongSource);
     let for_a = es256_token(&w.ec_a, &payload(json!({})));
     let r = req("GET", &format!("/api/x?access_token={for_a}"), &[]);
-    assert_invalid_token(decide(&mut w, &r), AuthError::WrongIssuer);
+    assert_invalid_token(decide(&mut w, &r), AuthError::WrongSource);
 }
 
 #[test]

@@ -83,6 +83,8 @@ impl fmt::Display for JwksError {
     }
 }
 
+impl std::error::Error for JwksError {}
+
 pub const MAX_KEYS: usize = 64;
 
 /// Parses JWKS bytes, keeping only keys usable for `allowed` algorithms.

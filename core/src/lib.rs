@@ -2,6 +2,8 @@
 //! edge worker. Pure Rust, no I/O: hosts pass request data and the current time in and
 //! get a [`Decision`] (and JWKS fetch requests) out.
 
+#![forbid(unsafe_code)]
+
 mod alg;
 mod b64;
 mod cache;
@@ -14,6 +16,7 @@ mod error;
 mod extract;
 mod gate;
 mod headers;
+pub mod hex;
 mod host;
 mod job;
 mod json;
@@ -22,6 +25,7 @@ mod keyset;
 mod path;
 mod request;
 mod rules;
+mod strip;
 #[cfg(test)]
 mod test_support;
 mod token;
@@ -39,5 +43,6 @@ pub use job::{KeyRef, Verifier, VerifyJob};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
 pub use keyset::{parse_max_age, FetchReason, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;
+pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
 pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};

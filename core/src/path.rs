@@ -6,6 +6,13 @@
 //! it too; on an already normalised path this is the identity. Encoded slashes and
 //! backslashes, NUL and broken escapes are refused: their meaning differs between
 //! proxies and backends, so no single decision is safe.
+//!
+//! Path parameters (a raw `;` anywhere in the path) are refused too. Tomcat/Spring read
+//! `/a;p/b` and `/a/;p/b` as `/a/b`, Express, WSGI, PHP and Go as a segment named
+//! `a;p`: a rule on `/a/b` would protect one backend and not the other. Rewriting the
+//! path would change what every non-Java backend sees, so the gate answers 400 instead,
+//! as Spring Security's `StrictHttpFirewall` does. An encoded `%3B` is data to every
+//! backend (Tomcat strips parameters before decoding) and stays allowed.
 
 use crate::error::AuthError;
 
@@ -13,7 +20,7 @@ use crate::error::AuthError;
 pub fn normalize(raw: &str) -> Result<String, AuthError> {
     let end = raw.find(['?', '#']).unwrap_or(raw.len());
     let path = &raw[..end];
-    if !path.starts_with('/') || path.contains('\\') {
+    if !path.starts_with('/') || path.contains('\\') || path.contains(';') {
         return Err(AuthError::BadPath);
     }
     let decoded = decode_unreserved(path)?;
@@ -34,9 +41,6 @@ pub fn normalize(raw: &str) -> Result<String, AuthError> {
                     out.push("");
                 }
             }
-            // `..;x` and `.;x` are dot segments to Tomcat-style backends and to some
-            // normalisers, and plain names to others: no single decision is safe.
-            s if matches!(s.split(';').next(), Some(".") | Some("..")) => return Err(AuthError::BadPath),
             s => out.push(s),
         }
     }
@@ -55,9 +59,7 @@ fn decode_unreserved(path: &str) -> Result<String, AuthError> {
             i += 1;
             continue;
         }
-        let hex = bytes.get(i + 1..i + 3).ok_or(AuthError::BadPath)?;
-        let hex = std::str::from_utf8(hex).map_err(|_| AuthError::BadPath)?;
-        let v = u8::from_str_radix(hex, 16).map_err(|_| AuthError::BadPath)?;
+        let v = bytes.get(i + 1..i + 3).and_then(crate::hex::byte).ok_or(AuthError::BadPath)?;
         match v {
             b'/' | b'\\' | 0 => return Err(AuthError::BadPath),
             b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => out.push(b as char),
@@ -113,15 +115,25 @@ mod tests {
     }
 
     #[test]
-    fn case_and_params_are_kept() {
+    fn case_is_kept_and_encoded_semicolons_are_data() {
         assert_eq!(n("/API/Node").as_deref(), Ok("/API/Node"));
-        assert_eq!(n("/public;x/../api/node").as_deref(), Ok("/api/node"));
-        assert_eq!(n("/a/b;c/d").as_deref(), Ok("/a/b;c/d"));
+        assert_eq!(n("/a/b%3bc/d").as_deref(), Ok("/a/b%3Bc/d"));
+        assert_eq!(n("/a?x=1;y=2").as_deref(), Ok("/a"), "a `;` in the query is not a path parameter");
     }
 
     #[test]
-    fn dot_segments_with_parameters_are_refused() {
-        for bad in ["/public/..;/api/node/x", "/api/node/.;/admin", "/public/%2e%2e;/api/x", "/a/..;x/b"] {
+    fn path_parameters_are_refused_wherever_they_stand() {
+        for bad in [
+            "/public/..;/api/node/x",
+            "/api/node/.;/admin",
+            "/public/%2e%2e;/api/x",
+            "/a/..;x/b",
+            "/a/;p/b",
+            "/a;p/b",
+            "/public;x/../api/node",
+            "/a/b;",
+            "/;",
+        ] {
             assert_eq!(n(bad), Err(AuthError::BadPath), "{bad:?}");
         }
     }

@@ -14,8 +14,12 @@ fn path_matches(m: &PathMatch, path: &str) -> bool {
     }
 }
 
+/// A rule that lists `GET` also matches `HEAD`: Express, Flask/Werkzeug, Django, Rails,
+/// Spring and Go's `ServeMux` answer `HEAD` with the `GET` handler, so a `GET`-only rule
+/// that let `HEAD` fall through to a laxer rule would open that handler to it.
 fn method_matches(methods: &[String], method: &str) -> bool {
-    methods.is_empty() || methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+    let listed = |m: &str| methods.iter().any(|x| x.eq_ignore_ascii_case(m));
+    methods.is_empty() || listed(method) || (method.eq_ignore_ascii_case("HEAD") && listed("GET"))
 }
 
 #[cfg(test)]
@@ -40,5 +44,18 @@ mod tests {
         assert_eq!(find(&rules, "/api/x", "DELETE").map(|r| &r.requirement), Some(&Requirement::Provider(0)));
         assert_eq!(find(&rules, "/other", "OPTIONS").map(|r| &r.requirement), Some(&Requirement::Public));
         assert!(find(&rules, "/other", "GET").is_none());
+    }
+
+    #[test]
+    fn head_follows_get_rules_not_laxer_ones() {
+        let rules = vec![
+            rule(PathMatch::Prefix("/admin".into()), &["GET"], Requirement::Provider(0)),
+            rule(PathMatch::Prefix("/".into()), &[], Requirement::Public),
+        ];
+        assert_eq!(find(&rules, "/admin", "HEAD").map(|r| &r.requirement), Some(&Requirement::Provider(0)));
+        assert_eq!(find(&rules, "/admin", "head").map(|r| &r.requirement), Some(&Requirement::Provider(0)));
+        assert_eq!(find(&rules, "/admin", "POST").map(|r| &r.requirement), Some(&Requirement::Public));
+        let head_only = vec![rule(PathMatch::Prefix("/".into()), &["HEAD"], Requirement::Public)];
+        assert!(find(&head_only, "/x", "GET").is_none(), "HEAD does not open GET");
     }
 }

@@ -4,10 +4,11 @@
 //! `../shared/test-vectors/wycheproof/` beside it, or from `$JWTGATE_WYCHEPROOF_DIR`.
 //! Without them every test here prints `skipping: …` and passes.
 //!
-//! `tests/wycheproof-exceptions.md` (at the repository root) lists every vector whose
-//! outcome differs from Wycheproof's expectation, with the reason, and decides the
-//! `acceptable` vectors by flag. A test fails on any mismatch the file does not list and
-//! on any listed exception that no longer occurs, so the file stays exact.
+//! `tests/wycheproof-exceptions.json` (at the repository root; `support.rs` defines its
+//! shape, `tests/wycheproof-exceptions.md` explains it) lists every vector whose outcome
+//! differs from Wycheproof's expectation, with the reason, and decides the `acceptable`
+//! vectors by flag. A test fails on any mismatch the file does not list and on any listed
+//! exception that no longer occurs, so the file stays exact.
 
 #[path = "wycheproof/jose.rs"]
 mod jose;
@@ -83,7 +84,9 @@ fn json_web_signatures() {
 }
 
 /// Runs without the vectors: the exceptions file parses, decides at least one flag, and
-/// names only labels some test above produces.
+/// names only labels some test produces: one above, or for `envoyNativeExceptions` the
+/// Envoy native test (tests/e2e/native_vectors.test.mjs), which runs the RSA_PKCS1 and
+/// ECDSA files.
 #[test]
 fn exceptions_file_is_well_formed() {
     let ex = Exceptions::load();
@@ -94,4 +97,7 @@ fn exceptions_file_is_well_formed() {
     known.extend(jose::labels(JWS));
     let unknown: Vec<&String> = ex.listed.keys().filter(|l| !known.contains(l)).collect();
     assert!(unknown.is_empty(), "the exceptions file names unknown files/labels {unknown:?}; known: {known:?}");
+    let native: Vec<String> = RSA_PKCS1.iter().chain(&ECDSA).map(|f| format!("{f}:envoy-native")).collect();
+    let unknown: Vec<&String> = ex.envoy_native.keys().filter(|l| !native.contains(l)).collect();
+    assert!(unknown.is_empty(), "envoyNativeExceptions names unknown labels {unknown:?}; known: {native:?}");
 }

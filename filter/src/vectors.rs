@@ -71,7 +71,7 @@ fn run(body: &[u8]) -> Result<Vec<Value>, (u32, String)> {
         };
         let alg = Alg::parse(field("alg")?).ok_or_else(|| (400, format!("vector {i}: unknown alg")))?;
         let bytes = |name: &str| -> Result<Vec<u8>, (u32, String)> {
-            hex(field(name)?).ok_or_else(|| (400, format!("vector {i}: `{name}` is not hex")))
+            jwtgate_core::hex::decode(field(name)?).ok_or_else(|| (400, format!("vector {i}: `{name}` is not hex")))
         };
         let (spki, msg, sig) = (bytes("spki_der_hex")?, bytes("msg_hex")?, bytes("sig_hex")?);
         results.push(match native.verify(alg, &spki, &msg, &sig) {
@@ -82,36 +82,10 @@ fn run(body: &[u8]) -> Result<Vec<Value>, (u32, String)> {
     Ok(results)
 }
 
-fn hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    s.as_bytes().chunks(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect()
-}
-
 fn error_body(why: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "error": why })).unwrap_or_default()
 }
 
 fn reply(status: u32, body: &[u8]) {
     let _ = hostcalls::send_http_response(status, vec![("content-type", "application/json")], Some(body));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::hex;
-
-    #[test]
-    fn hex_decodes_both_cases_and_refuses_junk() {
-        assert_eq!(hex("00aBff"), Some(vec![0, 0xab, 0xff]));
-        assert_eq!(hex(""), Some(vec![]));
-        assert_eq!(hex("abc"), None);
-        assert_eq!(hex("zz"), None);
-    }
 }

@@ -9,7 +9,8 @@
 // the intended way. The per-host suites are named after the host and each
 // subtest `<host>: <case id>`.
 //
-// Case fields beyond README.md's table (issue 6):
+// Case fields added for the security (RFC 8725 and HTTP bypass) cases, in more detail
+// than tests/e2e/README.md's table:
 //   placement "template"  the token goes only where a `{{token}}` appears in `path`
 //                         or in a `headers` value (strings or arrays), e.g.
 //                         {"authorization": "Bearer\t{{token}}"}
@@ -99,6 +100,10 @@ const PROOFS = {
   wrong_iss: ['ERR_JWT_CLAIM_VALIDATION_FAILED', 'iss', (t) => verify(t, { issuer: 'https://evil.example' })],
   no_exp: ['ERR_JWT_CLAIM_VALIDATION_FAILED', 'exp', (t) => verify(t, { requiredClaims: [] })],
   wrong_typ: ['ERR_JWT_CLAIM_VALIDATION_FAILED', 'typ', (t) => verify(t, { typ: 'JWT' })],
+  wrong_typ_shared: ['ERR_JWT_CLAIM_VALIDATION_FAILED', 'typ', (t) => verify(t, { typ: 'JWT' })],
+  // Valid JWTs to jose; what is wrong is only their header rendering, checked here.
+  sub_edge_whitespace: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).sub, ' admin')],
+  client_id_control_char: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).client_id, 'app\u0001admin')],
   flipped_sig: ['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', null],
   alg_none: ['ERR_JOSE_ALG_NOT_ALLOWED', null, (t) => jose.UnsecuredJWT.decode(t, { ...STRICT, typ: undefined })],
   hs256_rsa_pub: ['ERR_JOSE_ALG_NOT_ALLOWED', null, async (t) => {

@@ -10,9 +10,10 @@
 // true / false / null ("native declined") per vector.
 //
 // Expectations: `valid` → true, `invalid` → false, `acceptable` → decided by flag in
-// tests/wycheproof-exceptions.md (`wycheproof-acceptable`, shared with the core runner).
-// Every other outcome must be listed in that file's `wycheproof-exceptions-envoy-native`
-// block under `<file>:envoy-native`; a listed entry that no longer occurs fails too.
+// tests/wycheproof-exceptions.json (`acceptable`, shared with the core runner; the prose
+// is in tests/wycheproof-exceptions.md). Every other outcome must be listed in that file's
+// `envoyNativeExceptions` under `<file>:envoy-native`; a listed entry that no longer
+// occurs fails too.
 //
 // Vectors: $JWTGATE_WYCHEPROOF_DIR or ../shared/test-vectors/wycheproof/ beside the repo
 // (absent → `skipping: …`, pass). Envoy listens on 9480 (admin 9481).
@@ -35,7 +36,7 @@ const wasm = process.env.JWTGATE_VECTOR_WASM
   || path.join(root, 'target', 'vectors', 'wasm32-wasip1', 'release', 'jwtgate_filter.wasm');
 const vectorDir = process.env.JWTGATE_WYCHEPROOF_DIR
   || path.resolve(root, '..', 'shared', 'test-vectors', 'wycheproof');
-const exceptionsFile = path.join(root, 'tests', 'wycheproof-exceptions.md');
+const exceptionsFile = path.join(root, 'tests', 'wycheproof-exceptions.json');
 const PORT = Number(process.env.JWTGATE_VECTORS_PORT || 9480);
 const ADMIN = Number(process.env.JWTGATE_VECTORS_ADMIN_PORT || 9481);
 const TIMEOUT_MS = 60_000; // per request: a stuck endpoint fails the test, not the suite's timeout
@@ -64,48 +65,40 @@ const skipReason = !existsSync(vectorDir)
 if (skipReason) console.log(`skipping: ${skipReason}`);
 
 // ---------------------------------------------------------------------------
-// tests/wycheproof-exceptions.md
+// tests/wycheproof-exceptions.json: its shape is defined by core/tests/wycheproof/support.rs,
+// whose `exceptions_file_is_well_formed` test checks the whole file, this test's part
+// included. Here it is only read, refusing whatever this test could misread.
 
-/** Rows of `a | b | c` in the fenced block opened by exactly ```name. */
-function fencedRows(text, name) {
-  const rows = [];
-  let inside = false;
-  let seen = false;
-  text.split('\n').forEach((line, i) => {
-    const t = line.trim();
-    if (!inside) {
-      if (t === '```' + name) { inside = true; seen = true; }
-      return;
-    }
-    if (t.startsWith('```')) { inside = false; return; }
-    if (t === '' || t.startsWith('#')) return;
-    const cols = t.split('|').map((c) => c.trim());
-    if (cols.length !== 3 || cols.some((c) => c === '')) {
-      throw new Error(`${exceptionsFile}:${i + 1}: expected 3 non-empty \`|\`-separated columns: ${t}`);
-    }
-    rows.push({ line: i + 1, cols });
+function loadExceptions() {
+  const doc = JSON.parse(readFileSync(exceptionsFile, 'utf8'));
+  const fail = (at, msg) => { throw new Error(`${exceptionsFile}: ${at}: ${msg}`); };
+  const rows = (section) => (Array.isArray(doc[section]) ? doc[section] : fail(section, 'is not a list'));
+  const acceptable = new Map();
+  rows('acceptable').forEach(({ flag, verdict }, i) => {
+    if (verdict !== 'accept' && verdict !== 'reject') fail(`acceptable[${i}]`, 'verdict must be accept or reject');
+    if (acceptable.has(flag)) fail(`acceptable[${i}]`, `flag ${flag} is decided twice`);
+    acceptable.set(flag, verdict === 'accept');
   });
-  if (!seen) throw new Error(`${exceptionsFile}: no \`\`\`${name} block`);
-  if (inside) throw new Error(`${exceptionsFile}: the \`\`\`${name} block is not closed`);
-  return rows;
+  const listed = new Map(); // label -> Map(tcId -> reason)
+  rows('envoyNativeExceptions').forEach(({ label, tcIds, reason }, i) => {
+    const at = `envoyNativeExceptions[${i}]`;
+    if (typeof label !== 'string' || !label.endsWith(LABEL_SUFFIX) || !FILES.includes(label.slice(0, -LABEL_SUFFIX.length))) {
+      fail(at, `unknown label ${label}; known: ${FILES.map((f) => f + LABEL_SUFFIX).join(', ')}`);
+    }
+    if (!Array.isArray(tcIds) || !tcIds.length || !tcIds.every((id) => Number.isSafeInteger(id) && id >= 0)) {
+      fail(at, 'tcIds must be a non-empty list of tcIds');
+    }
+    if (typeof reason !== 'string' || !reason.trim()) fail(at, 'reason is empty');
+    if (!listed.has(label)) listed.set(label, new Map());
+    for (const id of tcIds) {
+      if (listed.get(label).has(id)) fail(at, `${label} tcId ${id} is listed twice`);
+      listed.get(label).set(id, reason);
+    }
+  });
+  return { acceptable, listed };
 }
 
-function parseIds(s) {
-  const out = [];
-  for (const part of s.split(',').map((p) => p.trim())) {
-    const num = (x) => {
-      if (!/^\d+$/.test(x.trim())) throw new Error(`bad tcId ${JSON.stringify(x)}`);
-      return Number(x.trim());
-    };
-    const dash = part.indexOf('-');
-    if (dash < 0) { out.push(num(part)); continue; }
-    const [a, b] = [num(part.slice(0, dash)), num(part.slice(dash + 1))];
-    if (a > b) throw new Error(`empty range ${JSON.stringify(part)}`);
-    for (let i = a; i <= b; i++) out.push(i);
-  }
-  return out;
-}
-
+/** Sorted ids in the compact form messages use: `1, 4-6, 9`. */
 function ranges(ids) {
   const parts = [];
   for (let i = 0; i < ids.length;) {
@@ -115,28 +108,6 @@ function ranges(ids) {
     i = j + 1;
   }
   return parts.join(', ');
-}
-
-function loadExceptions() {
-  const text = readFileSync(exceptionsFile, 'utf8');
-  const acceptable = new Map();
-  for (const { line, cols: [flag, verdict] } of fencedRows(text, 'wycheproof-acceptable')) {
-    if (verdict !== 'accept' && verdict !== 'reject') throw new Error(`line ${line}: verdict must be accept or reject`);
-    if (acceptable.has(flag)) throw new Error(`line ${line}: flag ${flag} is decided twice`);
-    acceptable.set(flag, verdict === 'accept');
-  }
-  const listed = new Map(); // label -> Map(tcId -> reason)
-  for (const { line, cols: [label, ids, reason] } of fencedRows(text, 'wycheproof-exceptions-envoy-native')) {
-    if (!label.endsWith(LABEL_SUFFIX) || !FILES.includes(label.slice(0, -LABEL_SUFFIX.length))) {
-      throw new Error(`line ${line}: unknown label ${label}; known: ${FILES.map((f) => f + LABEL_SUFFIX).join(', ')}`);
-    }
-    if (!listed.has(label)) listed.set(label, new Map());
-    for (const id of parseIds(ids)) {
-      if (listed.get(label).has(id)) throw new Error(`line ${line}: ${label} tcId ${id} is listed twice`);
-      listed.get(label).set(id, reason);
-    }
-  }
-  return { acceptable, listed };
 }
 
 function acceptableVerdict(ex, label, t) {
@@ -324,7 +295,7 @@ test('vector endpoint: answers only its own path, and says when native declines'
   }
 });
 
-test('Wycheproof primitive vectors through EnvoyVerifier (BoringSSL) match tests/wycheproof-exceptions.md', { skip: skipReason ?? false }, async () => {
+test('Wycheproof primitive vectors through EnvoyVerifier (BoringSSL) match tests/wycheproof-exceptions.json', { skip: skipReason ?? false }, async () => {
   const ex = loadExceptions();
   const problems = [];
   const summaries = [];

@@ -59,6 +59,12 @@ export const no_exp = (ctx) => rsCrafted(ctx, { exp: undefined });
 /** nbf 10 min ahead (exp after it, so the token becomes valid later). */
 export const not_yet_valid = (ctx) => rsCrafted(ctx, { nbf: now() + 600, exp: now() + 900 });
 export const wrong_typ = (ctx) => rsCrafted(ctx, {}, { typ: 'JWT' });
+/** `wrong_typ`, but one token per run: the same string on two routes exercises the token cache. */
+export const wrong_typ_shared = (ctx) => once(ctx, 'wrong-typ-shared', () => wrong_typ(ctx));
+/** Valid, but `sub` has leading whitespace: no header can carry it with one reading. */
+export const sub_edge_whitespace = (ctx) => rsCrafted(ctx, { sub: ' admin' });
+/** Valid, but `client_id` (a claim header) holds a control character (header injection material). */
+export const client_id_control_char = (ctx) => rsCrafted(ctx, { client_id: 'app\u0001admin' });
 /** Valid at+jwt signed with the IdP's ES256 key and kid: must be ALLOWED. */
 export const es256_idp = async (ctx) => signWith((await idpKeys(ctx)).es, 'ES256', craftedClaims(ctx));
 
@@ -278,6 +284,9 @@ export const factories = Object.freeze({
   no_exp,
   not_yet_valid,
   wrong_typ,
+  wrong_typ_shared,
+  sub_edge_whitespace,
+  client_id_control_char,
   es256_idp,
   alg_none,
   flipped_sig,

@@ -1,5 +1,5 @@
-// jwtgate fault-injection suite (issue 4): the JWKS cache under rotation, outages, cold
-// starts, kid sprays and multi-threaded Envoy, through real requests.
+// jwtgate fault-injection suite for the key lifecycle: the JWKS cache under rotation,
+// IdP outages, cold starts, kid sprays and multi-threaded Envoy, through real requests.
 //
 //   make up                                         # the main stack: upstreams on 9401/9402
 //   cd tests && node --test --test-concurrency=1 faults/

@@ -4,11 +4,13 @@
 //! an operator can fix it, and a config that loads has no silent gaps (audiences are
 //! required, HMAC needs an explicit inline secret, every rule names real providers).
 
+pub mod defaults;
 mod raw;
 mod validate;
 
 use crate::alg::Alg;
 use crate::jwk::KeySetDoc;
+use crate::strip::StripPolicy;
 use std::fmt;
 
 /// A config error: the dotted path of the offending field and what is wrong with it.
@@ -32,8 +34,11 @@ pub struct GateConfig {
     pub realm: String,
     pub providers: Vec<ProviderConfig>,
     pub rules: Vec<Rule>,
-    /// Every header the gate can write (lower case): stripped from every request.
+    /// Every header the gate can write (lower case) plus the configured `strip_headers`
+    /// and method-override headers: stripped from every request, in any spelling.
     pub strip_headers: Vec<String>,
+    /// `strip_headers` plus the `x-jwt-` namespace, compared in canonical form.
+    pub strip: StripPolicy,
     pub startup_hold_ms: u64,
     pub token_cache_size: usize,
     /// Use a host-native signature verifier when the host offers one.
@@ -43,35 +48,33 @@ pub struct GateConfig {
 impl GateConfig {
     /// Parses and validates a JSON config document.
     pub fn from_json(text: &str) -> Result<GateConfig, ConfigError> {
+        use crate::json::{parse_object, JsonError};
         // serde keeps the last of two same-named members (a provider defined twice would
-        // silently replace the first): refuse duplicates, and anything but an object.
-        if let Err(e) = crate::json::parse_object(text.as_bytes()) {
+        // silently replace the first): the strict parser refuses duplicates first.
+        let doc = parse_object(text.as_bytes()).map_err(|e| {
             let problem = match e {
-                crate::json::JsonError::Duplicate => {
-                    "the document has a duplicate member (e.g. a provider defined twice)"
-                }
-                crate::json::JsonError::NotAnObject => "the config must be a JSON object",
-                _ => "the config is not valid JSON",
+                JsonError::Duplicate => "the document has a duplicate member (e.g. a provider defined twice)".into(),
+                JsonError::NotAnObject => "the config must be a JSON object".into(),
+                // serde_json's own message says where (line and column).
+                JsonError::NotUtf8 | JsonError::Syntax => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                    Err(e) => format!("the config is not valid JSON: {e}"),
+                    Ok(_) => "the config is not valid JSON".into(),
+                },
             };
-            if !matches!(e, crate::json::JsonError::Syntax) {
-                return Err(ConfigError { field: "(document)".into(), problem: problem.into() });
-            }
-        }
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let raw: raw::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let mut field = e.path().to_string();
-            let message = e.inner().to_string();
-            // serde_json appends " at line L column C"; the field path says more.
-            let problem = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_owned();
-            // A missing field is reported at its parent; name the field itself.
-            if let Some(name) = problem.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
-                field = if field == "." { name.to_owned() } else { format!("{field}.{name}") };
-            }
-            ConfigError { field: if field == "." { "(document)".into() } else { field }, problem }
+            ConfigError { field: DOCUMENT.into(), problem }
+        })?;
+        // From a parsed value, serde's messages carry no "at line L column C" suffix and
+        // `serde_path_to_error` names the field, so nothing here reads message text.
+        let raw: raw::RawConfig = serde_path_to_error::deserialize(serde_json::Value::Object(doc)).map_err(|e| {
+            let field = e.path().to_string();
+            ConfigError { field: if field == "." { DOCUMENT.into() } else { field }, problem: e.inner().to_string() }
         })?;
         validate::validate(raw)
     }
 }
+
+/// The `field` of errors about the document as a whole.
+const DOCUMENT: &str = "(document)";
 
 #[derive(Clone, Debug)]
 pub struct ProviderConfig {

@@ -10,8 +10,12 @@ use std::collections::BTreeMap;
 pub struct RawConfig {
     #[serde(default)]
     pub realm: Option<String>,
-    pub providers: BTreeMap<String, RawProvider>,
-    pub rules: Vec<RawRule>,
+    // Required fields are `Option`s so `validate` reports a missing one by its own
+    // path (serde would name only the parent).
+    #[serde(default)]
+    pub providers: Option<BTreeMap<String, RawProvider>>,
+    #[serde(default)]
+    pub rules: Option<Vec<RawRule>>,
     /// Extra request headers to strip on every request (e.g. other identity headers).
     #[serde(default)]
     pub strip_headers: Vec<String>,
@@ -21,6 +25,9 @@ pub struct RawConfig {
     /// How many verified tokens to remember (0 disables the cache).
     #[serde(default)]
     pub token_cache_size: Option<usize>,
+    /// Strip `x-http-method-override` and its siblings (default true).
+    #[serde(default)]
+    pub strip_method_override_headers: Option<bool>,
     /// `"auto"` (the host's native verifier where it has one) or `"software"`.
     #[serde(default)]
     pub verifier: Option<String>,
@@ -29,9 +36,12 @@ pub struct RawConfig {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
-    pub issuer: String,
-    pub audiences: RawAudiences,
-    pub jwks: RawJwks,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audiences: Option<RawAudiences>,
+    #[serde(default)]
+    pub jwks: Option<RawJwks>,
     #[serde(default)]
     pub algorithms: Option<Vec<String>>,
     #[serde(default)]
@@ -89,15 +99,17 @@ pub struct RawSource {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawClaimToHeader {
-    pub claim: String,
-    pub header: String,
+    #[serde(default)]
+    pub claim: Option<String>,
+    #[serde(default)]
+    pub header: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
-    #[serde(rename = "match")]
-    pub matcher: RawMatch,
+    #[serde(rename = "match", default)]
+    pub matcher: Option<RawMatch>,
     pub requires: Option<RawRequires>,
     #[serde(default)]
     pub public: bool,

@@ -361,3 +361,27 @@ fn rule_scopes_must_be_single_words() {
     let e = error_after(|v| v["rules"][1]["scopes"] = json!([""]));
     assert_eq!(e.field, "rules[1].scopes[0]");
 }
+
+#[test]
+fn allow_missing_with_scopes_is_refused_naming_the_field() {
+    let e = error_after(|v| {
+        v["rules"] = json!([{"match": {"prefix": "/"}, "requires": {"allow_missing": ["idp"]}, "scopes": ["read"]}])
+    });
+    assert_eq!(e.field, "rules[0].scopes");
+    assert!(e.problem.contains("allow_missing"), "{}", e.problem);
+}
+
+#[test]
+fn method_override_headers_are_stripped_unless_kept() {
+    let c = load(&base()).expect("valid");
+    for h in ["x-http-method-override", "x-http-method", "x-method-override"] {
+        assert!(c.strip.strips(h), "{h}");
+    }
+    let mut v = base();
+    v["strip_method_override_headers"] = json!(false);
+    let c = load(&v).expect("valid");
+    assert!(!c.strip.strips("x-http-method-override"));
+    assert!(c.strip.strips("x_jwt_sub"));
+    let e = error_after(|v| v["strip_method_override_headers"] = json!("yes"));
+    assert_eq!(e.field, "strip_method_override_headers");
+}

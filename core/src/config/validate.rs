@@ -1,14 +1,11 @@
 //! Turns the raw document into a [`GateConfig`], applying defaults and refusing
 //! anything ambiguous. Each check names the field it is about.
 
+use super::defaults;
 use super::raw::*;
 use super::*;
 use crate::jwk::{parse_jwks, JwksOrigin};
-
-pub const DEFAULT_REALM: &str = "jwtgate";
-/// Headers the gate writes for every provider, whatever the config says.
-pub const DEFAULT_CLAIM_HEADERS: [(&str, &str); 3] =
-    [("sub", "x-jwt-sub"), ("iss", "x-jwt-iss"), ("scope", "x-jwt-scope")];
+use crate::strip::{StripPolicy, METHOD_OVERRIDE_HEADERS};
 
 type R<T> = Result<T, ConfigError>;
 
@@ -16,28 +13,35 @@ fn err<T>(field: impl Into<String>, problem: impl Into<String>) -> R<T> {
     Err(ConfigError { field: field.into(), problem: problem.into() })
 }
 
+/// A required field's value, or the error naming it.
+fn required<T>(field: &str, value: Option<T>) -> R<T> {
+    let name = field.rsplit('.').next().unwrap_or(field);
+    value.ok_or_else(|| ConfigError { field: field.into(), problem: format!("`{name}` is required") })
+}
+
 pub fn validate(raw: RawConfig) -> R<GateConfig> {
-    let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.to_owned());
+    let realm = raw.realm.unwrap_or_else(|| defaults::REALM.to_owned());
     if realm.is_empty() || realm.contains('"') || realm.contains('\\') {
         return err("realm", "must be non-empty and contain no quote or backslash");
     }
-    let names: Vec<String> = raw.providers.keys().cloned().collect();
+    let raw_providers = required("providers", raw.providers)?;
+    let raw_rules = required("rules", raw.rules)?;
+    let names: Vec<String> = raw_providers.keys().cloned().collect();
     let mut providers = Vec::new();
-    for (name, p) in raw.providers {
+    for (name, p) in raw_providers {
         providers.push(provider(&name, p)?);
     }
-    if raw.rules.is_empty() {
+    if raw_rules.is_empty() {
         return err("rules", "at least one rule is required (requests matching no rule are denied)");
     }
-    let rules = raw
-        .rules
+    let rules = raw_rules
         .into_iter()
         .enumerate()
         .map(|(i, r)| rule(&format!("rules[{i}]"), r, &names))
         .collect::<R<Vec<_>>>()?;
     // Identity headers the gate writes, plus `x-envoy-original-path`: a client-sent copy
     // must never reach a backend that trusts it (CVE-2023-27487).
-    let mut strip_headers: Vec<String> = DEFAULT_CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
+    let mut strip_headers: Vec<String> = defaults::CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
     strip_headers.push("x-envoy-original-path".to_owned());
     let written = providers.iter().flat_map(|p| p.claim_headers.iter().map(|c| c.header.clone()));
     for (i, h) in raw.strip_headers.iter().enumerate() {
@@ -48,28 +52,37 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
             strip_headers.push(h);
         }
     }
-    let startup_hold_ms = raw.startup_hold_ms.unwrap_or(3000);
-    if startup_hold_ms > 60_000 {
-        return err("startup_hold_ms", "must be at most 60000");
+    if raw.strip_method_override_headers.unwrap_or(defaults::STRIP_METHOD_OVERRIDE_HEADERS) {
+        for h in METHOD_OVERRIDE_HEADERS {
+            if !strip_headers.iter().any(|s| s == h) {
+                strip_headers.push(h.to_owned());
+            }
+        }
     }
-    let token_cache_size = raw.token_cache_size.unwrap_or(4096);
-    if token_cache_size > 100_000 {
-        return err("token_cache_size", "must be at most 100000");
+    let strip = StripPolicy::new(strip_headers.iter().map(String::as_str));
+    let startup_hold_ms = raw.startup_hold_ms.unwrap_or(defaults::STARTUP_HOLD_MS);
+    if startup_hold_ms > defaults::MAX_STARTUP_HOLD_MS {
+        return err("startup_hold_ms", format!("must be at most {}", defaults::MAX_STARTUP_HOLD_MS));
+    }
+    let token_cache_size = raw.token_cache_size.unwrap_or(defaults::TOKEN_CACHE_SIZE);
+    if token_cache_size > defaults::MAX_TOKEN_CACHE_SIZE {
+        return err("token_cache_size", format!("must be at most {}", defaults::MAX_TOKEN_CACHE_SIZE));
     }
     let prefer_native = match raw.verifier.as_deref() {
         None | Some("auto") => true,
         Some("software") => false,
         Some(_) => return err("verifier", "must be \"auto\" or \"software\""),
     };
-    Ok(GateConfig { realm, providers, rules, strip_headers, startup_hold_ms, token_cache_size, prefer_native })
+    Ok(GateConfig { realm, providers, rules, strip_headers, strip, startup_hold_ms, token_cache_size, prefer_native })
 }
 
 fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     let f = |field: &str| format!("providers.{name}.{field}");
-    if p.issuer.is_empty() {
+    let issuer = required(&f("issuer"), p.issuer)?;
+    if issuer.is_empty() {
         return err(f("issuer"), "must not be empty");
     }
-    let audiences = match p.audiences {
+    let audiences = match required(&f("audiences"), p.audiences)? {
         RawAudiences::Any(s) if s == "*" => Audiences::Any,
         RawAudiences::Any(_) => {
             return err(f("audiences"), "must be a list of audiences, or \"*\" to disable the check")
@@ -81,38 +94,41 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     };
     let algorithms = algorithms(&f("algorithms"), p.algorithms.as_deref())?;
     let hmac = algorithms.iter().any(|a| a.is_symmetric());
-    let jwks = jwks(&f("jwks"), p.jwks, &algorithms)?;
+    let jwks = jwks(&f("jwks"), required(&f("jwks"), p.jwks)?, &algorithms)?;
     if hmac && !matches!(jwks, JwksSource::Inline(_)) {
         return err(f("algorithms"), "HMAC algorithms need an inline secret (`jwks.inline` with an `oct` key)");
     }
     let mut claim_headers = Vec::new();
-    for (claim, header) in DEFAULT_CLAIM_HEADERS {
+    for (claim, header) in defaults::CLAIM_HEADERS {
         claim_headers.push(ClaimHeader { claim: vec![claim.to_owned()], header: header.to_owned() });
     }
     for (i, c) in p.claim_to_headers.iter().enumerate() {
         let field = f(&format!("claim_to_headers[{i}]"));
-        if c.claim.is_empty() || c.claim.split('.').any(str::is_empty) {
+        let claim = required(&format!("{field}.claim"), c.claim.as_deref())?;
+        let header = required(&format!("{field}.header"), c.header.as_deref())?;
+        if claim.is_empty() || claim.split('.').any(str::is_empty) {
             return err(format!("{field}.claim"), "must be a claim name or a dotted path like `realm.roles`");
         }
-        header_name(&format!("{field}.header"), &c.header)?;
-        let header = c.header.to_ascii_lowercase();
+        header_name(&format!("{field}.header"), header)?;
+        let header = header.to_ascii_lowercase();
         claim_headers.retain(|h| h.header != header);
-        claim_headers.push(ClaimHeader { claim: c.claim.split('.').map(str::to_owned).collect(), header });
+        claim_headers.push(ClaimHeader { claim: claim.split('.').map(str::to_owned).collect(), header });
     }
-    let max_token_bytes = p.max_token_bytes.unwrap_or(8192);
-    if !(64..=65536).contains(&max_token_bytes) {
-        return err(f("max_token_bytes"), "must be between 64 and 65536");
+    let max_token_bytes = p.max_token_bytes.unwrap_or(defaults::MAX_TOKEN_BYTES);
+    let range = defaults::TOKEN_BYTES_RANGE;
+    if !range.contains(&max_token_bytes) {
+        return err(f("max_token_bytes"), format!("must be between {} and {}", range.start(), range.end()));
     }
-    let max_lifetime_s = p.max_lifetime_s.unwrap_or(86_400);
+    let max_lifetime_s = p.max_lifetime_s.unwrap_or(defaults::MAX_LIFETIME_S);
     if max_lifetime_s == 0 {
         return err(f("max_lifetime_s"), "must be positive");
     }
     Ok(ProviderConfig {
         name: name.to_owned(),
-        issuer: p.issuer,
+        issuer,
         audiences,
         algorithms,
-        clock_skew_s: p.clock_skew_s.unwrap_or(60).min(3600),
+        clock_skew_s: p.clock_skew_s.unwrap_or(defaults::CLOCK_SKEW_S).min(defaults::MAX_CLOCK_SKEW_S),
         max_lifetime_s,
         max_token_bytes,
         token_type: p.token_type.filter(|t| !t.is_empty()),
@@ -171,32 +187,34 @@ fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
         return err(field, "a remote JWKS needs `cluster` (Envoy) and/or `uri` (edge worker)");
     }
     let authority = j.authority.or(uri_authority).or_else(|| j.cluster.clone()).unwrap_or_default();
-    let refresh_interval_s = j.refresh_interval_s.unwrap_or(300);
-    let min_refresh_interval_s = j.min_refresh_interval_s.unwrap_or(30).min(refresh_interval_s);
+    let refresh_interval_s = j.refresh_interval_s.unwrap_or(defaults::REFRESH_INTERVAL_S);
+    let min_refresh_interval_s =
+        j.min_refresh_interval_s.unwrap_or(defaults::MIN_REFRESH_INTERVAL_S).min(refresh_interval_s);
     if refresh_interval_s == 0 {
         return err(format!("{field}.refresh_interval_s"), "must be positive");
     }
-    let timeout_ms = j.timeout_ms.unwrap_or(2000);
-    if !(1..=60_000).contains(&timeout_ms) {
-        return err(format!("{field}.timeout_ms"), "must be between 1 and 60000");
+    let timeout_ms = j.timeout_ms.unwrap_or(defaults::FETCH_TIMEOUT_MS);
+    let range = defaults::FETCH_TIMEOUT_RANGE_MS;
+    if !range.contains(&timeout_ms) {
+        return err(format!("{field}.timeout_ms"), format!("must be between {} and {}", range.start(), range.end()));
     }
-    let max_stale_s = j.max_stale_s.unwrap_or(86_400);
+    let max_stale_s = j.max_stale_s.unwrap_or(defaults::MAX_STALE_S);
     if max_stale_s < refresh_interval_s {
         return err(
             format!("{field}.max_stale_s"),
             "must be at least `refresh_interval_s` (keys would expire between refreshes)",
         );
     }
-    let kid_refetch_cooldown_s = j.kid_refetch_cooldown_s.unwrap_or(30);
+    let kid_refetch_cooldown_s = j.kid_refetch_cooldown_s.unwrap_or(defaults::KID_REFETCH_COOLDOWN_S);
     if kid_refetch_cooldown_s == 0 || min_refresh_interval_s == 0 {
         return err(
             field,
             "`kid_refetch_cooldown_s` and `min_refresh_interval_s` must be at least 1 (they bound the fetch rate)",
         );
     }
-    let max_body_bytes = j.max_body_bytes.unwrap_or(256 * 1024);
-    if max_body_bytes < 1024 {
-        return err(format!("{field}.max_body_bytes"), "must be at least 1024");
+    let max_body_bytes = j.max_body_bytes.unwrap_or(defaults::MAX_BODY_BYTES);
+    if max_body_bytes < defaults::MIN_MAX_BODY_BYTES {
+        return err(format!("{field}.max_body_bytes"), format!("must be at least {}", defaults::MIN_MAX_BODY_BYTES));
     }
     Ok(JwksSource::Remote(RemoteJwks {
         cluster: j.cluster,
@@ -258,12 +276,13 @@ fn header_name(field: &str, h: &str) -> R<()> {
 }
 
 fn rule(field: &str, r: RawRule, names: &[String]) -> R<Rule> {
-    let path = match (r.matcher.exact, r.matcher.prefix) {
+    let matcher = required(&format!("{field}.match"), r.matcher)?;
+    let path = match (matcher.exact, matcher.prefix) {
         (Some(e), None) if e.starts_with('/') => PathMatch::Exact(e),
         (None, Some(p)) if p.starts_with('/') => PathMatch::Prefix(p),
         _ => return err(format!("{field}.match"), "give exactly one of `exact` or `prefix`, starting with `/`"),
     };
-    let methods = r.matcher.methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+    let methods = matcher.methods.iter().map(|m| m.to_ascii_uppercase()).collect();
     let requirement = match (r.public, r.requires) {
         (true, None) => Requirement::Public,
         (false, Some(req)) => requires(&format!("{field}.requires"), req, names)?,
@@ -274,6 +293,13 @@ fn rule(field: &str, r: RawRule, names: &[String]) -> R<Rule> {
     }
     if requirement == Requirement::Public && !r.scopes.is_empty() {
         return err(format!("{field}.scopes"), "a public rule cannot require scopes");
+    }
+    // Dropping the token would skip the scope check: a rule that needs scopes needs a token.
+    if matches!(requirement, Requirement::AllowMissing(_)) && !r.scopes.is_empty() {
+        return err(
+            format!("{field}.scopes"),
+            "an `allow_missing` rule cannot require scopes (a request without a token would skip the check); use `provider` or `any_of`",
+        );
     }
     Ok(Rule { path, methods, requirement, scopes: r.scopes })
 }

@@ -2,14 +2,13 @@
 //! file (the single source of truth for every vector whose outcome differs from
 //! Wycheproof's expectation), and the per-file tally that is checked against it.
 
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Where the exceptions file lives, relative to the `core` crate.
-pub const EXCEPTIONS_FILE: &str = "../tests/wycheproof-exceptions.md";
-const EXCEPTIONS_FENCE: &str = "```wycheproof-exceptions";
-const ACCEPTABLE_FENCE: &str = "```wycheproof-acceptable";
+pub const EXCEPTIONS_FILE: &str = "../tests/wycheproof-exceptions.json";
 
 /// The vector folder: `$JWTGATE_WYCHEPROOF_DIR`, else `shared/` beside the repository.
 pub fn vector_dir() -> PathBuf {
@@ -60,12 +59,56 @@ pub fn flags(t: &Value) -> Vec<String> {
     t["flags"].as_array().map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
+/// `tests/wycheproof-exceptions.json` as written. The JS runner of the Envoy native path
+/// (`tests/e2e/native_vectors.test.mjs`) reads the same file with `JSON.parse`; this type is
+/// the format's one definition, and `exceptions_file_is_well_formed` checks every part of
+/// the file against it, including the part only the JS runner uses.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExceptionsFile {
+    /// Prose for whoever opens the file; the runners ignore it.
+    #[allow(dead_code)]
+    about: String,
+    acceptable: Vec<AcceptableRow>,
+    exceptions: Vec<ExceptionRow>,
+    envoy_native_exceptions: Vec<ExceptionRow>,
+}
+
+/// The verdict for `acceptable` vectors carrying `flag`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptableRow {
+    flag: String,
+    verdict: Verdict,
+    reason: String,
+}
+
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Verdict {
+    Accept,
+    Reject,
+}
+
+/// Vectors of one label whose outcome differs from Wycheproof's, for one reason. The ids
+/// are listed one by one, so reading them takes no notation of our own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExceptionRow {
+    label: String,
+    tc_ids: Vec<u64>,
+    reason: String,
+}
+
 /// What the exceptions file says.
 pub struct Exceptions {
     /// label -> tcId -> reason
     pub listed: BTreeMap<String, BTreeMap<u64, String>>,
     /// Wycheproof flag -> whether an `acceptable` vector with it must verify.
     pub acceptable: BTreeMap<String, bool>,
+    /// The Envoy native path's rows (label `<file>:envoy-native`), run by the JS test;
+    /// loaded here so that their shape, duplicates and labels are checked without Envoy.
+    pub envoy_native: BTreeMap<String, BTreeMap<u64, String>>,
 }
 
 impl Exceptions {
@@ -75,29 +118,25 @@ impl Exceptions {
         Exceptions::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
+    /// Deserializes the file (errors name the JSON path, e.g. `exceptions[3].tcIds[1]`)
+    /// and refuses empty members and anything listed or decided twice.
     pub fn parse(text: &str) -> Result<Exceptions, String> {
-        let mut listed: BTreeMap<String, BTreeMap<u64, String>> = BTreeMap::new();
-        for (line_no, cols) in fenced_rows(text, EXCEPTIONS_FENCE, 3)? {
-            let (label, ids, reason) = (&cols[0], &cols[1], &cols[2]);
-            let entry = listed.entry(label.clone()).or_default();
-            for id in parse_ids(ids).map_err(|e| format!("line {line_no}: {e}"))? {
-                if entry.insert(id, reason.clone()).is_some() {
-                    return Err(format!("line {line_no}: {label} tcId {id} is listed twice"));
-                }
-            }
-        }
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let file: ExceptionsFile = serde_path_to_error::deserialize(&mut *de).map_err(|e| e.to_string())?;
+        de.end().map_err(|e| e.to_string())?;
         let mut acceptable = BTreeMap::new();
-        for (line_no, cols) in fenced_rows(text, ACCEPTABLE_FENCE, 3)? {
-            let accept = match cols[1].as_str() {
-                "accept" => true,
-                "reject" => false,
-                other => return Err(format!("line {line_no}: verdict must be accept or reject, not {other:?}")),
-            };
-            if acceptable.insert(cols[0].clone(), accept).is_some() {
-                return Err(format!("line {line_no}: flag {} is decided twice", cols[0]));
+        for (i, row) in file.acceptable.iter().enumerate() {
+            let at = format!("acceptable[{i}]");
+            non_empty(&at, &[("flag", &row.flag), ("reason", &row.reason)])?;
+            if acceptable.insert(row.flag.clone(), row.verdict == Verdict::Accept).is_some() {
+                return Err(format!("{at}: flag {} is decided twice", row.flag));
             }
         }
-        Ok(Exceptions { listed, acceptable })
+        Ok(Exceptions {
+            listed: by_label("exceptions", &file.exceptions)?,
+            acceptable,
+            envoy_native: by_label("envoyNativeExceptions", &file.envoy_native_exceptions)?,
+        })
     }
 
     /// Whether an `acceptable` vector must verify, decided by its flags.
@@ -113,62 +152,33 @@ impl Exceptions {
     }
 }
 
-/// Rows of `a | b | c` inside the fenced block that opens with `fence`.
-fn fenced_rows(text: &str, fence: &str, width: usize) -> Result<Vec<(usize, Vec<String>)>, String> {
-    let mut rows = Vec::new();
-    let mut inside = false;
-    let mut seen = false;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if !inside {
-            if t == fence {
-                inside = true;
-                seen = true;
+/// label -> tcId -> reason, refusing a tcId listed twice under one label.
+fn by_label(section: &str, rows: &[ExceptionRow]) -> Result<BTreeMap<String, BTreeMap<u64, String>>, String> {
+    let mut listed: BTreeMap<String, BTreeMap<u64, String>> = BTreeMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let at = format!("{section}[{i}]");
+        non_empty(&at, &[("label", &row.label), ("reason", &row.reason)])?;
+        if row.tc_ids.is_empty() {
+            return Err(format!("{at}: tcIds is empty"));
+        }
+        let entry = listed.entry(row.label.clone()).or_default();
+        for &id in &row.tc_ids {
+            if entry.insert(id, row.reason.clone()).is_some() {
+                return Err(format!("{at}: {} tcId {id} is listed twice", row.label));
             }
-            continue;
         }
-        if t.starts_with("```") {
-            inside = false;
-            continue;
-        }
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<String> = t.split('|').map(|c| c.trim().to_owned()).collect();
-        if cols.len() != width || cols.iter().any(String::is_empty) {
-            return Err(format!("line {}: expected {width} non-empty `|`-separated columns: {t:?}", i + 1));
-        }
-        rows.push((i + 1, cols));
     }
-    if !seen {
-        return Err(format!("no {fence} block"));
-    }
-    if inside {
-        return Err(format!("the {fence} block is not closed"));
-    }
-    Ok(rows)
+    Ok(listed)
 }
 
-/// `1, 4-7, 9` -> [1, 4, 5, 6, 7, 9]
-fn parse_ids(s: &str) -> Result<Vec<u64>, String> {
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim) {
-        let num = |x: &str| x.trim().parse::<u64>().map_err(|_| format!("bad tcId {x:?}"));
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (num(a)?, num(b)?);
-                if a > b {
-                    return Err(format!("empty range {part:?}"));
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(num(part)?),
-        }
+fn non_empty(at: &str, members: &[(&str, &str)]) -> Result<(), String> {
+    match members.iter().find(|(_, value)| value.trim().is_empty()) {
+        Some((name, _)) => Err(format!("{at}: `{name}` is empty")),
+        None => Ok(()),
     }
-    Ok(out)
 }
 
-/// Compresses sorted ids into the exceptions-file notation.
+/// Compresses sorted ids for messages: `1, 4-6, 9`.
 pub fn ranges(ids: &[u64]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
@@ -247,11 +257,38 @@ pub fn finish(problems: Vec<String>) {
 mod tests {
     use super::*;
 
+    /// Parses a file with these `acceptable` and `exceptions` rows.
+    fn file(acceptable: &str, exceptions: &str) -> Result<Exceptions, String> {
+        Exceptions::parse(&format!(
+            r#"{{"about": "test", "acceptable": [{acceptable}], "exceptions": [{exceptions}], "envoyNativeExceptions": []}}"#
+        ))
+    }
+
+    const FLAG: &str = r#"{"flag": "F", "verdict": "reject", "reason": "r"}"#;
+
     #[test]
-    fn ids_and_ranges_round_trip() {
-        assert_eq!(parse_ids("1, 4-6,9").unwrap(), vec![1, 4, 5, 6, 9]);
+    fn ranges_and_malformed_rows() {
         assert_eq!(ranges(&[1, 4, 5, 6, 9]), "1, 4-6, 9");
-        assert!(parse_ids("3-1").is_err());
-        assert!(parse_ids("x").is_err());
+        let ok = file(FLAG, r#"{"label": "a.json", "tcIds": [4, 1], "reason": "r"}"#).unwrap();
+        assert_eq!(ok.listed["a.json"].keys().copied().collect::<Vec<_>>(), vec![1, 4]);
+        assert_eq!(ok.acceptable.get("F"), Some(&false));
+        let range = file(FLAG, r#"{"label": "a.json", "tcIds": ["4-6"], "reason": "r"}"#).err().unwrap_or_default();
+        assert!(range.starts_with("exceptions[0].tcIds[0]"), "error names the JSON path: {range}");
+        for bad in [
+            r#"{"label": "a.json", "tcIds": [1], "reason": "r"}, {"label": "a.json", "tcIds": [1], "reason": "s"}"#,
+            r#"{"label": "a.json", "tcIds": [], "reason": "r"}"#,
+            r#"{"label": "a.json", "tcIds": [1], "reason": " "}"#,
+            r#"{"label": "a.json", "tcIds": [-1], "reason": "r"}"#,
+            r#"{"label": "a.json", "tcIds": [1], "reason": "r", "tcId": 2}"#,
+        ] {
+            assert!(file(FLAG, bad).is_err(), "accepted the exception row(s) {bad}");
+        }
+        for bad in [r#"{"flag": "F", "verdict": "maybe", "reason": "r"}"#, &format!("{FLAG}, {FLAG}")] {
+            assert!(file(bad, "").is_err(), "accepted the acceptable row(s) {bad}");
+        }
+        assert!(
+            Exceptions::parse(r#"{"about": "", "acceptable": [], "exceptions": []}"#).is_err(),
+            "a missing section"
+        );
     }
 }
