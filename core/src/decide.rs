@@ -12,6 +12,7 @@ use crate::job::{Verdict, Verifier, VerifyJob};
 use crate::path;
 use crate::request::RequestView;
 use crate::rules;
+use std::ops::ControlFlow;
 
 pub(crate) struct Pass<'g> {
     config: &'g GateConfig,
@@ -93,8 +94,8 @@ impl<'g> Pass<'g> {
         };
         let mut allowed = self.base_allow(req);
         match self.admit(req, &found, ps, rule, &mut allowed) {
-            Ok(()) => Decision::Allow(allowed),
-            Err(d) => d,
+            ControlFlow::Continue(()) => Decision::Allow(allowed),
+            ControlFlow::Break(d) => d,
         }
     }
 
@@ -107,14 +108,15 @@ impl<'g> Pass<'g> {
                 Ok(None) => return self.deny(AuthError::MissingToken, None),
                 Ok(Some(f)) => f,
             };
-            if let Err(d) = self.admit(req, &found, std::slice::from_ref(p), rule, &mut allowed) {
+            if let ControlFlow::Break(d) = self.admit(req, &found, std::slice::from_ref(p), rule, &mut allowed) {
                 return d;
             }
         }
         Decision::Allow(allowed)
     }
 
-    /// Verifies one found token for one of `ps` and adds its header edits to `allowed`.
+    /// Verifies one found token for one of `ps` and adds its header edits to `allowed`;
+    /// `Break` ends the request's decision here.
     fn admit(
         &mut self,
         req: &RequestView<'_>,
@@ -122,21 +124,21 @@ impl<'g> Pass<'g> {
         ps: &[usize],
         rule: &Rule,
         allowed: &mut Allowed,
-    ) -> Result<(), Decision> {
+    ) -> ControlFlow<Decision> {
         let hash = fingerprint(found.token);
         let v = match self.checker.check(self.state, found, ps, &self.verdicts) {
             Checked::Ok(v) => v,
-            Checked::NeedKeys(provider) => return Err(Decision::NeedKeys { provider }),
+            Checked::NeedKeys(provider) => return ControlFlow::Break(Decision::NeedKeys { provider }),
             Checked::Ask(ask) => {
                 // The pass ends here; the job carries the request and the verdicts so far.
                 let verdicts = std::mem::take(&mut self.verdicts);
                 let job = VerifyJob::new(ask, req.to_owned_request(), self.arrived_ms, verdicts);
-                return Err(Decision::Verify(Box::new(job)));
+                return ControlFlow::Break(Decision::Verify(Box::new(job)));
             }
-            Checked::Err(e) => return Err(self.deny(e, Some(hash))),
+            Checked::Err(e) => return ControlFlow::Break(self.deny(e, Some(hash))),
         };
         if !rule.scopes.iter().all(|s| v.scopes.contains(s)) {
-            return Err(self.deny(AuthError::InsufficientScope(rule.scopes.join(" ")), Some(hash)));
+            return ControlFlow::Break(self.deny(AuthError::InsufficientScope(rule.scopes.join(" ")), Some(hash)));
         }
         let p = v.provider;
         allowed.set.extend(v.headers);
@@ -147,7 +149,7 @@ impl<'g> Pass<'g> {
         }
         allowed.token_hash = Some(hash);
         allowed.stale_keys |= self.state.keys[p].is_stale();
-        Ok(())
+        ControlFlow::Continue(())
     }
 }
 

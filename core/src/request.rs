@@ -32,7 +32,7 @@ impl OwnedRequest {
 }
 
 impl RequestView<'_> {
-    pub(crate) fn to_owned_request(&self) -> OwnedRequest {
+    pub(crate) fn to_owned_request(self) -> OwnedRequest {
         OwnedRequest { method: self.method.to_owned(), path: self.path.to_owned(), headers: self.headers.to_vec() }
     }
 }
