@@ -10,9 +10,10 @@ use crate::gate::GateState;
 use crate::headers::claim_headers;
 use crate::job::{verdict_for, Ask, KeyRef, Verdict, Verifier};
 use crate::jwk::Key;
-use crate::keyset::Lookup;
+use crate::keyset::{KeySet, Lookup};
 use crate::token::{self, Unverified};
 use sha2::{Digest, Sha256};
+use std::ops::ControlFlow;
 
 /// A verified token, or how the request ends instead.
 pub enum Checked {
@@ -114,27 +115,10 @@ impl Checker<'_> {
             return Checked::Err(e);
         }
         let keys = &mut state.keys[p];
-        let verified = match keys.lookup(u.header.kid.as_deref(), u.header.alg, now_ms) {
-            Lookup::Found(key) => {
-                let key_ref = KeyRef { provider: p, generation: keys.generation(), kid: key.kid.clone() };
-                match self.verify_signature(key, key_ref, &u, digest, verdicts) {
-                    Signature::Valid => Ok(()),
-                    Signature::Invalid => Err(AuthError::BadSignature),
-                    Signature::WrongKey => Err(AuthError::UnknownKey),
-                    Signature::Ask(ask) => return Checked::Ask(ask),
-                }
-            }
-            Lookup::Unknown => Err(AuthError::UnknownKey),
-            // Cold, or only old (an idle edge isolate): wait for the fetch. Stale because
-            // refreshes fail: answer 503 now.
-            Lookup::Unavailable { cold, refreshable } if self.may_hold && (cold || refreshable) => {
-                return Checked::NeedKeys(p)
-            }
-            Lookup::Unavailable { .. } => Err(AuthError::KeysUnavailable),
+        let verified = match self.signature_check(keys, p, &u, digest, verdicts) {
+            ControlFlow::Continue(outcome) => outcome,
+            ControlFlow::Break(wait) => return wait,
         };
-        if verified == Err(AuthError::UnknownKey) && self.may_hold && keys.want_refetch(now_ms) {
-            return Checked::NeedKeys(p);
-        }
         if let Err(e) = verified.and_then(|()| claims::validate(&u.claims, prov, now_ms / 1000)) {
             return Checked::Err(e);
         }
@@ -151,6 +135,40 @@ impl Checker<'_> {
             scopes: claims::granted_scopes(&u.claims).into_iter().map(str::to_owned).collect(),
             headers,
         })
+    }
+
+    /// The signature step against provider `p`'s keys: `Continue` with its outcome, or
+    /// `Break` when the request must wait (for keys, or for the asynchronous host).
+    fn signature_check(
+        &self,
+        keys: &mut KeySet,
+        p: usize,
+        u: &Unverified<'_>,
+        digest: &TokenDigest,
+        verdicts: &[Verdict],
+    ) -> ControlFlow<Checked, Result<(), AuthError>> {
+        let verified = match keys.lookup(u.header.kid.as_deref(), u.header.alg, self.now_ms) {
+            Lookup::Found(key) => {
+                let key_ref = KeyRef { provider: p, generation: keys.generation(), kid: key.kid.clone() };
+                match self.verify_signature(key, key_ref, u, digest, verdicts) {
+                    Signature::Valid => Ok(()),
+                    Signature::Invalid => Err(AuthError::BadSignature),
+                    Signature::WrongKey => Err(AuthError::UnknownKey),
+                    Signature::Ask(ask) => return ControlFlow::Break(Checked::Ask(ask)),
+                }
+            }
+            Lookup::Unknown => Err(AuthError::UnknownKey),
+            // Cold, or only old (an idle edge isolate): wait for the fetch. Stale because
+            // refreshes fail: answer 503 now.
+            Lookup::Unavailable { cold, refreshable } if self.may_hold && (cold || refreshable) => {
+                return ControlFlow::Break(Checked::NeedKeys(p))
+            }
+            Lookup::Unavailable { .. } => Err(AuthError::KeysUnavailable),
+        };
+        if verified == Err(AuthError::UnknownKey) && self.may_hold && keys.want_refetch(self.now_ms) {
+            return ControlFlow::Break(Checked::NeedKeys(p));
+        }
+        ControlFlow::Continue(verified)
     }
 
     /// By verifier: the asynchronous host's verdict for this token and key (or a request
