@@ -39,6 +39,22 @@ fn assert_unavailable(d: Decision) {
 }
 
 #[test]
+fn the_core_ends_the_hold_startup_hold_ms_after_arrival() {
+    let mut w = world_with(|c| c["startup_hold_ms"] = json!(1500));
+    let r = bearer("/remote/x", &w.remote_token());
+    let arrived = NOW_MS;
+    for now in [arrived, arrived + 1499] {
+        assert_eq!(w.gate.decide(&r.view(), now, arrived), Decision::NeedKeys { provider: PROVIDER_R });
+    }
+    assert_unavailable(w.gate.decide(&r.view(), arrived + 1500, arrived));
+    // A request that arrives later gets its own hold.
+    assert_eq!(w.gate.decide(&r.view(), arrived + 1500, arrived + 1500), Decision::NeedKeys { provider: PROVIDER_R });
+    // No hold at all: answered at once.
+    let mut w = world_with(|c| c["startup_hold_ms"] = json!(0));
+    assert_unavailable(w.gate.decide(&r.view(), NOW_MS, NOW_MS));
+}
+
+#[test]
 fn cold_remote_provider_holds_then_503s_then_allows_after_the_fetch() {
     let mut w = world();
     let r = bearer("/remote/x", &w.remote_token());
