@@ -7,7 +7,7 @@ use crate::config::{ConfigError, GateConfig, JwksSource, Requirement, Rule, Toke
 use crate::decision::{Allowed, Decision, Denial};
 use crate::error::AuthError;
 use crate::extract::{extract, removal_edits, Found};
-use crate::keyset::{FetchRequest, FetchResult, KeySet, KeySetEvent};
+use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent};
 use crate::path;
 use crate::request::RequestView;
 use crate::rules;

@@ -11,11 +11,11 @@ mod config;
 mod decision;
 mod error;
 mod extract;
+mod fetched;
 mod gate;
 mod headers;
 mod json;
 mod jwk;
-mod keyset;
 mod path;
 mod request;
 mod rules;
@@ -30,9 +30,12 @@ pub use config::{
 };
 pub use decision::{Allowed, Decision, Denial, SignatureJob};
 pub use error::AuthError;
+pub use fetched::{
+    parse_max_age, FetchEvent, FetchIdentity, FetchReason, FetchRequest, FetchResult, KeySetEvent, KeysLoaded,
+    Validators,
+};
 pub use gate::{fingerprint, Gate, Wait};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
-pub use keyset::{parse_max_age, FetchReason, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
 pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};

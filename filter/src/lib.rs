@@ -8,6 +8,7 @@
 
 mod apply;
 mod coord;
+mod fetch;
 mod host;
 mod http;
 mod metrics;

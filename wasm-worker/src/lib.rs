@@ -6,7 +6,7 @@
 
 mod wire;
 
-use jwtgate_core::{parse_max_age, FetchResult, Gate, JwksSource, RequestView, Wait};
+use jwtgate_core::{parse_max_age, FetchResult, Gate, JwksSource, RequestView, Validators, Wait};
 use wasm_bindgen::prelude::*;
 
 /// One gate per isolate; JS keeps it in module scope so the JWKS cache survives requests.
@@ -53,26 +53,38 @@ impl EdgeGate {
         wire::decision(&self.gate.decide(&view, now_ms as u64, wait))
     }
 
-    /// JWKS fetches due now, as JSON `[{provider, uri, timeout_ms, max_body_bytes}]`.
+    /// JWKS fetches due now, as JSON
+    /// `[{provider, uri, timeout_ms, max_body_bytes, if_none_match, if_modified_since}]`.
     pub fn poll_fetches(&mut self, now_ms: f64) -> String {
         let fetches = self.gate.poll_fetches(now_ms as u64);
         wire::fetches(&fetches, |p| self.gate.fetch_body_cap(p))
     }
 
     /// Feeds a fetch outcome back; `status` 0 means no response (timeout, network).
-    /// Returns a log line describing the key set's state change.
+    /// `sent_at_ms` is when the request was sent; `sent_etag` / `sent_last_modified` are
+    /// the `if_none_match` / `if_modified_since` the fetch carried, `etag` /
+    /// `last_modified` the response's. Returns a log line describing the key set's change.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_fetch_result(
         &mut self,
         provider: u32,
         now_ms: f64,
+        sent_at_ms: f64,
         status: u16,
         body: &[u8],
         cache_control: Option<String>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        sent_etag: Option<String>,
+        sent_last_modified: Option<String>,
     ) -> String {
         let result = FetchResult {
+            sent_at_ms: sent_at_ms as u64,
             status: (status != 0).then_some(status),
             body,
             max_age_s: cache_control.as_deref().and_then(parse_max_age),
+            validators: Validators { etag: etag.as_deref(), last_modified: last_modified.as_deref() },
+            sent: Validators { etag: sent_etag.as_deref(), last_modified: sent_last_modified.as_deref() },
         };
         let name = self.gate.config().providers.get(provider as usize).map_or("?", |p| p.name.as_str()).to_owned();
         match self.gate.on_fetch_result(provider as usize, now_ms as u64, result) {

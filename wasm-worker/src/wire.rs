@@ -51,6 +51,8 @@ pub fn fetches(list: &[FetchRequest], cap: impl Fn(usize) -> usize) -> String {
                 "uri": f.uri,
                 "timeout_ms": f.timeout_ms,
                 "max_body_bytes": cap(f.provider),
+                "if_none_match": f.if_none_match,
+                "if_modified_since": f.if_modified_since,
             })
         })
         .collect();
