@@ -102,3 +102,7 @@ pub fn carry_out(decision: &Decision, metrics: &mut crate::metrics::Metrics) -> 
 fn header_value(headers: &[(String, String)], name: &str) -> String {
     headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

@@ -12,6 +12,8 @@ mod fetch;
 mod host;
 mod http;
 mod metrics;
+#[cfg(test)]
+mod mock_host;
 mod native;
 mod root;
 mod state;
