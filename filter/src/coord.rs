@@ -154,6 +154,9 @@ pub struct Channel {
     identity: String,
     lease_key: String,
     result_key: String,
+    /// The newest published generation alone (8 bytes): cheap enough to read before
+    /// every decision, so no VM decides with keys older than another VM has applied.
+    generation_key: String,
 }
 
 impl Channel {
@@ -163,6 +166,7 @@ impl Channel {
             identity: identity.as_str().to_owned(),
             lease_key: format!("{prefix}/lease"),
             result_key: format!("{prefix}/result"),
+            generation_key: format!("{prefix}/generation"),
         };
         // Create the lease so later acquisitions can compare-and-swap on a real version.
         if matches!(hostcalls::get_shared_data(&ch.lease_key), Ok((None, _))) {
@@ -174,6 +178,14 @@ impl Channel {
     /// The newest record of this fetch identity, if any.
     pub fn latest(&self) -> Option<Published> {
         self.current().0.filter(|p| p.identity == self.identity)
+    }
+
+    /// The newest published generation (0: none yet).
+    pub fn published_generation(&self) -> u64 {
+        match hostcalls::get_shared_data(&self.generation_key) {
+            Ok((Some(b), _)) => b.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes),
+            _ => 0,
+        }
     }
 
     fn current(&self) -> (Option<Published>, Option<u32>) {
@@ -207,6 +219,8 @@ impl Channel {
             let previous = current.as_ref().filter(|c| c.identity == self.identity);
             let next = Published::of(generation, &self.identity, r, kid_triggered, previous);
             if hostcalls::set_shared_data(&self.result_key, Some(&next.encode()), cas).is_ok() {
+                // Written after the record: a reader that sees this generation finds it.
+                let _ = hostcalls::set_shared_data(&self.generation_key, Some(&generation.to_le_bytes()), None);
                 return Ok(generation);
             }
         }

@@ -10,7 +10,9 @@ use jwtgate_core::{
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType};
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// A JWKS call this VM dispatched and has not heard back from.
@@ -33,15 +35,49 @@ struct Link {
     /// `None` for inline key sets (nothing to fetch).
     channel: Option<Channel>,
     /// The newest published generation this VM has applied.
-    seen_generation: u64,
+    seen_generation: Cell<u64>,
+}
+
+impl Link {
+    fn saw(&self, generation: u64) {
+        self.seen_generation.set(self.seen_generation.get().max(generation));
+    }
+}
+
+/// Every provider's link, indexed by provider; shared by the root context and the HTTP
+/// contexts of one VM.
+#[derive(Default)]
+pub struct Links(Vec<Link>);
+
+impl Links {
+    /// Applies results other VMs published since this VM last looked. Runs on every tick
+    /// and before every decision: once any VM has applied a new key set (a rotated-out
+    /// key removed, say), no VM of the process decides with the old one. Costs one
+    /// 8-byte shared-data read per remote provider when nothing changed.
+    pub fn catch_up(&self, state: &mut State, now: u64) -> bool {
+        let mut adopted = false;
+        for (p, link) in self.0.iter().enumerate() {
+            let Some(channel) = link.channel.as_ref() else { continue };
+            let seen = link.seen_generation.get();
+            if channel.published_generation() <= seen {
+                continue;
+            }
+            let Some(rec) = channel.latest() else { continue };
+            if rec.generation > seen {
+                link.saw(rec.generation);
+                apply_published(state, p, &rec, now);
+                adopted = true;
+            }
+        }
+        adopted
+    }
 }
 
 #[derive(Default)]
 pub struct Fetcher {
     /// Outstanding calls by callout token.
     calls: HashMap<u32, Call>,
-    /// Indexed by provider.
-    links: Vec<Link>,
+    links: Rc<Links>,
 }
 
 impl Fetcher {
@@ -55,24 +91,15 @@ impl Fetcher {
                     JwksSource::Remote(r) => Some(Channel::new(&p.name, &FetchIdentity::of(r, &p.issuer))),
                     JwksSource::Inline(_) => None,
                 };
-                Link { channel, seen_generation: 0 }
+                Link { channel, seen_generation: Cell::new(0) }
             })
             .collect();
-        Fetcher { calls: HashMap::new(), links }
+        Fetcher { calls: HashMap::new(), links: Rc::new(Links(links)) }
     }
 
-    /// Applies results other VMs published since this VM last looked.
-    pub fn adopt_published(&mut self, state: &mut State, now: u64) -> bool {
-        let mut adopted = false;
-        for (p, link) in self.links.iter_mut().enumerate() {
-            let Some(rec) = link.channel.as_ref().and_then(Channel::latest) else { continue };
-            if rec.generation > link.seen_generation {
-                link.seen_generation = rec.generation;
-                apply_published(state, p, &rec, now);
-                adopted = true;
-            }
-        }
-        adopted
+    /// The links, for the HTTP contexts (see [`Links::catch_up`]).
+    pub fn links(&self) -> Rc<Links> {
+        Rc::clone(&self.links)
     }
 
     /// Carries out the fetches the core asks for, unless another VM holds the lease
@@ -80,11 +107,11 @@ impl Fetcher {
     pub fn start_fetches(&mut self, state: &mut State, now: u64) {
         for f in state.gate.poll_fetches(now) {
             let p = f.provider;
-            let Some(link) = self.links.get_mut(p) else { continue };
+            let Some(link) = self.links.0.get(p) else { continue };
             let Some(channel) = link.channel.as_ref() else { continue };
             if let Some(rec) = channel.latest() {
                 if f.satisfied_by(rec.sent_at_ms, rec.succeeded(), rec.kid_triggered, now) {
-                    link.seen_generation = link.seen_generation.max(rec.generation);
+                    link.saw(rec.generation);
                     apply_published(state, p, &rec, now);
                     continue;
                 }
@@ -141,10 +168,10 @@ impl Fetcher {
     /// counted (`jwks_publish_failed`): the other VMs then fetch on their own schedule.
     fn finish(&mut self, state: &mut State, call: &Call, now: u64, result: FetchResult<'_>, extra: &str) {
         let p = call.provider;
-        if let Some(link) = self.links.get_mut(p) {
+        if let Some(link) = self.links.0.get(p) {
             if let Some(channel) = link.channel.as_ref() {
                 match channel.publish(&result, call.kid_triggered) {
-                    Ok(generation) => link.seen_generation = link.seen_generation.max(generation),
+                    Ok(generation) => link.saw(generation),
                     Err(e) => {
                         let name = provider_name(state, p);
                         host::log(

@@ -1,15 +1,19 @@
 //! The per-request context: build the request view, ask the core, carry out the answer.
 
 use crate::apply;
+use crate::fetch::Links;
 use crate::host;
 use crate::state::{Held, Shared};
 use jwtgate_core::{Decision, RequestView, Wait};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
+use std::rc::Rc;
 
 pub struct Request {
     pub id: u32,
     pub shared: Shared,
+    /// Key sets other VMs published, applied before deciding (see `Links::catch_up`).
+    pub links: Rc<Links>,
 }
 
 impl Context for Request {}
@@ -26,6 +30,7 @@ impl HttpContext for Request {
         if let Some(action) = crate::vectors::on_request_headers(&method, &path, _end_of_stream) {
             return action;
         }
+        self.links.catch_up(&mut state, now);
         let view = RequestView { method: &method, path: &path, headers: &headers };
         let decision = state.gate.decide(&view, now, Wait::Allowed);
         match carry_out(&decision, &mut state.metrics) {

@@ -126,7 +126,7 @@ impl RootContext for Root {
         let Some(shared) = self.shared.clone() else { return };
         let mut state = shared.borrow_mut();
         let now = host::now_ms();
-        self.fetcher.adopt_published(&mut state, now);
+        self.fetcher.links().catch_up(&mut state, now);
         self.fetcher.start_fetches(&mut state, now);
         if !state.held.is_empty() {
             self.revisit_held(&mut state, now);
@@ -135,7 +135,9 @@ impl RootContext for Root {
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         match &self.shared {
-            Some(shared) => Some(Box::new(Request { id: context_id, shared: Rc::clone(shared) })),
+            Some(shared) => {
+                Some(Box::new(Request { id: context_id, shared: Rc::clone(shared), links: self.fetcher.links() }))
+            }
             None => Some(Box::new(Unconfigured)),
         }
     }

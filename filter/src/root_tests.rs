@@ -269,3 +269,25 @@ fn a_vm_adopting_an_old_record_dates_the_keys_from_the_fetch() {
     assert_eq!(action, Action::Pause, "the adopted keys are past max_stale_s: wait for a refresh");
     assert_eq!(dispatched().len(), 2, "and the adopting VM refreshes them");
 }
+
+#[test]
+fn every_vm_decides_with_the_newest_published_keys_without_waiting_for_its_tick() {
+    let mut vm1 = vm(1, "tenant-a.example");
+    let vm2 = vm(2, "tenant-a.example");
+    vm1.on_tick();
+    let call = dispatched().pop().expect("cold fetch");
+    respond(&mut vm1, &call, 200, &[], JWKS.as_bytes());
+    // VM 2 has not ticked since: its request adopts the published keys first.
+    let (_ctx, action) = request(&vm2, 11, &token());
+    assert_eq!(action, Action::Continue);
+    // The IdP rotates the key out; VM 1 fetches the new set. VM 2's very next request
+    // must not be allowed with the key VM 1 already dropped.
+    advance(330_000);
+    vm1.on_tick();
+    let refresh = dispatched().pop().expect("a scheduled refresh");
+    let rotated = JWKS.replace("rsa-2048", "rsa-next");
+    respond(&mut vm1, &refresh, 200, &[], rotated.as_bytes());
+    let (_ctx, action) = request(&vm2, 12, &token());
+    assert_eq!(action, Action::Pause, "the old kid is unknown now: held for a refetch, never allowed");
+    assert!(!with(|h| h.resumed.contains(&12)));
+}
