@@ -7,8 +7,8 @@ use crate::cache::TokenCache;
 use crate::config::{ConfigError, GateConfig, JwksSource};
 use crate::decide::Pass;
 use crate::decision::Decision;
+use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent};
 use crate::job::{Verifier, VerifyJob};
-use crate::keyset::{FetchRequest, FetchResult, KeySet, KeySetEvent};
 use crate::request::RequestView;
 use sha2::{Digest, Sha256};
 

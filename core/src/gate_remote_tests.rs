@@ -10,11 +10,13 @@ pub(super) fn decide_at(w: &mut World, r: &Req, now: u64, hold: Hold) -> Decisio
 }
 
 pub(super) fn ok(body: &[u8]) -> FetchResult<'_> {
-    FetchResult { status: Some(200), body, max_age_s: None }
+    FetchResult::response(0, 200, body)
 }
 
-/// Runs every fetch the gate asks for at `now` with `result`; returns how many ran.
-pub(super) fn run_fetches(w: &mut World, now: u64, result: FetchResult<'_>) -> usize {
+/// Runs every fetch the gate asks for at `now` with `result` (sent and answered at
+/// `now`); returns how many ran.
+pub(super) fn run_fetches(w: &mut World, now: u64, mut result: FetchResult<'_>) -> usize {
+    result.sent_at_ms = now;
     let reqs = w.gate.poll_fetches(now);
     for r in &reqs {
         w.gate.on_fetch_result(r.provider, now, result).expect("provider exists");
@@ -70,8 +72,8 @@ fn cold_remote_provider_holds_then_503s_then_allows_after_the_fetch() {
     assert!(w.gate.poll_fetches(NOW_MS + 10).is_empty(), "no duplicate fetch while one is in flight");
 
     let body = w.remote_body();
-    let ev = w.gate.on_fetch_result(PROVIDER_R, NOW_MS + 20, ok(&body));
-    assert_eq!(ev, Some(KeySetEvent::Loaded { keys: 1, skipped: vec![] }));
+    let ev = w.gate.on_fetch_result(PROVIDER_R, NOW_MS + 20, FetchResult { sent_at_ms: NOW_MS, ..ok(&body) });
+    assert_eq!(ev, Some(KeySetEvent::Loaded(crate::fetched::KeysLoaded { keys: 1, skipped: vec![] })));
     let a = allowed(decide_at(&mut w, &r, NOW_MS + 30, Hold::Fresh));
     assert_eq!(set(&a, "x-jwt-iss"), Some(ISS_R));
 }
@@ -80,7 +82,7 @@ fn cold_remote_provider_holds_then_503s_then_allows_after_the_fetch() {
 fn cold_provider_with_a_failed_fetch_still_never_allows_or_401s() {
     let mut w = world();
     let r = bearer("/remote/x", &w.remote_token());
-    assert_eq!(run_fetches(&mut w, NOW_MS, FetchResult { status: Some(502), body: b"", max_age_s: None }), 1);
+    assert_eq!(run_fetches(&mut w, NOW_MS, FetchResult::response(0, 502, b"")), 1);
     assert_eq!(decide_at(&mut w, &r, NOW_MS + 100, Hold::Fresh), Decision::NeedKeys { provider: PROVIDER_R });
     assert_unavailable(decide_at(&mut w, &r, NOW_MS + 3000, Hold::Expired));
     // Even a forged token (right kid, wrong key) gets 503, not 401: the gate cannot judge it.
@@ -137,6 +139,38 @@ fn newly_rotated_key_is_picked_up_by_the_unknown_kid_refetch() {
 }
 
 #[test]
+fn a_key_rotated_while_a_scheduled_refresh_is_in_flight_is_allowed_on_its_first_request() {
+    let mut w = loaded_world();
+    // A kid refetch just happened: the cooldown is running.
+    let warm = es256_token(&ec_key("ec-unknown"), &payload(json!({"iss": ISS_R})));
+    let body = w.remote_body();
+    let t0 = NOW_MS + 1000;
+    assert_eq!(
+        decide_at(&mut w, &bearer("/remote/x", &warm), t0, Hold::Fresh),
+        Decision::NeedKeys { provider: PROVIDER_R }
+    );
+    assert_eq!(run_fetches(&mut w, t0, ok(&body)), 1);
+    // The scheduled refresh leaves (with the old set) ...
+    let sched = NOW_MS + 400_000;
+    let reqs = w.gate.poll_fetches(sched);
+    assert_eq!(reqs.len(), 1);
+    // ... then the IdP rotates and the first token with the new kid arrives.
+    let new_key = ec_key("ec-r2");
+    let r = bearer("/remote/x", &es256_token(&new_key, &payload(json!({"iss": ISS_R}))));
+    assert_eq!(decide_at(&mut w, &r, sched + 30, Hold::Fresh), Decision::NeedKeys { provider: PROVIDER_R });
+    let old = FetchResult { sent_at_ms: sched, ..ok(&body) };
+    w.gate.on_fetch_result(PROVIDER_R, sched + 60, old).expect("provider exists");
+    assert_eq!(
+        decide_at(&mut w, &r, sched + 61, Hold::Fresh),
+        Decision::NeedKeys { provider: PROVIDER_R },
+        "a fetch sent before the token arrived cannot prove its kid unknown"
+    );
+    let rotated = jwks(&[ec_jwk(&w.ec_r), ec_jwk(&new_key)]).to_string().into_bytes();
+    assert_eq!(run_fetches(&mut w, sched + 70, ok(&rotated)), 1, "one early refetch");
+    allowed(decide_at(&mut w, &r, sched + 80, Hold::Fresh));
+}
+
+#[test]
 fn outage_past_max_stale_is_503_never_401_never_allow() {
     let mut w = loaded_world();
     let long_lived = payload(json!({"iss": ISS_R, "exp": NOW_S + REMOTE_MAX_STALE_S + 600}));
@@ -146,7 +180,7 @@ fn outage_past_max_stale_is_503_never_401_never_allow() {
     let mut now = NOW_MS + 1;
     let mut failed = 0;
     while now <= stale_at + 1 {
-        failed += run_fetches(&mut w, now, FetchResult { status: None, body: b"", max_age_s: None });
+        failed += run_fetches(&mut w, now, FetchResult::no_response(0));
         now += 10_000;
     }
     assert!(failed > 10, "refreshes were attempted and failed ({failed})");

@@ -5,7 +5,7 @@ use super::*;
 use crate::b64;
 use crate::decision::{Allowed, Denial};
 use crate::error::AuthError;
-use crate::keyset::FetchResult;
+use crate::fetched::FetchResult;
 use crate::test_support::*;
 use jwt_simple::prelude::ES256KeyPair;
 use serde_json::json;

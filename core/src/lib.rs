@@ -14,6 +14,7 @@ mod decide;
 mod decision;
 mod error;
 mod extract;
+mod fetched;
 mod gate;
 mod headers;
 pub mod hex;
@@ -21,7 +22,6 @@ mod host;
 mod job;
 mod json;
 mod jwk;
-mod keyset;
 mod path;
 mod request;
 mod rules;
@@ -37,11 +37,14 @@ pub use config::{
 };
 pub use decision::{Allowed, Decision, Denial};
 pub use error::AuthError;
+pub use fetched::{
+    parse_max_age, FetchEvent, FetchIdentity, FetchReason, FetchRequest, FetchResult, KeySetEvent, KeysLoaded,
+    Validators,
+};
 pub use gate::{fingerprint, Gate};
 pub use host::HostKind;
 pub use job::{KeyRef, Verifier, VerifyJob};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
-pub use keyset::{parse_max_age, FetchReason, FetchRequest, FetchResult, KeySetEvent};
 pub use request::RequestView;
 pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};

@@ -6,71 +6,168 @@
 //! - the fetcher publishes the outcome under `<prefix>/result` with a generation number;
 //! - every VM feeds each new generation into its own core, exactly as if it had fetched.
 //!
+//! Records are keyed on the whole fetch identity and the issuer ([`FetchIdentity`]):
+//! plugins of one VM group (one `vm_id`) share shared data, and two of them with the same
+//! provider name, cluster and path but another `authority` (two tenants of one IdP host)
+//! must never adopt each other's keys. The record stores the identity too, and a record
+//! whose identity differs is never adopted (a key collision cannot mix key sets).
+//!
 //! The core stays unaware: it asks for fetches, and this module decides whether this VM
 //! dispatches one, waits for the lease holder, or reuses a result published moments ago.
 
-use jwtgate_core::FetchResult;
+use jwtgate_core::{FetchIdentity, FetchResult, Validators};
 use proxy_wasm::hostcalls;
+use serde_json::{json, Value};
 
 /// A fetch outcome as published in shared data.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Published {
     pub generation: u64,
-    /// When the fetch started (not when it completed).
-    pub fetched_at_ms: u64,
+    /// The [`FetchIdentity`] text of the fetch.
+    pub identity: String,
+    /// When the fetch was sent (not when it completed): the keys are as old as this.
+    pub sent_at_ms: u64,
     /// Fetched because a token named an unknown kid (the process-wide cooldown).
     pub kid_triggered: bool,
     pub status: Option<u16>,
     pub max_age_s: Option<u64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The validators the request carried (`If-None-Match`, `If-Modified-Since`).
+    pub sent_etag: Option<String>,
+    pub sent_last_modified: Option<String>,
     pub body: Vec<u8>,
 }
 
 impl Published {
     pub fn as_result(&self) -> FetchResult<'_> {
-        FetchResult { status: self.status, body: &self.body, max_age_s: self.max_age_s }
+        FetchResult {
+            sent_at_ms: self.sent_at_ms,
+            status: self.status,
+            body: &self.body,
+            max_age_s: self.max_age_s,
+            validators: Validators { etag: self.etag.as_deref(), last_modified: self.last_modified.as_deref() },
+            sent: Validators { etag: self.sent_etag.as_deref(), last_modified: self.sent_last_modified.as_deref() },
+        }
+    }
+
+    /// A new record for `r`. A `304` that confirms the document of the previous record
+    /// (a `200`) is published as that document, re-dated: a VM that never held it (one
+    /// started later) can adopt it, and the others see the same bytes again (unchanged).
+    fn of(
+        generation: u64,
+        identity: &str,
+        r: &FetchResult<'_>,
+        kid_triggered: bool,
+        previous: Option<&Published>,
+    ) -> Published {
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        if r.status == Some(304) && !r.sent.is_empty() {
+            if let Some(prev) = previous.filter(|p| p.status == Some(200) && p.confirmed_by(r.sent)) {
+                return Published {
+                    generation,
+                    identity: identity.to_owned(),
+                    sent_at_ms: r.sent_at_ms,
+                    kid_triggered,
+                    max_age_s: r.max_age_s,
+                    sent_etag: None,
+                    sent_last_modified: None,
+                    ..prev.clone()
+                };
+            }
+        }
+        Published {
+            generation,
+            identity: identity.to_owned(),
+            sent_at_ms: r.sent_at_ms,
+            kid_triggered,
+            status: r.status,
+            max_age_s: r.max_age_s,
+            etag: owned(r.validators.etag),
+            last_modified: owned(r.validators.last_modified),
+            sent_etag: owned(r.sent.etag),
+            sent_last_modified: owned(r.sent.last_modified),
+            body: r.body.to_vec(),
+        }
+    }
+
+    fn confirmed_by(&self, sent: Validators<'_>) -> bool {
+        sent.etag.is_none_or(|e| self.etag.as_deref() == Some(e))
+            && sent.last_modified.is_none_or(|m| self.last_modified.as_deref() == Some(m))
     }
 
     pub fn succeeded(&self) -> bool {
         matches!(self.status, Some(200) | Some(304))
     }
 
+    /// A JSON header line, then the body's bytes as fetched.
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(27 + self.body.len());
-        out.extend_from_slice(&self.generation.to_le_bytes());
-        out.extend_from_slice(&self.fetched_at_ms.to_le_bytes());
-        out.extend_from_slice(&self.status.unwrap_or(0).to_le_bytes());
-        out.extend_from_slice(&self.max_age_s.unwrap_or(u64::MAX).to_le_bytes());
-        out.push(u8::from(self.kid_triggered));
+        let head = json!({
+            "generation": self.generation,
+            "identity": self.identity,
+            "sent_at_ms": self.sent_at_ms,
+            "kid_triggered": self.kid_triggered,
+            "status": self.status,
+            "max_age_s": self.max_age_s,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "sent_etag": self.sent_etag,
+            "sent_last_modified": self.sent_last_modified,
+        });
+        let mut out = head.to_string().into_bytes();
+        out.push(b'\n');
         out.extend_from_slice(&self.body);
         out
     }
 
     fn decode(bytes: &[u8]) -> Option<Published> {
-        let u64_at = |i: usize| bytes.get(i..i + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
-        let status = bytes.get(16..18).and_then(|b| b.try_into().ok()).map(u16::from_le_bytes)?;
-        let max_age = u64_at(18)?;
+        let split = bytes.iter().position(|b| *b == b'\n')?;
+        let head: Value = serde_json::from_slice(bytes.get(..split)?).ok()?;
+        let text = |k: &str| head.get(k).and_then(Value::as_str).map(str::to_owned);
         Some(Published {
-            generation: u64_at(0)?,
-            fetched_at_ms: u64_at(8)?,
-            status: (status != 0).then_some(status),
-            max_age_s: (max_age != u64::MAX).then_some(max_age),
-            kid_triggered: *bytes.get(26)? == 1,
-            body: bytes.get(27..)?.to_vec(),
+            generation: head.get("generation")?.as_u64()?,
+            identity: text("identity")?,
+            sent_at_ms: head.get("sent_at_ms")?.as_u64()?,
+            kid_triggered: head.get("kid_triggered")?.as_bool()?,
+            status: head.get("status").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()),
+            max_age_s: head.get("max_age_s").and_then(Value::as_u64),
+            etag: text("etag"),
+            last_modified: text("last_modified"),
+            sent_etag: text("sent_etag"),
+            sent_last_modified: text("sent_last_modified"),
+            body: bytes.get(split + 1..)?.to_vec(),
         })
     }
 }
 
+/// Why a result could not be published.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PublishError {
+    /// Every compare-and-swap lost to another writer.
+    Contended { attempts: u32 },
+}
+
+const PUBLISH_ATTEMPTS: u32 = 8;
+
 /// Shared-data keys of one provider's JWKS.
 pub struct Channel {
+    identity: String,
     lease_key: String,
     result_key: String,
+    /// The newest published generation alone (8 bytes): cheap enough to read before
+    /// every decision, so no VM decides with keys older than another VM has applied.
+    generation_key: String,
 }
 
 impl Channel {
-    /// Keys are scoped by provider name and source, so two plugins with different
-    /// configs never read each other's key sets.
-    pub fn new(provider: &str, cluster: &str, path: &str) -> Channel {
-        let prefix = format!("jwtgate/{provider}/{cluster}{path}");
-        let ch = Channel { lease_key: format!("{prefix}/lease"), result_key: format!("{prefix}/result") };
+    pub fn new(provider: &str, identity: &FetchIdentity) -> Channel {
+        let prefix = format!("jwtgate/jwks/{provider}/{}", identity.key());
+        let ch = Channel {
+            identity: identity.as_str().to_owned(),
+            lease_key: format!("{prefix}/lease"),
+            result_key: format!("{prefix}/result"),
+            generation_key: format!("{prefix}/generation"),
+        };
         // Create the lease so later acquisitions can compare-and-swap on a real version.
         if matches!(hostcalls::get_shared_data(&ch.lease_key), Ok((None, _))) {
             let _ = hostcalls::set_shared_data(&ch.lease_key, Some(&0u64.to_le_bytes()), None);
@@ -78,10 +175,23 @@ impl Channel {
         ch
     }
 
+    /// The newest record of this fetch identity, if any.
     pub fn latest(&self) -> Option<Published> {
+        self.current().0.filter(|p| p.identity == self.identity)
+    }
+
+    /// The newest published generation (0: none yet).
+    pub fn published_generation(&self) -> u64 {
+        match hostcalls::get_shared_data(&self.generation_key) {
+            Ok((Some(b), _)) => b.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes),
+            _ => 0,
+        }
+    }
+
+    fn current(&self) -> (Option<Published>, Option<u32>) {
         match hostcalls::get_shared_data(&self.result_key) {
-            Ok((Some(bytes), _)) => Published::decode(&bytes),
-            _ => None,
+            Ok((bytes, cas)) => (bytes.as_deref().and_then(Published::decode), cas),
+            Err(_) => (None, None),
         }
     }
 
@@ -100,26 +210,21 @@ impl Channel {
         let _ = hostcalls::set_shared_data(&self.lease_key, Some(&0u64.to_le_bytes()), None);
     }
 
-    /// Publishes an outcome as the next generation; returns that generation.
-    pub fn publish(&self, started_ms: u64, r: &FetchResult<'_>, kid_triggered: bool) -> u64 {
-        for _ in 0..8 {
-            let (current, cas) = match hostcalls::get_shared_data(&self.result_key) {
-                Ok((bytes, cas)) => (bytes.as_deref().and_then(Published::decode), cas),
-                Err(_) => (None, None),
-            };
-            let next = Published {
-                generation: current.map_or(1, |c| c.generation + 1),
-                fetched_at_ms: started_ms,
-                kid_triggered,
-                status: r.status,
-                max_age_s: r.max_age_s,
-                body: r.body.to_vec(),
-            };
+    /// Publishes an outcome as the next generation; returns that generation. The caller
+    /// reports an error: the other VMs then fetch for themselves when their turn comes.
+    pub fn publish(&self, r: &FetchResult<'_>, kid_triggered: bool) -> Result<u64, PublishError> {
+        for _ in 0..PUBLISH_ATTEMPTS {
+            let (current, cas) = self.current();
+            let generation = current.as_ref().map_or(1, |c| c.generation + 1);
+            let previous = current.as_ref().filter(|c| c.identity == self.identity);
+            let next = Published::of(generation, &self.identity, r, kid_triggered, previous);
             if hostcalls::set_shared_data(&self.result_key, Some(&next.encode()), cas).is_ok() {
-                return next.generation;
+                // Written after the record: a reader that sees this generation finds it.
+                let _ = hostcalls::set_shared_data(&self.generation_key, Some(&generation.to_le_bytes()), None);
+                return Ok(generation);
             }
         }
-        0
+        Err(PublishError::Contended { attempts: PUBLISH_ATTEMPTS })
     }
 }
 

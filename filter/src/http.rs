@@ -1,15 +1,19 @@
 //! The per-request context: build the request view, ask the core, carry out the answer.
 
 use crate::apply;
+use crate::fetch::Links;
 use crate::host;
 use crate::state::{Held, Shared};
 use jwtgate_core::{Decision, Denial, RequestView};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
+use std::rc::Rc;
 
 pub struct Request {
     pub id: u32,
     pub shared: Shared,
+    /// Key sets other VMs published, applied before deciding (see `Links::catch_up`).
+    pub links: Rc<Links>,
 }
 
 impl Context for Request {}
@@ -26,6 +30,7 @@ impl HttpContext for Request {
         if let Some(action) = crate::vectors::on_request_headers(&method, &path, _end_of_stream) {
             return action;
         }
+        self.links.catch_up(&mut state, now);
         let view = RequestView { method: &method, path: &path, headers: &headers };
         let decision = state.gate.decide(&view, now, now);
         match carry_out(&decision, &mut state.metrics) {
@@ -102,3 +107,7 @@ pub fn carry_out(decision: &Decision, metrics: &mut crate::metrics::Metrics) -> 
 fn header_value(headers: &[(String, String)], name: &str) -> String {
     headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

@@ -8,9 +8,12 @@
 
 mod apply;
 mod coord;
+mod fetch;
 mod host;
 mod http;
 mod metrics;
+#[cfg(test)]
+mod mock_host;
 mod native;
 mod root;
 mod state;

@@ -16,8 +16,12 @@
 //     {"mode": "huge"}                       200 with a 10 MB body (valid JSON: key A + padding)
 //     {"mode": "delay", "delay_ms": 1000}    answer like `keys` after delay_ms
 //     {"cache_control": "max-age=1"}         Cache-Control on 200 answers (null: none)
+//     {"etag": false}                        no ETag (default true: in mode `keys`/`delay`
+//                                            every 200 carries the body's ETag, and a GET
+//                                            whose If-None-Match names it gets 304)
 //     answers the new state
-//   GET  /__stats    {"count", "requests": [{"t", "from", "mode", "ua", "headers"}], "by_from": {...}}
+//   GET  /__stats    {"count", "requests": [{"t", "from", "mode", "ua", "headers", "inm", "answer"}], "by_from": {...}}
+//                    `inm`: the request's If-None-Match (or null); `answer`: 304 or 200 in mode `keys`
 //                    `from` is "envoy" when the request carries an x-envoy-* header
 //                    (Envoy's async client adds x-envoy-expected-rq-timeout-ms), else "other".
 //   POST /__reset    zeroes the statistics
@@ -26,6 +30,7 @@
 //
 // Stdlib + jose only. Every /jwks request is logged as `jwks <from> <mode> <t>`.
 
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
@@ -59,7 +64,7 @@ const KEYS = {
 const MODES = new Set(['keys', 'status', 'down', 'hang', 'garbage', 'huge', 'delay']);
 const HUGE_BYTES = 10 * 1024 * 1024;
 
-const state = { mode: 'keys', keys: ['A'], status: 500, delay_ms: 1000, cache_control: null };
+const state = { mode: 'keys', keys: ['A'], status: 500, delay_ms: 1000, cache_control: null, etag: true };
 let requests = [];
 const hanging = new Set();
 
@@ -103,14 +108,40 @@ function applyControl(c) {
     state.delay_ms = c.delay_ms;
   }
   if (c.cache_control !== undefined) state.cache_control = c.cache_control;
+  if (c.etag !== undefined) {
+    if (typeof c.etag !== 'boolean') throw new Error('etag must be true or false');
+    state.etag = c.etag;
+  }
 }
 
-function serveKeys(res, names) {
+const etagOf = (body) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+
+/** RFC 9110 §13.1.2: If-None-Match is a list of entity tags (or `*`), weak comparison. */
+function noneMatch(header, etag) {
+  if (!header) return false;
+  const strip = (t) => t.trim().replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
+}
+
+/** Returns the status answered: 304 when the request's If-None-Match names the body's ETag. */
+function serveKeys(req, res, names) {
   const body = jwksBody(names);
   const headers = { 'content-type': 'application/jwk-set+json', 'content-length': Buffer.byteLength(body) };
   if (state.cache_control) headers['cache-control'] = state.cache_control;
+  if (state.etag) {
+    const etag = etagOf(body);
+    headers.etag = etag;
+    if (noneMatch(req.headers['if-none-match'], etag)) {
+      delete headers['content-type'];
+      delete headers['content-length'];
+      res.writeHead(304, headers);
+      res.end();
+      return 304;
+    }
+  }
   res.writeHead(200, headers);
   res.end(body);
+  return 200;
 }
 
 function serveHuge(res) {
@@ -139,10 +170,16 @@ function serveHuge(res) {
 function serveJwks(req, res) {
   const from = Object.keys(req.headers).some((h) => h.startsWith('x-envoy-')) ? 'envoy' : 'other';
   const t = Date.now();
-  requests.push({ t, from, mode: state.mode, ua: req.headers['user-agent'] ?? null, headers: Object.keys(req.headers) });
+  const record = {
+    t, from, mode: state.mode, ua: req.headers['user-agent'] ?? null, headers: Object.keys(req.headers),
+    inm: req.headers['if-none-match'] ?? null, answer: null,
+  };
+  requests.push(record);
   console.log(`jwks ${from} ${state.mode} ${t}`);
   switch (state.mode) {
-    case 'keys': return serveKeys(res, state.keys);
+    case 'keys':
+      record.answer = serveKeys(req, res, state.keys);
+      return undefined;
     case 'status': return json(res, state.status, {});
     case 'down':
       // RST where the runtime can, else a plain destroy: no response at all.
@@ -161,7 +198,7 @@ function serveJwks(req, res) {
     case 'huge': return serveHuge(res);
     case 'delay': {
       const keys = [...state.keys];
-      const timer = setTimeout(() => serveKeys(res, keys), state.delay_ms);
+      const timer = setTimeout(() => { record.answer = serveKeys(req, res, keys); }, state.delay_ms);
       res.on('close', () => clearTimeout(timer));
       return undefined;
     }

@@ -25,10 +25,14 @@ const MODES = [
 ];
 
 // Tolerances around the cut-off computed from the server's side (request arrival + max_stale_s):
-// the gate records the success when the answer arrives (≤ timeout_ms later), and Envoy VMs
-// apply a fetch published by another VM on their next 200 ms tick.
-const BEFORE_MS = 300;
+// the gate dates keys from when it SENT the fetch (every VM, also one adopting another's
+// result), which precedes the server's arrival by the request's latency: up to a second
+// on a loaded machine. After the cut-off, a request in flight may have been decided just
+// before it. Bounds for waits are generous (SLACK_MS): they turn a hang into a failure and
+// are not speed assertions.
+const BEFORE_MS = 1000;
 const AFTER_MS = T.timeoutMs + 500;
+const SLACK_MS = 20_000;
 
 /** ['0ms:allowed', '200ms:allowed', '7900ms:unavailable'] → '0ms allowed×2, 7900ms unavailable×1' */
 function runs(log) {
@@ -42,12 +46,12 @@ function runs(log) {
 }
 
 export default function outages() {
-  describe('2 outages (envoy + worker)', { timeout: 150_000 }, () => {
+  describe('2 outages (envoy + worker)', { timeout: 600_000 }, () => {
     const s = {};
     scenarioHooks(s, { serverState: { mode: 'keys', keys: ['A'], cache_control: null } });
 
     it('good load of key A', async (t) => {
-      const r = await onBothHosts(s.gate, (host, base) => waitAllowed(base, s.sign.A, { what: `${host}: token-A allowed` }));
+      const r = await onBothHosts(s.gate, (host, base) => waitAllowed(base, s.sign.A, { timeoutMs: SLACK_MS, what: `${host}: token-A allowed` }));
       await reportHosts(t, r, 'token-A allowed');
     });
 
@@ -91,7 +95,7 @@ export default function outages() {
             if (failureAt !== null && res.t0 > failureAt && kind === 'allowed') staleAfterFailure++;
             if (res.t0 > cutoff + AFTER_MS && kind === 'unavailable') unavailableAfter++;
             if (unavailableAfter >= 2) break;
-            assert.ok(Date.now() < cutoff + AFTER_MS + 6000, `${host}: no steady 503 after max_stale_s: ${log.join(' ')}`);
+            assert.ok(Date.now() < cutoff + AFTER_MS + SLACK_MS, `${host}: no steady 503 after max_stale_s: ${log.join(' ')}`);
             await sleep(200);
           }
           assert.ok(failureAt !== null, `${host}: no failed JWKS fetch was ${host === 'envoy' ? 'counted (jwks_fetch_failed)' : 'logged'} during the outage`);
@@ -111,7 +115,7 @@ export default function outages() {
             seen.push(kind);
             assert.ok(kind === 'allowed' || kind === 'unavailable', `${host}: during recovery only 503 then 200: ${seen.join(',')}`);
             return kind === 'allowed';
-          }, { timeoutMs: T.refreshMs + T.timeoutMs + 3500, intervalMs: 250, what: `${host}: token-A allowed again`, describe: () => seen.join(',') });
+          }, { timeoutMs: T.refreshMs + T.timeoutMs + SLACK_MS, intervalMs: 250, what: `${host}: token-A allowed again`, describe: () => seen.join(',') });
           t.diagnostic(`${host}: allowed again ${seconds(Date.now() - restored)} after the server came back`);
         });
         const events = {

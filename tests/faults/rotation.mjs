@@ -1,6 +1,10 @@
 // Scenario 1, key rotation, on both hosts at once (they share the JWKS server):
 // A → A+B (a token-B must pass on its FIRST request: the unknown kid triggers a refetch
 // while the request is held) → B only (after the next refresh token-A is 401).
+//
+// Busy-machine rule: every wait is event-driven (poll the JWKS server's request log or the
+// gate's answers) with a generous bound; no fixed sleep has to be "long enough". The
+// bounds only turn a hang into a failure; they are not speed assertions.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,13 +14,16 @@ import {
   scenarioHooks, seconds, sleep, waitAllowed,
 } from './harness.mjs';
 
+// Bound for waits on a loaded machine (2 shared cores): generous, never a speed target.
+const SLACK_MS = 20_000;
+
 export default function rotation() {
-  describe('1 rotation (envoy + worker)', { timeout: 90_000 }, () => {
+  describe('1 rotation (envoy + worker)', { timeout: 300_000 }, () => {
     const s = {};
     scenarioHooks(s, { serverState: { mode: 'keys', keys: ['A'], cache_control: null } });
 
     it('A served: token-A allowed', async (t) => {
-      const r = await onBothHosts(s.gate, (host, base) => waitAllowed(base, s.sign.A, { what: `${host}: token-A allowed` }));
+      const r = await onBothHosts(s.gate, (host, base) => waitAllowed(base, s.sign.A, { timeoutMs: SLACK_MS, what: `${host}: token-A allowed` }));
       await reportHosts(t, r, 'token-A allowed (upstream echo arrived)');
     });
 
@@ -26,7 +33,7 @@ export default function rotation() {
       // kid-triggered refetches), so the held request is allowed.
       const before = fetchesFrom(await s.server.stats(), 'envoy').length;
       const refresh = await pollUntil(async () => fetchesFrom(await s.server.stats(), 'envoy')[before],
-        { timeoutMs: T.refreshMs * 1.1 + 3000, intervalMs: 50, what: 'a scheduled Envoy refresh' });
+        { timeoutMs: T.refreshMs * 1.1 + SLACK_MS, intervalMs: 50, what: 'a scheduled Envoy refresh' });
       await s.server.control({ keys: ['A', 'B'] });
       const rotated = Date.now();
       t.diagnostic(`rotated ${rotated - refresh.t} ms after a scheduled Envoy refresh`);
@@ -51,7 +58,7 @@ export default function rotation() {
       await s.server.control({ keys: ['A'] });
       const r0 = await onBothHosts(s.gate, async (host, base) => {
         await pollUntil(async () => classify(await api(base, await s.sign.B())) === 'invalid_token',
-          { timeoutMs: T.refreshMs * 1.1 + T.cooldownMs + 6000, intervalMs: 300, what: `${host}: token-B refused once B is withdrawn` });
+          { timeoutMs: T.refreshMs * 1.1 + T.cooldownMs + SLACK_MS, intervalMs: 300, what: `${host}: token-B refused once B is withdrawn` });
       });
       for (const [host, o] of Object.entries(r0)) if (!o.ok) throw new Error(`${host}: could not return to A only: ${o.error.message}`);
       // Rotate kid_refetch_cooldown_s + 0.1 s after a scheduled Envoy refresh, and before
@@ -60,14 +67,14 @@ export default function rotation() {
       for (let attempt = 1; ; attempt++) {
         const seenBefore = fetchesFrom(await s.server.stats(), 'envoy').length;
         const last = await pollUntil(async () => fetchesFrom(await s.server.stats(), 'envoy')[seenBefore],
-          { timeoutMs: T.refreshMs * 1.1 + 3000, intervalMs: 50, what: 'a scheduled Envoy refresh' });
+          { timeoutMs: T.refreshMs * 1.1 + SLACK_MS, intervalMs: 50, what: 'a scheduled Envoy refresh' });
         await sleep(Math.max(0, last.t + T.cooldownMs + 100 - Date.now()));
         const since = fetchesFrom(await s.server.stats(), 'envoy', last.t + 1).length;
         if (since === 0 && Date.now() < last.t + T.refreshMs * 0.9 - 200) {
           await s.server.control({ keys: ['A', 'B'] });
           break;
         }
-        assert.ok(attempt < 4, 'could not rotate between two refreshes in 3 attempts');
+        assert.ok(attempt < 20, 'could not rotate between two refreshes in 20 attempts');
       }
       const rotated = Date.now();
       const tokenB = await s.sign.B();
@@ -87,7 +94,7 @@ export default function rotation() {
       await s.server.control({ keys: ['B'] });
       const switched = Date.now();
       // Next refresh ≤ refresh_interval_s + 10 % jitter; the worker only refreshes on traffic.
-      const limit = T.refreshMs * 1.1 + 2500;
+      const limit = T.refreshMs * 1.1 + SLACK_MS;
       const r = await onBothHosts(s.gate, async (host, base) => {
         const seen = [];
         for (;;) {

@@ -78,24 +78,29 @@ async function verifyJob(job) {
 }
 
 // Runs one JWKS fetch the core asked for, within this request (Workers forbid awaiting
-// another request's promise), and feeds the outcome back.
+// another request's promise), and feeds the outcome back. The fetch is conditional when
+// the core holds a document with validators (If-None-Match / If-Modified-Since).
 async function runFetch(f) {
   let status = 0;
   let body = new Uint8Array(0);
   let cacheControl;
+  let etag;
+  let lastModified;
+  const headers = { accept: 'application/json, application/jwk-set+json', 'user-agent': 'jwtgate' };
+  if (f.if_none_match) headers['if-none-match'] = f.if_none_match;
+  if (f.if_modified_since) headers['if-modified-since'] = f.if_modified_since;
+  const sentAt = Date.now();
   try {
-    const res = await fetch(f.uri, {
-      headers: { accept: 'application/json, application/jwk-set+json', 'user-agent': 'jwtgate' },
-      signal: AbortSignal.timeout(f.timeout_ms),
-      redirect: 'manual',
-    });
+    const res = await fetch(f.uri, { headers, signal: AbortSignal.timeout(f.timeout_ms), redirect: 'manual' });
     status = res.status;
     cacheControl = res.headers.get('cache-control') ?? undefined;
+    etag = res.headers.get('etag') ?? undefined;
+    lastModified = res.headers.get('last-modified') ?? undefined;
     body = await readCapped(res, f.max_body_bytes + 1);
   } catch {
     status = 0;
   }
-  console.log(gate.on_fetch_result(f.provider, Date.now(), status, body, cacheControl));
+  console.log(gate.on_fetch_result(f, Date.now(), sentAt, status, body, cacheControl, etag, lastModified));
 }
 
 // Reads at most `cap` bytes: enough for the core to refuse an oversized JWKS.

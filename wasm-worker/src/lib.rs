@@ -9,7 +9,7 @@ mod wire;
 
 pub use wire::{DecisionKind, EdgeAllow, EdgeDecision, EdgeDenial, EdgeFetch, EdgeJob};
 
-use jwtgate_core::{parse_max_age, FetchResult, Gate, HostKind, RequestView, Verifier};
+use jwtgate_core::{parse_max_age, FetchResult, Gate, HostKind, RequestView, Validators, Verifier};
 use wasm_bindgen::prelude::*;
 
 /// One gate per isolate; JS keeps it in module scope so the JWKS cache survives requests.
@@ -57,20 +57,33 @@ impl EdgeGate {
         wire::fetches(&fetches, |p| self.gate.fetch_body_cap(p))
     }
 
-    /// Feeds a fetch outcome back; `status` 0 means no response (timeout, network).
-    /// Returns a log line describing the key set's state change.
+    /// Feeds the outcome of `fetch` (as `poll_fetches` gave it, so the validators it sent
+    /// travel with it) back; `status` 0 means no response (timeout, network), `sent_at_ms`
+    /// is when the request left, `etag` / `last_modified` are the response's. Returns a
+    /// log line describing the key set's change.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_fetch_result(
         &mut self,
-        provider: u32,
+        fetch: &EdgeFetch,
         now_ms: f64,
+        sent_at_ms: f64,
         status: u16,
         body: &[u8],
         cache_control: Option<String>,
+        etag: Option<String>,
+        last_modified: Option<String>,
     ) -> String {
+        let provider = fetch.provider;
         let result = FetchResult {
+            sent_at_ms: sent_at_ms as u64,
             status: (status != 0).then_some(status),
             body,
             max_age_s: cache_control.as_deref().and_then(parse_max_age),
+            validators: Validators { etag: etag.as_deref(), last_modified: last_modified.as_deref() },
+            sent: Validators {
+                etag: fetch.if_none_match.as_deref(),
+                last_modified: fetch.if_modified_since.as_deref(),
+            },
         };
         let name = self.gate.config().providers.get(provider as usize).map_or("?", |p| p.name.as_str()).to_owned();
         match self.gate.on_fetch_result(provider as usize, now_ms as u64, result) {

@@ -225,6 +225,12 @@ pub struct EdgeFetch {
     pub timeout_ms: f64,
     #[wasm_bindgen(readonly)]
     pub max_body_bytes: f64,
+    /// Validators of the held document: send them as `If-None-Match` /
+    /// `If-Modified-Since`, then hand this object back with the response.
+    #[wasm_bindgen(readonly)]
+    pub if_none_match: Option<String>,
+    #[wasm_bindgen(readonly)]
+    pub if_modified_since: Option<String>,
 }
 
 /// The fetches due now. Every remote provider has a `uri` at the edge (checked at load);
@@ -236,6 +242,8 @@ pub fn fetches(list: &[FetchRequest], cap: impl Fn(usize) -> usize) -> Vec<EdgeF
             uri: f.uri.clone(),
             timeout_ms: f.timeout_ms as f64,
             max_body_bytes: cap(f.provider) as f64,
+            if_none_match: f.if_none_match.clone(),
+            if_modified_since: f.if_modified_since.clone(),
         })
         .collect()
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::fetched::{FetchReason, Fetched, Validators};
 use crate::test_support::*;
 use serde_json::Value;
 
@@ -31,24 +32,49 @@ fn body(keys: &[Value]) -> Vec<u8> {
     jwks(keys).to_string().into_bytes()
 }
 
+/// A `200` with `body`; `fetch` stamps the send time.
 fn ok(body: &[u8]) -> FetchResult<'_> {
-    FetchResult { status: Some(200), body, max_age_s: None }
+    FetchResult::response(0, 200, body)
+}
+
+fn ok_at(sent_at_ms: u64, body: &[u8]) -> FetchResult<'_> {
+    FetchResult::response(sent_at_ms, 200, body)
+}
+
+fn status(code: u16) -> FetchResult<'static> {
+    FetchResult::response(0, code, b"")
 }
 
 fn transport_error() -> FetchResult<'static> {
-    FetchResult { status: None, body: b"", max_age_s: None }
+    FetchResult::no_response(0)
 }
 
-/// Polls, then reports `r` at the same instant.
-fn fetch(ks: &mut KeySet, now: u64, r: FetchResult<'_>) -> KeySetEvent {
+fn machine(ks: &mut KeySet) -> &mut Fetched<KeySetDoc> {
+    match ks {
+        KeySet::Remote(f) => f,
+        KeySet::Inline(_) => panic!("a remote key set"),
+    }
+}
+
+fn next_due(ks: &mut KeySet) -> u64 {
+    machine(ks).next_fetch_ms()
+}
+
+/// Polls, then reports `r` as sent and answered at the same instant.
+fn fetch(ks: &mut KeySet, now: u64, mut r: FetchResult<'_>) -> KeySetEvent {
     ks.poll(now).expect("a fetch is due");
+    r.sent_at_ms = now;
     ks.on_fetch_result(now, r)
 }
 
 /// Polls and reports `r` at the moment the next fetch is due; returns that moment.
 fn fetch_due(ks: &mut KeySet, r: FetchResult<'_>) -> (u64, KeySetEvent) {
-    let t = ks.next_fetch_ms;
+    let t = next_due(ks);
     (t, fetch(ks, t, r))
+}
+
+fn loaded(keys: usize) -> KeySetEvent {
+    KeySetEvent::Loaded(KeysLoaded { keys, skipped: vec![] })
 }
 
 fn found_kid(ks: &KeySet, kid: Option<&str>, alg: Alg, now: u64) -> Option<String> {
@@ -64,7 +90,7 @@ fn next_fetch_at(ks: &mut KeySet, from: u64, limit: u64) -> u64 {
     let mut t = from;
     while t <= limit {
         if ks.poll(t).is_some() {
-            ks.in_flight_since = None;
+            machine(ks).forget_in_flight();
             return t;
         }
         t += 100;
@@ -100,7 +126,7 @@ fn inline_sets_never_fetch() {
 fn successful_fetch_loads_keys_and_schedules_refresh_with_jitter() {
     let mut ks = cold();
     let ev = fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a")), ec_jwk(&ec_key("b"))])));
-    assert_eq!(ev, KeySetEvent::Loaded { keys: 2, skipped: vec![] });
+    assert_eq!(ev, loaded(2));
     assert_eq!(ks.key_count(), 2);
     assert_eq!(found_kid(&ks, Some("b"), Alg::ES256, T0), Some("b".into()));
     let interval = REFRESH_S * 1000;
@@ -115,7 +141,7 @@ fn jitter_differs_between_seeds() {
         .map(|seed| {
             let mut ks = KeySet::remote(0, remote(), vec![Alg::ES256], seed * 7919);
             fetch(&mut ks, T0, ok(&keys));
-            ks.next_fetch_ms
+            next_due(&mut ks)
         })
         .collect();
     assert!(times.iter().any(|t| *t != times[0]), "all gates would refresh in lockstep: {times:?}");
@@ -127,8 +153,8 @@ fn max_age_is_clamped_between_min_and_regular_interval() {
     for (max_age, expected_s) in [(5, MIN_REFRESH_S), (100, 100), (1_000_000, REFRESH_S)] {
         let mut ks = cold();
         ks.poll(T0).expect("due");
-        ks.on_fetch_result(T0, FetchResult { status: Some(200), body: &keys, max_age_s: Some(max_age) });
-        let due = ks.next_fetch_ms - T0;
+        ks.on_fetch_result(T0, FetchResult { sent_at_ms: T0, max_age_s: Some(max_age), ..ok(&keys) });
+        let due = next_due(&mut ks) - T0;
         let ms = expected_s * 1000;
         assert!((ms * 9 / 10..=ms * 11 / 10).contains(&due), "max-age {max_age}: next fetch in {due} ms");
     }
@@ -138,12 +164,12 @@ fn max_age_is_clamped_between_min_and_regular_interval() {
 fn failures_keep_last_good_keys_and_back_off_exponentially() {
     let mut ks = cold();
     fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
-    let mut now = ks.next_fetch_ms;
+    let mut now = next_due(&mut ks);
     let mut delays = Vec::new();
     for _ in 0..9 {
-        let ev = fetch(&mut ks, now, FetchResult { status: Some(500), body: b"oops", max_age_s: None });
-        let KeySetEvent::Failed { reason, have_keys, retry_in_ms } = ev else { panic!("expected Failed") };
-        assert!(reason.contains("500") && have_keys);
+        let ev = fetch(&mut ks, now, FetchResult::response(0, 500, b"oops"));
+        let KeySetEvent::Failed { reason, have_last_good, retry_in_ms } = ev else { panic!("expected Failed") };
+        assert!(reason.contains("500") && have_last_good);
         assert_eq!(ks.poll(now + retry_in_ms - 1), None, "no retry before the backoff");
         delays.push(retry_in_ms);
         now += retry_in_ms;
@@ -160,26 +186,27 @@ fn failures_keep_last_good_keys_and_back_off_exponentially() {
 fn cold_failure_reports_no_keys() {
     let mut ks = cold();
     let ev = fetch(&mut ks, T0, transport_error());
-    assert!(matches!(ev, KeySetEvent::Failed { have_keys: false, retry_in_ms: 1000, .. }), "{ev:?}");
+    assert!(matches!(ev, KeySetEvent::Failed { have_last_good: false, retry_in_ms: 1000, .. }), "{ev:?}");
     assert!(matches!(ks.lookup(None, Alg::ES256, T0), Lookup::Unavailable { cold: true, refreshable: true }));
     // 304 without a cached set is not a success either.
-    let ev = fetch(&mut ks, T0 + 1000, FetchResult { status: Some(304), body: b"", max_age_s: None });
-    assert!(matches!(ev, KeySetEvent::Failed { have_keys: false, .. }), "{ev:?}");
+    let ev = fetch(&mut ks, T0 + 1000, status(304));
+    assert!(matches!(ev, KeySetEvent::Failed { have_last_good: false, .. }), "{ev:?}");
 }
 
 #[test]
-fn unchanged_body_and_304_are_unchanged_and_count_as_success() {
+fn unchanged_body_and_conditional_304_are_unchanged_and_count_as_success() {
     let mut ks = cold();
     let keys = body(&[ec_jwk(&ec_key("a"))]);
-    fetch(&mut ks, T0, ok(&keys));
-    let t1 = ks.next_fetch_ms;
-    assert_eq!(fetch(&mut ks, t1, ok(&keys)), KeySetEvent::Unchanged);
-    let t2 = ks.next_fetch_ms;
+    let tagged = FetchResult { validators: Validators { etag: Some("\"v1\""), last_modified: None }, ..ok(&keys) };
+    fetch(&mut ks, T0, tagged);
+    let t1 = next_due(&mut ks);
+    assert_eq!(fetch(&mut ks, t1, tagged), KeySetEvent::Unchanged);
+    let t2 = next_due(&mut ks);
     assert!(t2 >= t1 + REFRESH_S * 900, "a regular refresh is scheduled after Unchanged");
-    assert_eq!(
-        fetch(&mut ks, t2, FetchResult { status: Some(304), body: b"", max_age_s: None }),
-        KeySetEvent::Unchanged
-    );
+    let f = ks.poll(t2).expect("refresh due");
+    assert_eq!(f.if_none_match.as_deref(), Some("\"v1\""), "the refresh is conditional on the held ETag");
+    let not_modified = FetchResult { sent_at_ms: t2, sent: f.sent(), ..status(304) };
+    assert_eq!(ks.on_fetch_result(t2, not_modified), KeySetEvent::Unchanged);
     // Each Unchanged renews freshness: max_stale counts from the last one.
     assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, t2 + MAX_STALE_S * 1000), Some("a".into()));
 }
@@ -190,7 +217,10 @@ fn oversize_or_invalid_bodies_fail_and_keep_keys() {
     fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
     let big = vec![b' '; 16 * 1024 + 1];
     let (_, ev) = fetch_due(&mut ks, ok(&big));
-    assert!(matches!(&ev, KeySetEvent::Failed { reason, have_keys: true, .. } if reason.contains("exceeds")), "{ev:?}");
+    assert!(
+        matches!(&ev, KeySetEvent::Failed { reason, have_last_good: true, .. } if reason.contains("exceeds")),
+        "{ev:?}"
+    );
     let (_, ev) = fetch_due(&mut ks, ok(b"<html>"));
     assert!(matches!(&ev, KeySetEvent::Failed { reason, .. } if reason.contains("JSON")), "{ev:?}");
     let (_, ev) = fetch_due(&mut ks, ok(&body(&[])));
@@ -202,10 +232,10 @@ fn oversize_or_invalid_bodies_fail_and_keep_keys() {
 fn keys_go_unavailable_after_max_stale_since_last_success() {
     let mut ks = cold();
     fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
-    let mut now = ks.next_fetch_ms;
+    let mut now = next_due(&mut ks);
     while now <= T0 + MAX_STALE_S * 1000 {
         fetch(&mut ks, now, transport_error());
-        now = ks.next_fetch_ms;
+        now = next_due(&mut ks);
     }
     assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, T0 + MAX_STALE_S * 1000), Some("a".into()));
     assert!(
@@ -226,9 +256,9 @@ fn rotated_out_key_is_unknown_after_the_next_refresh() {
     let mut ks = cold();
     fetch(&mut ks, T0, ok(&body(&[ec_jwk(&ec_key("old")), ec_jwk(&ec_key("new"))])));
     assert_eq!(found_kid(&ks, Some("old"), Alg::ES256, T0), Some("old".into()));
-    let t1 = ks.next_fetch_ms;
+    let t1 = next_due(&mut ks);
     let ev = fetch(&mut ks, t1, ok(&body(&[ec_jwk(&ec_key("new"))])));
-    assert_eq!(ev, KeySetEvent::Loaded { keys: 1, skipped: vec![] });
+    assert_eq!(ev, loaded(1));
     assert!(matches!(ks.lookup(Some("old"), Alg::ES256, t1), Lookup::Unknown));
     assert_eq!(found_kid(&ks, Some("new"), Alg::ES256, t1), Some("new".into()));
 }
@@ -249,7 +279,7 @@ fn unknown_kid_spray_costs_one_refetch_per_cooldown() {
         }
         if ks.poll(now).is_some() {
             fetches += 1;
-            ks.on_fetch_result(now, ok(&keys));
+            ks.on_fetch_result(now, ok_at(now, &keys));
         }
     }
     assert_eq!(fetches, 1, "exactly one early refetch inside the cooldown");
@@ -278,11 +308,11 @@ fn kidless_token_needs_exactly_one_key_of_its_alg() {
 
 #[test]
 fn events_render_for_logs() {
-    let failed = KeySetEvent::Failed { reason: "HTTP status 500".into(), have_keys: true, retry_in_ms: 2000 };
+    let failed = KeySetEvent::Failed { reason: "HTTP status 500".into(), have_last_good: true, retry_in_ms: 2000 };
     let text = failed.to_string();
     assert!(text.contains("HTTP status 500") && text.contains("keeping the last good keys") && text.contains("2000"));
-    let loaded = KeySetEvent::Loaded { keys: 1, skipped: vec!["key #0: weak".into()] };
-    assert!(loaded.to_string().contains("skipped 1: key #0: weak"));
+    let with_skipped = KeySetEvent::Loaded(KeysLoaded { keys: 1, skipped: vec!["key #0: weak".into()] });
+    assert!(with_skipped.to_string().contains("skipped 1: key #0: weak"));
 }
 
 #[test]
@@ -299,28 +329,16 @@ fn huge_configured_durations_saturate_instead_of_overflowing() {
     };
     let mut ks = KeySet::remote(0, r.clone(), vec![Alg::ES256], 1);
     let keys = body(&[ec_jwk(&ec_key("a"))]);
-    assert_eq!(fetch(&mut ks, T0, ok(&keys)), KeySetEvent::Loaded { keys: 1, skipped: vec![] });
+    assert_eq!(fetch(&mut ks, T0, ok(&keys)), loaded(1));
     assert_eq!(ks.poll(T0 + 86_400_000), None, "no refresh due for a very long time");
     assert_eq!(found_kid(&ks, Some("a"), Alg::ES256, T0 + 86_400_000), Some("a".into()), "not stale");
     assert!(ks.want_refetch(T0 + 1), "first unknown kid may refetch");
     ks.poll(T0 + 1).expect("refetch scheduled");
-    ks.on_fetch_result(T0 + 1, ok(&keys));
+    ks.on_fetch_result(T0 + 1, ok_at(T0 + 1, &keys));
     assert!(!ks.want_refetch(T0 + 2), "cooldown holds");
     let mut failing = KeySet::remote(0, r, vec![Alg::ES256], 1);
     let ev = fetch(&mut failing, T0, transport_error());
     assert!(matches!(ev, KeySetEvent::Failed { retry_in_ms: 1000, .. }), "{ev:?}");
-}
-
-#[test]
-fn cache_control_max_age_is_parsed() {
-    assert_eq!(parse_max_age("max-age=600"), Some(600));
-    assert_eq!(parse_max_age("public, MAX-AGE=60, must-revalidate"), Some(60));
-    assert_eq!(parse_max_age("no-store"), Some(0));
-    assert_eq!(parse_max_age("max-age=600, no-cache"), Some(0));
-    assert_eq!(parse_max_age("s-maxage=100"), None);
-    assert_eq!(parse_max_age("max-age=soon"), None);
-    assert_eq!(parse_max_age("max-age=-5"), None);
-    assert_eq!(parse_max_age(""), None);
 }
 
 #[test]
@@ -345,7 +363,7 @@ fn fetch_reasons_and_what_satisfies_them() {
     let mut ks = cold();
     let f = ks.poll(T0).expect("cold fetch");
     assert_eq!(f.reason, FetchReason::Cold);
-    ks.on_fetch_result(T0, ok(&body(&[ec_jwk(&ec_key("a"))])));
+    ks.on_fetch_result(T0, ok_at(T0, &body(&[ec_jwk(&ec_key("a"))])));
     // An unknown kid at t1: only a fetch made at or after t1 can know the new key,
     // or another VM's kid-triggered fetch within the cooldown.
     let t1 = T0 + 5000;
@@ -356,8 +374,8 @@ fn fetch_reasons_and_what_satisfies_them() {
     assert!(f.satisfied_by(t1 + 5, true, false, t1 + 10));
     assert!(f.satisfied_by(t1 - 1000, true, true, t1 + 10), "another kid refetch within the cooldown");
     // A scheduled refresh is satisfied by a success from another VM moments ago.
-    ks.on_fetch_result(t1, ok(&body(&[ec_jwk(&ec_key("a"))])));
-    let due = ks.next_fetch_ms;
+    ks.on_fetch_result(t1, ok_at(t1, &body(&[ec_jwk(&ec_key("a"))])));
+    let due = next_due(&mut ks);
     let f = ks.poll(due).expect("scheduled");
     assert_eq!(f.reason, FetchReason::Scheduled);
     assert!(f.satisfied_by(due - 100, true, false, due));

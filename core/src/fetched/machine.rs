@@ -1,0 +1,361 @@
+//! The phase machine behind every fetched document.
+//!
+//! Stored state is the [`Phase`] (what is held and how the last fetches went), an
+//! in-flight marker, the refresh schedule and the early-refetch demand. Everything the
+//! hosts and the gate ask, why to fetch ([`FetchReason`]), whether the document may be
+//! used ([`Status`]), is derived from those, so the answers cannot disagree.
+
+use super::{Document, FetchEvent, FetchReason, FetchRequest, FetchResult, Validators};
+use crate::config::RemoteJwks;
+use sha2::{Digest, Sha256};
+use std::rc::Rc;
+
+const MAX_BACKOFF_MS: u64 = 60_000;
+
+/// What is held, and how the latest fetches went.
+#[derive(Debug)]
+pub enum Phase<D> {
+    /// No document yet; `failures` fetches have failed so far.
+    Cold { failures: u32 },
+    /// The latest fetch succeeded.
+    Fresh(Held<D>),
+    /// Refreshes have failed since `since_ms`; the last good document is still served.
+    Failing { held: Held<D>, since_ms: u64, failures: u32 },
+}
+
+/// The last good document and what came with it.
+#[derive(Debug)]
+pub struct Held<D> {
+    doc: Rc<D>,
+    /// When the fetch that last confirmed it was *sent*: the stale bound counts from here.
+    fetched_at_ms: u64,
+    digest: [u8; 32],
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl<D> Held<D> {
+    fn validators(&self) -> Validators<'_> {
+        Validators { etag: self.etag.as_deref(), last_modified: self.last_modified.as_deref() }
+    }
+
+    /// A `304` answers the request only if every validator it sent is this document's.
+    fn confirmed_by(&self, sent: Validators<'_>) -> bool {
+        !sent.is_empty()
+            && sent.etag.is_none_or(|e| self.etag.as_deref() == Some(e))
+            && sent.last_modified.is_none_or(|m| self.last_modified.as_deref() == Some(m))
+    }
+}
+
+/// The phase seen at a given time: whether the document may be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Cold,
+    Fresh,
+    /// Served stale: refreshes fail, but the document is within `max_stale_s`.
+    Failing {
+        since_ms: u64,
+        failures: u32,
+    },
+    /// Older than `max_stale_s`. `refreshable`: no refresh has failed since it was
+    /// fetched (it is only old, e.g. an idle edge isolate), so a fetch is worth waiting for.
+    Stale {
+        refreshable: bool,
+    },
+}
+
+/// A fetch handed to the host and not yet answered.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    started_ms: u64,
+    reason: FetchReason,
+}
+
+/// Early refetches (a token named a kid the document lacks), rate-limited per cooldown.
+#[derive(Clone, Copy, Debug, Default)]
+struct Demand {
+    /// An early refetch is wanted for a need that arose at this time; only a fetch sent
+    /// at or after it answers it.
+    wanted_since: Option<u64>,
+    /// When the last early fetch was started (the cooldown counts from here).
+    last_granted_ms: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct Fetched<D: Document> {
+    /// Index of the owner (the provider), echoed in every [`FetchRequest`].
+    owner: usize,
+    remote: RemoteJwks,
+    cx: D::Context,
+    phase: Phase<D>,
+    in_flight: Option<InFlight>,
+    next_fetch_ms: u64,
+    demand: Demand,
+    jitter_state: u64,
+    /// Bumped whenever the document changes, so caches derived from it can tell.
+    generation: u64,
+}
+
+impl<D: Document> Fetched<D> {
+    pub fn new(owner: usize, remote: RemoteJwks, cx: D::Context, seed: u64) -> Fetched<D> {
+        Fetched {
+            owner,
+            remote,
+            cx,
+            phase: Phase::Cold { failures: 0 },
+            in_flight: None,
+            next_fetch_ms: 0,
+            demand: Demand::default(),
+            jitter_state: seed | 1,
+            generation: 1,
+        }
+    }
+
+    pub fn remote(&self) -> &RemoteJwks {
+        &self.remote
+    }
+
+    pub fn phase(&self) -> &Phase<D> {
+        &self.phase
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn held(&self) -> Option<&Held<D>> {
+        match &self.phase {
+            Phase::Cold { .. } => None,
+            Phase::Fresh(held) | Phase::Failing { held, .. } => Some(held),
+        }
+    }
+
+    /// The last good document, whatever its age.
+    pub fn document(&self) -> Option<&D> {
+        self.held().map(|h| h.doc.as_ref())
+    }
+
+    /// The phase at `now_ms`, with the stale bound applied.
+    pub fn status(&self, now_ms: u64) -> Status {
+        let (held, failing) = match &self.phase {
+            Phase::Cold { .. } => return Status::Cold,
+            Phase::Fresh(held) => (held, None),
+            Phase::Failing { held, since_ms, failures } => (held, Some((*since_ms, *failures))),
+        };
+        if now_ms.saturating_sub(held.fetched_at_ms) > self.remote.max_stale_s.saturating_mul(1000) {
+            return Status::Stale { refreshable: failing.is_none() };
+        }
+        match failing {
+            None => Status::Fresh,
+            Some((since_ms, failures)) => Status::Failing { since_ms, failures },
+        }
+    }
+
+    /// The usable document at `now_ms`: held and within the stale bound.
+    pub fn usable(&self, now_ms: u64) -> Option<&D> {
+        match self.status(now_ms) {
+            Status::Fresh | Status::Failing { .. } => self.document(),
+            Status::Cold | Status::Stale { .. } => None,
+        }
+    }
+
+    /// Why a fetch started now would be made.
+    fn reason(&self) -> FetchReason {
+        match (&self.demand.wanted_since, &self.phase) {
+            (Some(_), _) => FetchReason::UnknownKid,
+            (None, Phase::Cold { .. }) => FetchReason::Cold,
+            (None, Phase::Fresh(_)) => FetchReason::Scheduled,
+            (None, Phase::Failing { .. }) => FetchReason::Retry,
+        }
+    }
+
+    /// A fetch to start now, if one is due and none is in flight.
+    pub fn poll(&mut self, now_ms: u64) -> Option<FetchRequest> {
+        if let Some(f) = self.in_flight {
+            // The host lost a fetch (it should always report back): give up on it.
+            if now_ms < f.started_ms.saturating_add(2 * self.remote.timeout_ms + 1000) {
+                return None;
+            }
+        }
+        if now_ms < self.next_fetch_ms {
+            return None;
+        }
+        let reason = self.reason();
+        let requested_at_ms = match (reason, self.demand.wanted_since) {
+            (FetchReason::UnknownKid, Some(t)) => {
+                self.demand.last_granted_ms = Some(now_ms);
+                t
+            }
+            _ => now_ms,
+        };
+        self.in_flight = Some(InFlight { started_ms: now_ms, reason });
+        let r = &self.remote;
+        let validators = self.held().map(Held::validators).unwrap_or_default();
+        Some(FetchRequest {
+            provider: self.owner,
+            cluster: r.cluster.clone(),
+            uri: r.uri.clone(),
+            path: r.path.clone(),
+            authority: r.authority.clone(),
+            timeout_ms: r.timeout_ms,
+            reason,
+            requested_at_ms,
+            if_none_match: validators.etag.map(str::to_owned),
+            if_modified_since: validators.last_modified.map(str::to_owned),
+            kid_cooldown_ms: r.kid_refetch_cooldown_s.saturating_mul(1000),
+            min_refresh_ms: r.min_refresh_interval_s.saturating_mul(1000),
+        })
+    }
+
+    /// Asks for an early refetch (a token named a kid the document lacks). Returns true
+    /// when waiting is worthwhile, false while the cooldown holds, so a spray of random
+    /// kids costs at most one early fetch per cooldown:
+    /// - a demand is already pending: the fetch that answers it is coming;
+    /// - a regular (cold, scheduled, retry) fetch is in flight: it was sent before this
+    ///   need arose and cannot prove the kid unknown, so one early fetch follows it
+    ///   whatever the cooldown (the "plus this one" of the bound: one per regular fetch);
+    /// - an early fetch is in flight: wait for it; the cooldown judges what remains;
+    /// - otherwise one early fetch per `kid_refetch_cooldown_s`.
+    pub fn want_refetch(&mut self, now_ms: u64) -> bool {
+        if self.demand.wanted_since.is_some() {
+            return true;
+        }
+        match self.in_flight {
+            Some(f) if f.reason != FetchReason::UnknownKid => {
+                self.demand.wanted_since = Some(now_ms);
+                return true;
+            }
+            Some(_) => return true,
+            None => {}
+        }
+        let cooldown_ms = self.remote.kid_refetch_cooldown_s.saturating_mul(1000);
+        if self.demand.last_granted_ms.is_some_and(|t| now_ms < t.saturating_add(cooldown_ms)) {
+            return false;
+        }
+        self.demand.wanted_since = Some(now_ms);
+        self.next_fetch_ms = self.next_fetch_ms.min(now_ms);
+        true
+    }
+
+    /// Applies a fetch outcome, whoever fetched it (this machine, or another VM whose
+    /// published result is adopted). A failure keeps the last good document.
+    pub fn on_fetch_result(&mut self, now_ms: u64, r: FetchResult<'_>) -> FetchEvent<D::Summary> {
+        self.in_flight = None;
+        // Only a fetch sent at or after the need arose can answer an early-refetch demand.
+        let demand_open = self.demand.wanted_since.filter(|t| r.sent_at_ms < *t);
+        self.demand.wanted_since = demand_open;
+        let sent_at_ms = r.sent_at_ms.min(now_ms);
+        let event = match self.accept(r, sent_at_ms) {
+            Ok(event) => {
+                let interval_s = r.max_age_s.map_or(self.remote.refresh_interval_s, |m| {
+                    m.clamp(self.remote.min_refresh_interval_s, self.remote.refresh_interval_s)
+                });
+                let interval_ms = self.jittered(interval_s.saturating_mul(1000));
+                self.next_fetch_ms = sent_at_ms.saturating_add(interval_ms);
+                event
+            }
+            Err(reason) => self.fail(now_ms, reason),
+        };
+        if demand_open.is_some() {
+            self.next_fetch_ms = self.next_fetch_ms.min(now_ms);
+        }
+        event
+    }
+
+    fn fail(&mut self, now_ms: u64, reason: String) -> FetchEvent<D::Summary> {
+        let phase = std::mem::replace(&mut self.phase, Phase::Cold { failures: 0 });
+        let (phase, failures) = match phase {
+            Phase::Cold { failures } => (Phase::Cold { failures: failures.saturating_add(1) }, failures + 1),
+            Phase::Fresh(held) => (Phase::Failing { held, since_ms: now_ms, failures: 1 }, 1),
+            Phase::Failing { held, since_ms, failures } => {
+                let failures = failures.saturating_add(1);
+                (Phase::Failing { held, since_ms, failures }, failures)
+            }
+        };
+        self.phase = phase;
+        let shift = failures.clamp(1, 16) - 1;
+        let retry_in_ms =
+            (1000u64 << shift).min(MAX_BACKOFF_MS).min(self.remote.refresh_interval_s.saturating_mul(1000));
+        self.next_fetch_ms = now_ms.saturating_add(retry_in_ms);
+        FetchEvent::Failed { reason, have_last_good: self.held().is_some(), retry_in_ms }
+    }
+
+    fn accept(&mut self, r: FetchResult<'_>, sent_at_ms: u64) -> Result<FetchEvent<D::Summary>, String> {
+        match r.status {
+            None => return Err("no response (timeout or connection failure)".into()),
+            Some(304) => return self.not_modified(r, sent_at_ms),
+            Some(200) => {}
+            Some(s) => return Err(format!("HTTP status {s}")),
+        }
+        if r.body.len() > self.remote.max_body_bytes {
+            return Err(format!("body of {} bytes exceeds {} bytes", r.body.len(), self.remote.max_body_bytes));
+        }
+        let digest: [u8; 32] = Sha256::digest(r.body).into();
+        let etag = r.validators.etag.map(str::to_owned);
+        let last_modified = r.validators.last_modified.map(str::to_owned);
+        if let Some(held) = self.held() {
+            if held.fetched_at_ms > sent_at_ms {
+                // Sent before the held document was fetched (an old result adopted late):
+                // it cannot replace a newer document.
+                return Ok(FetchEvent::Unchanged);
+            }
+            if held.digest == digest {
+                let doc = Rc::clone(&held.doc);
+                self.phase = Phase::Fresh(Held { doc, fetched_at_ms: sent_at_ms, digest, etag, last_modified });
+                return Ok(FetchEvent::Unchanged);
+            }
+        }
+        let doc = D::parse(r.body, &self.cx)?;
+        let event = FetchEvent::Loaded(doc.summary());
+        self.phase = Phase::Fresh(Held { doc: Rc::new(doc), fetched_at_ms: sent_at_ms, digest, etag, last_modified });
+        self.generation += 1;
+        Ok(event)
+    }
+
+    /// A `304` renews the held document only if the request was conditional on it. An
+    /// unsolicited `304` (no validators sent) proves nothing: a failed fetch.
+    fn not_modified(&mut self, r: FetchResult<'_>, sent_at_ms: u64) -> Result<FetchEvent<D::Summary>, String> {
+        if r.sent.is_empty() {
+            return Err("HTTP status 304 to a request that sent no validator".into());
+        }
+        let phase = std::mem::replace(&mut self.phase, Phase::Cold { failures: 0 });
+        let held = match phase {
+            Phase::Fresh(held) | Phase::Failing { held, .. } if held.confirmed_by(r.sent) => held,
+            other => {
+                self.phase = other;
+                return Err("HTTP status 304 for a document this gate does not hold".into());
+            }
+        };
+        let fetched_at_ms = held.fetched_at_ms.max(sent_at_ms);
+        self.phase = Phase::Fresh(Held { fetched_at_ms, ..held });
+        Ok(FetchEvent::Unchanged)
+    }
+
+    /// ±10% jitter so that many gates do not refresh in lockstep.
+    fn jittered(&mut self, ms: u64) -> u64 {
+        let mut x = self.jitter_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter_state = x;
+        let spread = ms / 5;
+        if spread == 0 {
+            return ms;
+        }
+        (ms - ms / 10).saturating_add(x % spread)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn next_fetch_ms(&self) -> u64 {
+        self.next_fetch_ms
+    }
+
+    #[cfg(test)]
+    pub(crate) fn forget_in_flight(&mut self) {
+        self.in_flight = None;
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;
