@@ -3,12 +3,13 @@
 
 use crate::cache::{TokenCache, TokenDigest};
 use crate::check::Checked;
-use crate::config::{ConfigError, GateConfig, JwksSource, Requirement, Rule, TokenSource};
+use crate::config::{ConfigError, GateConfig, JwksSource, Requirement, TokenSource};
 use crate::decision::{Allowed, Decision, Denial};
 use crate::error::AuthError;
 use crate::extract::{extract, removal_edits, Found};
 use crate::keyset::{FetchRequest, FetchResult, KeySet, KeySetEvent};
 use crate::path;
+use crate::policy::{Matched, Mode, Verdict};
 use crate::request::RequestView;
 use crate::rules;
 use crate::verify::NativeVerifier;
@@ -121,24 +122,29 @@ impl Gate {
             Ok(p) => p,
             Err(e) => return self.deny(e, None),
         };
-        let Some(rule) = rules::find(&config.rules, &path, req.method) else {
-            return self.deny(AuthError::NoMatchingRule, None);
+        let matched = match rules::find(&config.rules, &path, req) {
+            Ok(m) => m,
+            Err(e) => return self.deny(e, None),
         };
-        let decision = match &rule.requirement {
-            Requirement::Public => Decision::Allow(self.base_allow(req)),
-            Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, rule, now_ms, wait),
-            Requirement::AnyOf(ps) => self.require_one(req, ps, false, rule, now_ms, wait),
-            Requirement::AllowMissing(ps) => self.require_one(req, ps, true, rule, now_ms, wait),
-            Requirement::AllOf(ps) => self.require_all(req, ps, rule, now_ms, wait),
+        let decision = match &matched {
+            None => self.deny(AuthError::NoMatchingRule, None),
+            Some(m) => match &m.rule.requirement {
+                Requirement::Public => Decision::Allow(self.base_allow(req)),
+                Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, m, now_ms, wait),
+                Requirement::AnyOf(ps) => self.require_one(req, ps, false, m, now_ms, wait),
+                Requirement::AllowMissing(ps) => self.require_one(req, ps, true, m, now_ms, wait),
+                Requirement::AllOf(ps) => self.require_all(req, ps, m, now_ms, wait),
+            },
         };
-        match decision {
+        match self.finish(decision, matched.as_ref().map(|m| m.rule), req) {
             Decision::Allow(a) => Decision::Allow(forward_normalized(a, req.path, &path)),
             other => other,
         }
     }
 
     fn deny(&self, reason: AuthError, token_hash: Option<String>) -> Decision {
-        Decision::Deny(Denial::new(reason, &self.config.realm, token_hash))
+        let d = Denial::new(reason, &self.config.realm, token_hash);
+        Decision::Deny(if self.config.reason_in_body { d.with_reason_in_body() } else { d })
     }
 
     /// The headers this request carries that the gate strips, in whatever spelling the
@@ -146,7 +152,7 @@ impl Gate {
     /// removal is a host call on the hot path.
     fn base_allow(&self, req: &RequestView<'_>) -> Allowed {
         let remove = self.config.strip.to_remove(req);
-        Allowed { remove, set: Vec::new(), token_hash: None, stale_keys: false }
+        Allowed { remove, ..Allowed::default() }
     }
 
     fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
@@ -166,7 +172,7 @@ impl Gate {
         req: &RequestView<'_>,
         ps: &[usize],
         optional: bool,
-        rule: &Rule,
+        m: &Matched<'_, '_>,
         now_ms: u64,
         wait: Wait,
     ) -> Decision {
@@ -177,13 +183,20 @@ impl Gate {
             Ok(Some(f)) => f,
         };
         let mut allowed = self.base_allow(req);
-        match self.admit(req, &found, ps, rule, now_ms, wait, &mut allowed) {
+        match self.admit(req, &found, ps, m, now_ms, wait, &mut allowed) {
             Ok(()) => Decision::Allow(allowed),
             Err(d) => d,
         }
     }
 
-    fn require_all(&mut self, req: &RequestView<'_>, ps: &[usize], rule: &Rule, now_ms: u64, wait: Wait) -> Decision {
+    fn require_all(
+        &mut self,
+        req: &RequestView<'_>,
+        ps: &[usize],
+        m: &Matched<'_, '_>,
+        now_ms: u64,
+        wait: Wait,
+    ) -> Decision {
         let mut allowed = self.base_allow(req);
         for p in ps {
             let found = match extract(req, &self.sources_of(std::slice::from_ref(p))) {
@@ -191,7 +204,7 @@ impl Gate {
                 Ok(None) => return self.deny(AuthError::MissingToken, None),
                 Ok(Some(f)) => f,
             };
-            if let Err(d) = self.admit(req, &found, std::slice::from_ref(p), rule, now_ms, wait, &mut allowed) {
+            if let Err(d) = self.admit(req, &found, std::slice::from_ref(p), m, now_ms, wait, &mut allowed) {
                 return d;
             }
         }
@@ -205,7 +218,7 @@ impl Gate {
         req: &RequestView<'_>,
         found: &Found<'_>,
         ps: &[usize],
-        rule: &Rule,
+        m: &Matched<'_, '_>,
         now_ms: u64,
         wait: Wait,
         allowed: &mut Allowed,
@@ -217,8 +230,15 @@ impl Gate {
             Checked::Verify(job) => return Err(Decision::Verify(job)),
             Checked::Err(e) => return Err(self.deny(e, Some(hash))),
         };
-        if !rule.scopes.iter().all(|s| v.scopes.contains(s)) {
-            return Err(self.deny(AuthError::InsufficientScope(rule.scopes.join(" ")), Some(hash)));
+        // Scopes and `require`; in report-only mode a failure is recorded and the valid
+        // token's claim headers are still set.
+        if let Err(e) = self.authorize(m, &v, req) {
+            match self.mode_of(Some(m.rule)) {
+                Mode::Enforce => return Err(self.deny(e, Some(hash))),
+                Mode::ReportOnly => {
+                    allowed.verdict.get_or_insert_with(|| Verdict::deny(&m.rule.name, &e, Mode::ReportOnly));
+                }
+            }
         }
         let p = v.provider;
         let provider = &self.config.providers[p];

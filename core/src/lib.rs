@@ -20,7 +20,9 @@ mod json;
 mod jwk;
 mod keyset;
 mod path;
+mod policy;
 mod request;
+mod route;
 mod rules;
 mod strip;
 #[cfg(test)]
@@ -37,6 +39,7 @@ pub use error::AuthError;
 pub use gate::{fingerprint, Gate, Wait};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
 pub use keyset::{parse_max_age, FetchReason, FetchRequest, FetchResult, KeySetEvent};
+pub use policy::{Mode, Outcome, Unmet, Verdict};
 pub use request::RequestView;
 pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};

@@ -1,0 +1,71 @@
+//! Where the policy meets `Gate::decide`: after a token is verified (fresh or cached),
+//! and once the decision is made (labelling it, and turning it into a pass-through in
+//! report-only mode).
+
+use super::{authorize, Inputs, Mode, Verdict, UNMATCHED_RULE};
+use crate::cache::Verified;
+use crate::config::Rule;
+use crate::decision::{Allowed, Decision};
+use crate::error::AuthError;
+use crate::gate::Gate;
+use crate::request::RequestView;
+use serde_json::Map;
+
+/// The rule a request matched and its template captures.
+pub struct Matched<'c, 'p> {
+    pub rule: &'c Rule,
+    pub captures: Vec<&'p str>,
+}
+
+impl Gate {
+    /// The rule's mode, else the gate's.
+    pub(crate) fn mode_of(&self, rule: Option<&Rule>) -> Mode {
+        rule.and_then(|r| r.mode).unwrap_or(self.config.mode)
+    }
+
+    /// Scopes, then the `require` tree, for a verified token.
+    pub(crate) fn authorize(&self, m: &Matched<'_, '_>, v: &Verified, req: &RequestView<'_>) -> Result<(), AuthError> {
+        let rule = m.rule;
+        if !rule.scopes.iter().all(|s| v.scopes.contains(s)) {
+            return Err(AuthError::InsufficientScope(rule.scopes.join(" ")));
+        }
+        let Some(policy) = &rule.require else { return Ok(()) };
+        let empty = Map::new();
+        let claims = v.claims.as_deref().unwrap_or(&empty);
+        authorize(policy, &Inputs { claims, captures: &m.captures, request: req })
+    }
+
+    /// Labels the decision with its rule and mode; in report-only mode a denial becomes
+    /// a pass-through that carries the verdict (headers stripped, no claim headers).
+    /// A path or host that cannot be matched safely (400) is never passed through.
+    pub(crate) fn finish(&self, d: Decision, rule: Option<&Rule>, req: &RequestView<'_>) -> Decision {
+        let name = rule.map_or(UNMATCHED_RULE, |r| r.name.as_str());
+        let mode = self.mode_of(rule);
+        match d {
+            Decision::Allow(mut a) => {
+                let v = a.verdict.get_or_insert_with(|| Verdict::allow(name, mode)).clone();
+                self.report_header(&mut a, &v);
+                Decision::Allow(a)
+            }
+            Decision::Deny(d) if mode == Mode::ReportOnly && d.status != 400 => {
+                let v = Verdict::deny(name, &d.reason, mode);
+                let mut a = Allowed { remove: self.config.strip.to_remove(req), ..Allowed::default() };
+                a.token_hash = d.token_hash;
+                self.report_header(&mut a, &v);
+                a.verdict = Some(v);
+                Decision::Allow(a)
+            }
+            Decision::Deny(mut d) => {
+                d.verdict = Some(Verdict::deny(name, &d.reason, Mode::Enforce));
+                Decision::Deny(d)
+            }
+            other => other,
+        }
+    }
+
+    fn report_header(&self, a: &mut Allowed, v: &Verdict) {
+        if let (Some(h), Mode::ReportOnly) = (&self.config.report_header, v.mode) {
+            a.response_headers.push((h.clone(), v.header_value()));
+        }
+    }
+}
