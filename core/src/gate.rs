@@ -155,7 +155,7 @@ impl Gate {
         Allowed { remove, ..Allowed::default() }
     }
 
-    fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
+    pub(crate) fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
         let mut out: Vec<&TokenSource> = Vec::new();
         for p in providers {
             for s in &self.config.providers[*p].sources {

@@ -165,6 +165,8 @@ fn report_only_rule_passes_a_would_be_denial_with_the_verdict() {
     let expired = token(&w, json!({"tenant": "acme", "iat": NOW_S - 4000, "exp": NOW_S - 3600}));
     let a = allowed(decide(&mut w, &bearer("/t/acme/x", &expired)));
     assert!(a.set.iter().all(|(h, _)| !h.starts_with("x-jwt-")), "{:?}", a.set);
+    assert!(a.remove.iter().any(|h| h == "authorization"), "a failed token is not forwarded either");
+
     assert_eq!(a.verdict.map(|v| (v.reason, v.status)), Some(("expired", 401)));
     // No token at all.
     let a = allowed(decide(&mut w, &req("GET", "/t/acme/x", &[])));
@@ -174,6 +176,18 @@ fn report_only_rule_passes_a_would_be_denial_with_the_verdict() {
     assert_eq!(a.response_headers[0].1, "allow; reason=ok; rule=tenants");
     // Other rules still enforce.
     denied(decide(&mut w, &req("GET", "/api/x", &[])));
+}
+
+#[test]
+fn report_only_removes_a_failed_token_from_the_query_too() {
+    let mut w = world_with(|c| {
+        c["providers"]["a"]["from"] = json!([{"query": "access_token"}]);
+        c["rules"] = json!([{"match": {"prefix": "/q/"}, "requires": {"provider": "a"}, "mode": "report_only"}]);
+    });
+    let expired = token(&w, json!({"iat": NOW_S - 4000, "exp": NOW_S - 3600}));
+    let a = allowed(decide(&mut w, &req("GET", &format!("/q/x?access_token={expired}&k=1"), &[])));
+    assert_eq!(set(&a, ":path"), Some("/q/x?k=1"));
+    assert_eq!(a.verdict.map(|v| v.reason), Some("expired"));
 }
 
 #[test]

@@ -4,9 +4,10 @@
 
 use super::{authorize, Inputs, Mode, Verdict, UNMATCHED_RULE};
 use crate::cache::Verified;
-use crate::config::Rule;
+use crate::config::{Requirement, Rule, TokenSource};
 use crate::decision::{Allowed, Decision};
 use crate::error::AuthError;
+use crate::extract::{extract, removal_edits};
 use crate::gate::Gate;
 use crate::request::RequestView;
 use serde_json::Map;
@@ -50,6 +51,7 @@ impl Gate {
             Decision::Deny(d) if mode == Mode::ReportOnly && d.status != 400 => {
                 let v = Verdict::deny(name, &d.reason, mode);
                 let mut a = Allowed { remove: self.config.strip.to_remove(req), ..Allowed::default() };
+                self.remove_token(rule, req, &mut a);
                 a.token_hash = d.token_hash;
                 self.report_header(&mut a, &v);
                 a.verdict = Some(v);
@@ -60,6 +62,30 @@ impl Gate {
                 Decision::Deny(d)
             }
             other => other,
+        }
+    }
+
+    /// A token that failed is not forwarded either (unless every provider of the rule
+    /// forwards tokens): the upstream gets what an allowed request would give it.
+    fn remove_token(&self, rule: Option<&Rule>, req: &RequestView<'_>, a: &mut Allowed) {
+        let ps: &[usize] = match rule.map(|r| &r.requirement) {
+            Some(Requirement::Provider(p)) => std::slice::from_ref(p),
+            Some(Requirement::AnyOf(ps) | Requirement::AllOf(ps) | Requirement::AllowMissing(ps)) => ps,
+            Some(Requirement::Public) | None => return,
+        };
+        if ps.iter().all(|p| self.config.providers[*p].forward_token) {
+            return;
+        }
+        let sources = self.sources_of(ps);
+        let found: Vec<&TokenSource> = match extract(req, &sources) {
+            Ok(None) => return,
+            Ok(Some(f)) => sources.iter().copied().filter(|s| **s == f.source).collect(),
+            Err(_) => sources,
+        };
+        for s in found {
+            let (remove, set) = removal_edits(req, s);
+            a.remove.extend(remove);
+            a.set.extend(set);
         }
     }
 
