@@ -190,6 +190,12 @@ export default {
       console.log(d.log);
       return new Response(d.body, { status: d.status, headers: d.headers });
     }
-    return forward(request, url, d);
+    if (d.log) console.log(d.log); // a report-only decision
+    const res = await forward(request, url, d);
+    if (!d.response_headers?.length) return res;
+    // The report-only header goes on the response only, never upstream.
+    const out = new Response(res.body, res);
+    for (const [name, value] of d.response_headers) out.headers.set(name, value);
+    return out;
   },
 };

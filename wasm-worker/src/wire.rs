@@ -1,6 +1,6 @@
 //! JSON shapes exchanged with `js/worker.mjs`.
 
-use jwtgate_core::{Decision, FetchRequest};
+use jwtgate_core::{Decision, FetchRequest, Mode, Verdict};
 use serde_json::{json, Value};
 
 pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
@@ -20,6 +20,9 @@ pub fn decision(d: &Decision) -> String {
             "kind": "allow",
             "remove": a.remove,
             "set": a.set.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(),
+            "response_headers": a.response_headers.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(),
+            "verdict": a.verdict.as_ref().map(verdict),
+            "log": a.verdict.as_ref().filter(|v| v.mode == Mode::ReportOnly).map(|v| v.log_line(a.token_hash.as_deref())),
         }),
         Decision::Deny(d) => json!({
             "kind": "deny",
@@ -27,6 +30,7 @@ pub fn decision(d: &Decision) -> String {
             "headers": d.headers().iter().map(|(k, v)| [*k, v.as_str()]).collect::<Vec<_>>(),
             "body": d.body,
             "log": d.log_line(),
+            "verdict": d.verdict.as_ref().map(verdict),
         }),
         Decision::NeedKeys { provider } => json!({ "kind": "need_keys", "provider": provider }),
         Decision::Verify(job) => json!({
@@ -40,6 +44,17 @@ pub fn decision(d: &Decision) -> String {
         }),
     };
     v.to_string()
+}
+
+/// `{"rule","outcome","reason","mode","stat"}`: the decision metric's labels.
+fn verdict(v: &Verdict) -> Value {
+    json!({
+        "rule": v.rule,
+        "outcome": v.outcome_label(),
+        "reason": v.reason,
+        "mode": v.mode.label(),
+        "stat": v.stat_name(),
+    })
 }
 
 pub fn fetches(list: &[FetchRequest], cap: impl Fn(usize) -> usize) -> String {
