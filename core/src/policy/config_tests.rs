@@ -158,3 +158,15 @@ fn modes_names_and_flags_are_checked() {
     let optional_require = json!([{"match": {"prefix": "/"}, "requires": {"allow_missing": ["a"]}, "require": {"claim": "a", "op": "exists"}}]);
     refused_at(load(optional_require, json!({})), "rules[0].require");
 }
+
+#[test]
+fn the_demo_config_loads_with_its_policy_routes() {
+    let text = include_str!("../../../envoy/jwtgate.json")
+        .replace("${IDP_ISSUER}", "http://127.0.0.1:9400")
+        .replace("${IDP_AUTHORITY}", "127.0.0.1:9400");
+    let c = GateConfig::from_json(&text).expect("envoy/jwtgate.json loads");
+    let names: Vec<&str> = c.rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(&names[names.len() - 4..], ["tenants", "orders_write", "verified", "shadow"]);
+    assert_eq!(c.report_header.as_deref(), Some("x-jwtgate-report"));
+    assert_eq!(c.policy_claims, ["tenant", "roles", "email_verified", "level"]);
+}
