@@ -19,28 +19,6 @@ mod asynchronous;
 #[path = "gate_hardening_tests.rs"]
 mod hardening;
 
-fn decide(w: &mut World, r: &Req) -> Decision {
-    w.gate.decide(&r.view(), NOW_MS, Wait::Allowed)
-}
-
-fn allowed(d: Decision) -> Allowed {
-    match d {
-        Decision::Allow(a) => a,
-        other => panic!("expected Allow, got {other:?}"),
-    }
-}
-
-fn denied(d: Decision) -> Denial {
-    match d {
-        Decision::Deny(d) => d,
-        other => panic!("expected Deny, got {other:?}"),
-    }
-}
-
-fn set<'a>(a: &'a Allowed, header: &str) -> Option<&'a str> {
-    a.set.iter().find(|(h, _)| h == header).map(|(_, v)| v.as_str())
-}
-
 /// Every identity header in `sent` is removed (the gate lists only headers present).
 fn strips(a: &Allowed, sent: &[&str]) -> bool {
     sent.iter().all(|h| a.remove.iter().any(|r| r.eq_ignore_ascii_case(h)))

@@ -1,34 +1,10 @@
 //! `Gate::decide` with policy rules: templates and captures, hosts, first match, the
 //! 403 answer, cache hits, report-only and the decision labels.
 
-use crate::decision::{Allowed, Decision, Denial};
 use crate::error::AuthError;
-use crate::gate::Wait;
 use crate::policy::{Mode, Outcome, Unmet, Verdict};
 use crate::test_support::*;
 use serde_json::{json, Value};
-
-fn decide(w: &mut World, r: &Req) -> Decision {
-    w.gate.decide(&r.view(), NOW_MS, Wait::Allowed)
-}
-
-fn allowed(d: Decision) -> Allowed {
-    match d {
-        Decision::Allow(a) => a,
-        other => panic!("expected Allow, got {other:?}"),
-    }
-}
-
-fn denied(d: Decision) -> Denial {
-    match d {
-        Decision::Deny(d) => d,
-        other => panic!("expected Deny, got {other:?}"),
-    }
-}
-
-fn set<'a>(a: &'a Allowed, header: &str) -> Option<&'a str> {
-    a.set.iter().find(|(h, _)| h == header).map(|(_, v)| v.as_str())
-}
 
 /// The test world with `rules` put before its own.
 fn world_with_rules(rules: Value, top: Value) -> World {
@@ -166,7 +142,6 @@ fn report_only_rule_passes_a_would_be_denial_with_the_verdict() {
     let a = allowed(decide(&mut w, &bearer("/t/acme/x", &expired)));
     assert!(a.set.iter().all(|(h, _)| !h.starts_with("x-jwt-")), "{:?}", a.set);
     assert!(a.remove.iter().any(|h| h == "authorization"), "a failed token is not forwarded either");
-
     assert_eq!(a.verdict.map(|v| (v.reason, v.status)), Some(("expired", 401)));
     // No token at all.
     let a = allowed(decide(&mut w, &req("GET", "/t/acme/x", &[])));
