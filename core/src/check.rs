@@ -11,7 +11,6 @@ use crate::headers::claim_headers;
 use crate::jwk::Key;
 use crate::keyset::Lookup;
 use crate::token::{self, Unverified};
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
 
@@ -128,6 +127,10 @@ impl Gate {
             Ok(h) => h,
             Err(e) => return Checked::Err(e),
         };
+        let policy_claims = match crate::policy::keep(&u.claims, &config.policy_claims) {
+            Ok(c) => c,
+            Err(e) => return Checked::Err(e),
+        };
         Checked::Ok(Verified {
             provider: p,
             alg: u.header.alg,
@@ -136,7 +139,7 @@ impl Gate {
             keys_generation: self.keys[p].generation(),
             scopes: claims::granted_scopes(&u.claims).into_iter().map(str::to_owned).collect(),
             headers,
-            claims: policy_claims(&u.claims, &config.policy_claims),
+            claims: policy_claims,
         })
     }
 
@@ -217,13 +220,4 @@ fn cheap_checks(u: &Unverified<'_>, found: &Found<'_>, prov: &crate::config::Pro
         }
     }
     Ok(())
-}
-
-/// The members `require` trees read, kept with the verified token (cache entry included).
-fn policy_claims(all: &Map<String, Value>, wanted: &[String]) -> Option<Rc<Map<String, Value>>> {
-    if wanted.is_empty() {
-        return None;
-    }
-    let kept = wanted.iter().filter_map(|k| all.get(k).map(|v| (k.clone(), v.clone()))).collect();
-    Some(Rc::new(kept))
 }

@@ -50,6 +50,8 @@ pub enum AuthError {
     /// An array claim a condition reads is longer than the evaluation bound: the token
     /// is refused rather than scanned.
     ClaimTooLarge(String),
+    /// A claim member a `require` tree reads nests deeper than the evaluation bound.
+    ClaimTooDeep(String),
     /// The request's host is given twice, differently, and a rule depends on it.
     AmbiguousHost,
     /// No rule matches the request: deny by default.
@@ -119,6 +121,7 @@ impl AuthError {
             AuthError::InsufficientScope(_) => "scope",
             AuthError::AccessDenied(why) => why.code(),
             AuthError::ClaimTooLarge(_) => "claim_too_large",
+            AuthError::ClaimTooDeep(_) => "claim_too_deep",
             AuthError::AmbiguousHost => "host",
             AuthError::NoMatchingRule => "no_rule",
             AuthError::BadPath => "path",
@@ -153,6 +156,7 @@ impl fmt::Display for AuthError {
             AuthError::InsufficientScope(s) => write!(f, "token lacks the required scope: {s}"),
             AuthError::AccessDenied(_) => f.write_str("the token does not meet this route's access policy"),
             AuthError::ClaimTooLarge(c) => write!(f, "claim `{c}` is too large to evaluate"),
+            AuthError::ClaimTooDeep(c) => write!(f, "claim `{c}` is nested too deeply to evaluate"),
             AuthError::AmbiguousHost => f.write_str("the request names more than one host"),
             AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
             AuthError::BadPath => f.write_str("request path cannot be matched safely"),

@@ -206,3 +206,17 @@ fn every_decision_is_labelled_for_the_metric() {
     let a = allowed(decide(&mut w, &req("GET", "/public/x", &[])));
     assert_eq!(a.verdict.map(|v| v.stat_name()), Some("decisions.rule_0.allow.ok.enforce".into()));
 }
+
+#[test]
+fn a_deeply_nested_claim_a_tree_reads_refuses_the_token() {
+    let rules = json!([{"match": {"prefix": "/deep/"}, "requires": {"provider": "a"},
+        "require": {"claim": "realm.roles", "op": "contains", "value": "admin"}}]);
+    let mut w = world_with_rules(rules, json!({}));
+    let deep = (0..20).fold(json!("admin"), |v, _| json!([v]));
+    let t = token(&w, json!({"realm": {"roles": deep}}));
+    let d = denied(decide(&mut w, &bearer("/deep/x", &t)));
+    assert_eq!((d.status, d.reason), (401, AuthError::ClaimTooDeep("realm".into())));
+    assert_eq!(w.gate.cached_tokens(), 0, "a refused token is not cached");
+    let shallow = token(&w, json!({"realm": {"roles": ["admin"]}}));
+    allowed(decide(&mut w, &bearer("/deep/x", &shallow)));
+}

@@ -5,20 +5,23 @@
 //! - Values compare by JSON type, never by string coercion: `true` ≠ `"true"`,
 //!   `1` ≠ `"1"`. A claim of the wrong type fails its condition with its own reason.
 //! - Evaluation never recurses into claim values: a claim path is at most
-//!   [`MAX_PATH_SEGMENTS`] long (checked at load) and an array claim longer than
-//!   [`MAX_CLAIM_ITEMS`] refuses the token (`claim_too_large`), so a huge or deeply
-//!   nested token costs bounded time.
+//!   [`MAX_PATH_SEGMENTS`] long (checked at load), an array claim longer than
+//!   [`MAX_CLAIM_ITEMS`] refuses the token (`claim_too_large`), and a claim member a
+//!   tree reads that nests deeper than [`MAX_CLAIM_DEPTH`] refuses it at verification
+//!   (`claim_too_deep`), so a huge or deeply nested token costs bounded time.
 //! - Reasons are stable codes ([`Unmet::code`]) for logs, metrics and (if configured) the
 //!   body; no claim value is ever put in a response.
 
 mod compile;
 mod eval;
 mod hook;
+mod keep;
 mod report;
 
 pub use compile::compile;
 pub use eval::{authorize, Inputs};
 pub use hook::Matched;
+pub use keep::keep;
 pub use report::{Outcome, Verdict, UNMATCHED_RULE};
 
 use serde_json::{Number, Value};
@@ -35,6 +38,8 @@ pub const MAX_PATTERN_CHARS: usize = 256;
 pub const MAX_PATTERN_BYTES: usize = 64 * 1024;
 /// Longest array claim a condition scans; a longer one refuses the token.
 pub const MAX_CLAIM_ITEMS: usize = 1024;
+/// Deepest nesting of a claim member a tree reads; a deeper one refuses the token.
+pub const MAX_CLAIM_DEPTH: usize = 16;
 
 /// A rule's `require` tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
