@@ -3,22 +3,24 @@
 
 use crate::cache::{TokenDigest, Verified};
 use crate::claims;
-use crate::decision::SignatureJob;
+use crate::config::GateConfig;
 use crate::error::AuthError;
 use crate::extract::Found;
-use crate::gate::{Gate, Wait};
+use crate::gate::GateState;
 use crate::headers::claim_headers;
+use crate::job::{verdict_for, Ask, KeyRef, Verdict, Verifier};
 use crate::jwk::Key;
-use crate::keyset::Lookup;
+use crate::keyset::{KeySet, Lookup};
 use crate::token::{self, Unverified};
 use sha2::{Digest, Sha256};
-use std::rc::Rc;
+use std::ops::ControlFlow;
 
 /// A verified token, or how the request ends instead.
 pub enum Checked {
     Ok(Verified),
     NeedKeys(usize),
-    Verify(SignatureJob),
+    /// The asynchronous host must check this signature first.
+    Ask(Ask),
     Err(AuthError),
 }
 
@@ -28,26 +30,36 @@ enum Signature {
     Invalid,
     /// The key found by `kid` cannot verify this `alg`.
     WrongKey,
-    /// The host's asynchronous verifier must answer first.
-    Ask(SignatureJob),
+    Ask(Ask),
 }
 
-impl Gate {
-    pub(crate) fn check(&mut self, found: &Found<'_>, ps: &[usize], now_ms: u64, wait: Wait) -> Checked {
+/// What a token check reads and never changes: the config and verifier, the time, and
+/// whether the request may still be held for keys.
+pub(crate) struct Checker<'g> {
+    pub config: &'g GateConfig,
+    pub verifier: &'g Verifier,
+    pub now_ms: u64,
+    pub may_hold: bool,
+}
+
+impl Checker<'_> {
+    /// Checks one token for one of `ps`; `verdicts` are the asynchronous host's answers
+    /// given so far for this request.
+    pub fn check(&self, state: &mut GateState, found: &Found<'_>, ps: &[usize], verdicts: &[Verdict]) -> Checked {
         let digest: TokenDigest = Sha256::digest(found.token.as_bytes()).into();
-        if let Some(hit) = self.cached(&digest, found, ps, now_ms) {
+        if let Some(hit) = self.cached(state, &digest, found, ps) {
             return hit;
         }
-        let checked = self.check_uncached(&digest, found, ps, now_ms, wait);
+        let checked = self.check_uncached(state, &digest, found, ps, verdicts);
         if let Checked::Ok(v) = &checked {
-            self.cache.insert(digest, v.clone());
+            state.cache.insert(digest, v.clone());
         }
         checked
     }
 
     /// A cache hit, re-checked for this request; `None` means "verify from scratch".
-    fn cached(&mut self, digest: &TokenDigest, found: &Found<'_>, ps: &[usize], now_ms: u64) -> Option<Checked> {
-        let v = self.cache.get(digest)?;
+    fn cached(&self, state: &mut GateState, digest: &TokenDigest, found: &Found<'_>, ps: &[usize]) -> Option<Checked> {
+        let v = state.cache.get(digest)?;
         // The hit counts only for the provider that selection (first of the rule's
         // providers with the token's issuer) would pick here: a laxer provider of the
         // same issuer on another route must not vouch for it on this one.
@@ -55,38 +67,39 @@ impl Gate {
         if ps.iter().find(|p| self.config.providers[**p].issuer == *issuer) != Some(&v.provider) {
             return None;
         }
-        let keys = &self.keys[v.provider];
+        let keys = &state.keys[v.provider];
         if v.keys_generation != keys.generation() {
-            self.cache.remove(digest);
+            state.cache.remove(digest);
             return None;
         }
         let prov = &self.config.providers[v.provider];
         if !prov.sources.contains(&found.source) {
             return Some(Checked::Err(AuthError::WrongSource));
         }
-        if now_ms / 1000 >= v.exp_s.saturating_add(prov.clock_skew_s) {
-            self.cache.remove(digest);
+        if self.now_ms / 1000 >= v.exp_s.saturating_add(prov.clock_skew_s) {
+            state.cache.remove(digest);
             return Some(Checked::Err(AuthError::Expired));
         }
-        match keys.lookup(v.kid.as_deref(), v.alg, now_ms) {
+        match keys.lookup(v.kid.as_deref(), v.alg, self.now_ms) {
             Lookup::Found(_) => Some(Checked::Ok(v.clone())),
             Lookup::Unavailable { .. } => Some(Checked::Err(AuthError::KeysUnavailable)),
             Lookup::Unknown => {
-                self.cache.remove(digest);
+                state.cache.remove(digest);
                 None
             }
         }
     }
 
     fn check_uncached(
-        &mut self,
+        &self,
+        state: &mut GateState,
         digest: &TokenDigest,
         found: &Found<'_>,
         ps: &[usize],
-        now_ms: u64,
-        wait: Wait,
+        verdicts: &[Verdict],
     ) -> Checked {
-        let config = Rc::clone(&self.config);
+        let config = self.config;
+        let now_ms = self.now_ms;
         let max = ps.iter().map(|p| config.providers[*p].max_token_bytes).max().unwrap_or(0);
         let u = match token::parse(found.token, max) {
             Ok(u) => u,
@@ -101,25 +114,11 @@ impl Gate {
         if let Err(e) = cheap_checks(&u, found, prov) {
             return Checked::Err(e);
         }
-        let answer = self.async_results.remove(digest);
-        let verified = match self.keys[p].lookup(u.header.kid.as_deref(), u.header.alg, now_ms) {
-            Lookup::Found(key) => match self.verify_signature(p, key, &u, digest, answer) {
-                Signature::Valid => Ok(()),
-                Signature::Invalid => Err(AuthError::BadSignature),
-                Signature::WrongKey => Err(AuthError::UnknownKey),
-                Signature::Ask(job) => return Checked::Verify(job),
-            },
-            Lookup::Unknown => Err(AuthError::UnknownKey),
-            // Cold, or only old (an idle edge isolate): wait for the fetch. Stale because
-            // refreshes fail: answer 503 now.
-            Lookup::Unavailable { cold, refreshable } if wait == Wait::Allowed && (cold || refreshable) => {
-                return Checked::NeedKeys(p)
-            }
-            Lookup::Unavailable { .. } => Err(AuthError::KeysUnavailable),
+        let keys = &mut state.keys[p];
+        let verified = match self.signature_check(keys, p, &u, digest, verdicts) {
+            ControlFlow::Continue(outcome) => outcome,
+            ControlFlow::Break(wait) => return wait,
         };
-        if verified == Err(AuthError::UnknownKey) && wait == Wait::Allowed && self.keys[p].want_refetch(now_ms) {
-            return Checked::NeedKeys(p);
-        }
         if let Err(e) = verified.and_then(|()| claims::validate(&u.claims, prov, now_ms / 1000)) {
             return Checked::Err(e);
         }
@@ -136,70 +135,82 @@ impl Gate {
             alg: u.header.alg,
             kid: u.header.kid.clone(),
             exp_s: claims::expiry(&u.claims).unwrap_or(0),
-            keys_generation: self.keys[p].generation(),
+            keys_generation: keys.generation(),
             scopes: claims::granted_scopes(&u.claims).into_iter().map(str::to_owned).collect(),
             headers,
             claims: policy_claims,
         })
     }
 
-    /// In order: the host's asynchronous answer for this token, a request for one, the
-    /// host's synchronous verifier, and the software verifier for whatever they decline.
-    fn verify_signature(
+    /// The signature step against provider `p`'s keys: `Continue` with its outcome, or
+    /// `Break` when the request must wait (for keys, or for the asynchronous host).
+    fn signature_check(
         &self,
+        keys: &mut KeySet,
         p: usize,
-        key: &Key,
         u: &Unverified<'_>,
         digest: &TokenDigest,
-        answer: Option<(String, bool)>,
+        verdicts: &[Verdict],
+    ) -> ControlFlow<Checked, Result<(), AuthError>> {
+        let verified = match keys.lookup(u.header.kid.as_deref(), u.header.alg, self.now_ms) {
+            Lookup::Found(key) => {
+                let key_ref = KeyRef { provider: p, generation: keys.generation(), kid: key.kid.clone() };
+                match self.verify_signature(key, key_ref, u, digest, verdicts) {
+                    Signature::Valid => Ok(()),
+                    Signature::Invalid => Err(AuthError::BadSignature),
+                    Signature::WrongKey => Err(AuthError::UnknownKey),
+                    Signature::Ask(ask) => return ControlFlow::Break(Checked::Ask(ask)),
+                }
+            }
+            Lookup::Unknown => Err(AuthError::UnknownKey),
+            // Cold, or only old (an idle edge isolate): wait for the fetch. Stale because
+            // refreshes fail: answer 503 now.
+            Lookup::Unavailable { cold, refreshable } if self.may_hold && (cold || refreshable) => {
+                return ControlFlow::Break(Checked::NeedKeys(p))
+            }
+            Lookup::Unavailable { .. } => Err(AuthError::KeysUnavailable),
+        };
+        if verified == Err(AuthError::UnknownKey) && self.may_hold && keys.want_refetch(self.now_ms) {
+            return ControlFlow::Break(Checked::NeedKeys(p));
+        }
+        ControlFlow::Continue(verified)
+    }
+
+    /// By verifier: the asynchronous host's verdict for this token and key (or a request
+    /// for one), or the host's synchronous verifier; the software verifier covers
+    /// whatever they decline (HMAC, keys a host cannot take).
+    fn verify_signature(
+        &self,
+        key: &Key,
+        key_ref: KeyRef,
+        u: &Unverified<'_>,
+        digest: &TokenDigest,
+        verdicts: &[Verdict],
     ) -> Signature {
         let alg = u.header.alg;
         let Some(software) = key.verifier(alg) else { return Signature::WrongKey };
         let message = u.signing_input.as_bytes();
-        let native_ok = self.config.prefer_native;
-        let verdict = if native_ok && self.async_verifier && !alg.is_symmetric() {
-            match self.async_answer(p, key, u, digest, answer) {
-                Ok(verdict) => verdict,
-                Err(job) => return Signature::Ask(job),
-            }
-        } else {
-            match (&self.native, native_ok, key.spki()) {
-                (Some(n), true, Some(spki)) => n.verify(alg, spki, message, &u.signature),
-                _ => None,
-            }
+        let verdict = match (self.verifier, key.spki(), key.public_jwk()) {
+            (Verifier::Async, _, Some(jwk)) if !alg.is_symmetric() => match verdict_for(verdicts, digest, &key_ref) {
+                Some(valid) => Some(valid),
+                None => {
+                    return Signature::Ask(Ask {
+                        digest: *digest,
+                        key: key_ref,
+                        alg,
+                        jwk: jwk.to_owned(),
+                        message: u.signing_input.to_owned(),
+                        signature: u.signature.clone(),
+                    })
+                }
+            },
+            (Verifier::Native(n), Some(spki), _) => n.verify(alg, spki, message, &u.signature),
+            _ => None,
         };
         match verdict.unwrap_or_else(|| software.verify(message, &u.signature)) {
             true => Signature::Valid,
             false => Signature::Invalid,
         }
-    }
-
-    /// The asynchronous host's answer for this token and key (`Ok(Some)`), a job asking
-    /// for one (`Err`), or `Ok(None)` when the key cannot be handed out (software then).
-    fn async_answer(
-        &self,
-        p: usize,
-        key: &Key,
-        u: &Unverified<'_>,
-        digest: &TokenDigest,
-        answer: Option<(String, bool)>,
-    ) -> Result<Option<bool>, SignatureJob> {
-        let key_ref = format!("{p}:{}:{}", self.keys[p].generation(), key.kid.as_deref().unwrap_or(""));
-        if let Some((r, ok)) = answer {
-            if r == key_ref {
-                return Ok(Some(ok));
-            }
-        }
-        let Some(jwk) = key.public_jwk() else { return Ok(None) };
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Err(SignatureJob {
-            ticket: format!("{hex}|{key_ref}"),
-            alg: u.header.alg,
-            key_ref,
-            jwk: jwk.to_owned(),
-            message: u.signing_input.to_owned(),
-            signature: u.signature.clone(),
-        })
     }
 }
 

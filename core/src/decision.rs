@@ -1,6 +1,7 @@
 //! What the core tells a host to do with one request.
 
 use crate::error::AuthError;
+use crate::job::VerifyJob;
 use crate::policy::Verdict;
 
 /// The outcome of [`crate::Gate::decide`]. Hosts only translate it.
@@ -12,32 +13,25 @@ pub enum Decision {
     Deny(Denial),
     /// Keys for this provider are not loaded yet (cold start or unknown `kid`). Hold the
     /// request, make sure the fetches from [`crate::Gate::poll_fetches`] run, and decide
-    /// again when they complete or when the hold expires.
+    /// again (with the same arrival time) when they complete or on the next tick; the
+    /// core ends the hold once `startup_hold_ms` has passed since arrival.
     NeedKeys { provider: usize },
-    /// The host verifies this signature itself (asynchronously, e.g. WebCrypto), reports
-    /// the outcome with [`crate::Gate::complete_signature`], then decides again.
-    Verify(SignatureJob),
-}
-
-/// A signature for an asynchronous host verifier.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignatureJob {
-    /// Hand back to `complete_signature`.
-    pub ticket: String,
-    pub alg: crate::alg::Alg,
-    /// Identifies the key across requests (provider, key-set generation, kid) so the host
-    /// can cache its imported form.
-    pub key_ref: String,
-    /// The key's public JWK.
-    pub jwk: String,
-    pub message: String,
-    pub signature: Vec<u8>,
+    /// The host verifies this signature itself (asynchronously, e.g. WebCrypto) and hands
+    /// the job back with [`crate::Gate::resume`], which returns the next decision.
+    Verify(Box<VerifyJob>),
 }
 
 /// Header edits for an allowed request. `remove` always holds every header the gate can
 /// write, so client-sent copies never reach the upstream, also on public routes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Allowed {
+    /// The normalised path (no query) the rule was matched on: a host that picks an
+    /// upstream by path must pick it by this one, never by the raw request path.
+    pub path: String,
+    /// What the upstream must be sent as the request target: `path` plus the query (with
+    /// a token read from the query removed). Also present as a `:path` edit in `set`
+    /// when it differs from the raw request target.
+    pub target: String,
     pub remove: Vec<String>,
     /// Replace semantics: the host sets each header, never appends.
     pub set: Vec<(String, String)>,
@@ -50,6 +44,15 @@ pub struct Allowed {
     pub verdict: Option<Verdict>,
     /// Headers to set on the *response* (the report-only header); never sent upstream.
     pub response_headers: Vec<(String, String)>,
+}
+
+impl Allowed {
+    /// One log line: the path decided on, the token's hash (never the token), and
+    /// whether the key came from a set whose refresh is failing.
+    pub fn log_line(&self) -> String {
+        let keys = if self.stale_keys { " keys=stale" } else { "" };
+        format!("jwtgate: allow path={} token={}{keys}", self.path, self.token_hash.as_deref().unwrap_or("-"))
+    }
 }
 
 /// A local reply: status, RFC 6750 `WWW-Authenticate`, a small JSON body, and why.
@@ -85,6 +88,16 @@ impl Denial {
     pub fn with_reason_in_body(mut self) -> Denial {
         self.body = body(&self.reason, true);
         self
+    }
+
+    /// The answer while the host has no valid config: 503 with `Retry-After`.
+    pub fn unconfigured() -> Denial {
+        Denial::new(AuthError::Unconfigured, "", None)
+    }
+
+    /// The answer when a host cannot carry out what the core said (a bug): fail closed.
+    pub fn internal_error(what: &'static str) -> Denial {
+        Denial::new(AuthError::Internal(what), "", None)
     }
 
     /// Response headers for the local reply (besides `content-type`).
@@ -171,6 +184,19 @@ mod tests {
         assert_eq!(d.status, 503);
         assert!(d.headers().iter().any(|(k, v)| *k == "retry-after" && v == "5"));
         assert_eq!(d.www_authenticate, None);
+    }
+
+    #[test]
+    fn host_failures_are_built_here_and_blame_no_token() {
+        let d = Denial::unconfigured();
+        assert_eq!((d.status, d.retry_after_s, d.www_authenticate.as_deref()), (503, Some(5), None));
+        let body: serde_json::Value = serde_json::from_str(&d.body).expect("json body");
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert_eq!(body["error_description"], "jwtgate is not configured");
+        let d = Denial::internal_error("unexpected verification request");
+        assert_eq!((d.status, d.retry_after_s, d.www_authenticate.as_deref()), (500, None, None));
+        assert!(d.body.contains("\"server_error\"") && d.body.contains("unexpected verification request"));
+        assert!(d.log_line().contains("reason=internal"));
     }
 
     #[test]

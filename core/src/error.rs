@@ -61,6 +61,10 @@ pub enum AuthError {
     /// The gate has no usable keys (cold start past the hold, or an IdP outage past the
     /// stale bound). This is the gate's own failure: 503, never 401, never allow.
     KeysUnavailable,
+    /// The host could not load a valid config: every request gets 503 until it does.
+    Unconfigured,
+    /// The host got an answer from the core it cannot carry out (a bug): fail closed, 500.
+    Internal(&'static str),
 }
 
 impl AuthError {
@@ -69,7 +73,8 @@ impl AuthError {
         match self {
             AuthError::InsufficientScope(_) | AuthError::NoMatchingRule | AuthError::AccessDenied(_) => 403,
             AuthError::BadPath | AuthError::AmbiguousHost => 400,
-            AuthError::KeysUnavailable => 503,
+            AuthError::KeysUnavailable | AuthError::Unconfigured => 503,
+            AuthError::Internal(_) => 500,
             _ => 401,
         }
     }
@@ -79,6 +84,7 @@ impl AuthError {
     pub fn bearer_error(&self) -> Option<&'static str> {
         match self {
             AuthError::MissingToken | AuthError::KeysUnavailable => None,
+            AuthError::Unconfigured | AuthError::Internal(_) => None,
             AuthError::NoMatchingRule | AuthError::BadPath | AuthError::AmbiguousHost => None,
             AuthError::AccessDenied(_) => None,
             AuthError::MultipleTokens | AuthError::MalformedCredential(_) => Some("invalid_request"),
@@ -93,7 +99,8 @@ impl AuthError {
             AuthError::MissingToken => "missing_token",
             AuthError::NoMatchingRule | AuthError::AccessDenied(_) => "access_denied",
             AuthError::BadPath | AuthError::AmbiguousHost => "invalid_request",
-            AuthError::KeysUnavailable => "temporarily_unavailable",
+            AuthError::KeysUnavailable | AuthError::Unconfigured => "temporarily_unavailable",
+            AuthError::Internal(_) => "server_error",
             other => other.bearer_error().unwrap_or("invalid_token"),
         }
     }
@@ -126,6 +133,8 @@ impl AuthError {
             AuthError::NoMatchingRule => "no_rule",
             AuthError::BadPath => "path",
             AuthError::KeysUnavailable => "keys_unavailable",
+            AuthError::Unconfigured => "unconfigured",
+            AuthError::Internal(_) => "internal",
         }
     }
 }
@@ -161,6 +170,8 @@ impl fmt::Display for AuthError {
             AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
             AuthError::BadPath => f.write_str("request path cannot be matched safely"),
             AuthError::KeysUnavailable => f.write_str("signing keys are temporarily unavailable"),
+            AuthError::Unconfigured => f.write_str("jwtgate is not configured"),
+            AuthError::Internal(what) => write!(f, "internal error: {what}"),
         }
     }
 }

@@ -30,16 +30,16 @@ fn a_cached_token_expires_on_time() {
     let t = es256_token(&w.ec_a, &payload(json!({"exp": NOW_S + 100})));
     allowed(decide(&mut w, &bearer("/api/x", &t)));
     let skew_end = (NOW_S + 100 + 60) * 1000;
-    allowed(w.gate.decide(&bearer("/api/x", &t).view(), skew_end - 1000, Wait::Allowed));
-    assert_invalid_token(w.gate.decide(&bearer("/api/x", &t).view(), skew_end, Wait::Allowed), AuthError::Expired);
+    allowed(decide_at(&mut w, &bearer("/api/x", &t), skew_end - 1000, Hold::Fresh));
+    assert_invalid_token(decide_at(&mut w, &bearer("/api/x", &t), skew_end, Hold::Fresh), AuthError::Expired);
 }
 
 #[test]
 fn a_cached_token_is_only_good_for_routes_its_provider_may_serve() {
     let mut w = loaded_world();
     let t = es256_token(&w.ec_a, &payload(json!({})));
-    allowed(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS, Wait::Allowed));
-    assert_invalid_token(decide_at(&mut w, &bearer("/remote/x", &t), NOW_MS, Wait::Allowed), AuthError::WrongIssuer);
+    allowed(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS, Hold::Fresh));
+    assert_invalid_token(decide_at(&mut w, &bearer("/remote/x", &t), NOW_MS, Hold::Fresh), AuthError::WrongIssuer);
 }
 
 #[test]
@@ -55,11 +55,11 @@ fn scopes_are_checked_on_every_hit() {
 fn a_key_removed_by_a_refresh_stops_cached_tokens() {
     let mut w = loaded_world();
     let t = w.remote_token();
-    allowed(decide_at(&mut w, &bearer("/remote/x", &t), NOW_MS, Wait::Allowed));
+    allowed(decide_at(&mut w, &bearer("/remote/x", &t), NOW_MS, Hold::Fresh));
     let other = jwks(&[ec_jwk(&ec_key("ec-r-next"))]).to_string().into_bytes();
     let later = NOW_MS + 400_000;
     assert_eq!(run_fetches(&mut w, later, ok(&other)), 1);
-    assert_invalid_token(decide_at(&mut w, &bearer("/remote/x", &t), later, Wait::NotAllowed), AuthError::UnknownKey);
+    assert_invalid_token(decide_at(&mut w, &bearer("/remote/x", &t), later, Hold::Expired), AuthError::UnknownKey);
 }
 
 #[test]
@@ -67,9 +67,9 @@ fn a_cached_token_past_the_stale_bound_gets_503() {
     let mut w = loaded_world();
     let long_lived = payload(json!({"iss": ISS_R, "exp": NOW_S + REMOTE_MAX_STALE_S + 600}));
     let t = es256_token(&w.ec_r, &long_lived);
-    allowed(decide_at(&mut w, &bearer("/remote/x", &t), NOW_MS, Wait::Allowed));
+    allowed(decide_at(&mut w, &bearer("/remote/x", &t), NOW_MS, Hold::Fresh));
     let past = NOW_MS + REMOTE_MAX_STALE_S * 1000 + 1;
-    let d = denied(decide_at(&mut w, &bearer("/remote/x", &t), past, Wait::NotAllowed));
+    let d = denied(decide_at(&mut w, &bearer("/remote/x", &t), past, Hold::Expired));
     assert_eq!((d.status, d.reason), (503, AuthError::KeysUnavailable));
 }
 

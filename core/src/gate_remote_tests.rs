@@ -4,8 +4,9 @@
 
 use super::*;
 
-pub(super) fn decide_at(w: &mut World, r: &Req, now: u64, wait: Wait) -> Decision {
-    w.gate.decide(&r.view(), now, wait)
+pub(super) fn decide_at(w: &mut World, r: &Req, now: u64, hold: Hold) -> Decision {
+    let arrived = hold.arrived(w, now);
+    w.gate.decide(&r.view(), now, arrived)
 }
 
 pub(super) fn ok(body: &[u8]) -> FetchResult<'_> {
@@ -38,11 +39,27 @@ fn assert_unavailable(d: Decision) {
 }
 
 #[test]
+fn the_core_ends_the_hold_startup_hold_ms_after_arrival() {
+    let mut w = world_with(|c| c["startup_hold_ms"] = json!(1500));
+    let r = bearer("/remote/x", &w.remote_token());
+    let arrived = NOW_MS;
+    for now in [arrived, arrived + 1499] {
+        assert_eq!(w.gate.decide(&r.view(), now, arrived), Decision::NeedKeys { provider: PROVIDER_R });
+    }
+    assert_unavailable(w.gate.decide(&r.view(), arrived + 1500, arrived));
+    // A request that arrives later gets its own hold.
+    assert_eq!(w.gate.decide(&r.view(), arrived + 1500, arrived + 1500), Decision::NeedKeys { provider: PROVIDER_R });
+    // No hold at all: answered at once.
+    let mut w = world_with(|c| c["startup_hold_ms"] = json!(0));
+    assert_unavailable(w.gate.decide(&r.view(), NOW_MS, NOW_MS));
+}
+
+#[test]
 fn cold_remote_provider_holds_then_503s_then_allows_after_the_fetch() {
     let mut w = world();
     let r = bearer("/remote/x", &w.remote_token());
-    assert_eq!(decide_at(&mut w, &r, NOW_MS, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
-    assert_unavailable(decide_at(&mut w, &r, NOW_MS, Wait::NotAllowed));
+    assert_eq!(decide_at(&mut w, &r, NOW_MS, Hold::Fresh), Decision::NeedKeys { provider: PROVIDER_R });
+    assert_unavailable(decide_at(&mut w, &r, NOW_MS, Hold::Expired));
 
     let reqs = w.gate.poll_fetches(NOW_MS);
     assert_eq!(reqs.len(), 1, "only the remote provider fetches: {reqs:?}");
@@ -55,7 +72,7 @@ fn cold_remote_provider_holds_then_503s_then_allows_after_the_fetch() {
     let body = w.remote_body();
     let ev = w.gate.on_fetch_result(PROVIDER_R, NOW_MS + 20, ok(&body));
     assert_eq!(ev, Some(KeySetEvent::Loaded { keys: 1, skipped: vec![] }));
-    let a = allowed(decide_at(&mut w, &r, NOW_MS + 30, Wait::Allowed));
+    let a = allowed(decide_at(&mut w, &r, NOW_MS + 30, Hold::Fresh));
     assert_eq!(set(&a, "x-jwt-iss"), Some(ISS_R));
 }
 
@@ -64,18 +81,18 @@ fn cold_provider_with_a_failed_fetch_still_never_allows_or_401s() {
     let mut w = world();
     let r = bearer("/remote/x", &w.remote_token());
     assert_eq!(run_fetches(&mut w, NOW_MS, FetchResult { status: Some(502), body: b"", max_age_s: None }), 1);
-    assert_eq!(decide_at(&mut w, &r, NOW_MS + 100, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
-    assert_unavailable(decide_at(&mut w, &r, NOW_MS + 3000, Wait::NotAllowed));
+    assert_eq!(decide_at(&mut w, &r, NOW_MS + 100, Hold::Fresh), Decision::NeedKeys { provider: PROVIDER_R });
+    assert_unavailable(decide_at(&mut w, &r, NOW_MS + 3000, Hold::Expired));
     // Even a forged token (right kid, wrong key) gets 503, not 401: the gate cannot judge it.
     let forged = es256_token(&ec_key("ec-r"), &payload(json!({"iss": ISS_R})));
-    assert_unavailable(decide_at(&mut w, &bearer("/remote/x", &forged), NOW_MS + 3000, Wait::NotAllowed));
+    assert_unavailable(decide_at(&mut w, &bearer("/remote/x", &forged), NOW_MS + 3000, Hold::Expired));
 }
 
 #[test]
 fn inline_routes_work_while_the_remote_provider_is_cold() {
     let mut w = world();
     let t = es256_token(&w.ec_a, &payload(json!({})));
-    allowed(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS, Wait::NotAllowed));
+    allowed(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS, Hold::Expired));
 }
 
 #[test]
@@ -85,24 +102,24 @@ fn unknown_kid_on_remote_waits_once_then_401s_within_the_cooldown() {
     let body = w.remote_body();
     let unknown = es256_token(&ec_key("ec-new"), &payload(json!({"iss": ISS_R})));
     let r = bearer("/remote/x", &unknown);
-    assert_eq!(decide_at(&mut w, &r, t1, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
+    assert_eq!(decide_at(&mut w, &r, t1, Hold::Fresh), Decision::NeedKeys { provider: PROVIDER_R });
     assert_eq!(run_fetches(&mut w, t1, ok(&body)), 1, "the unknown kid triggers one early refetch");
-    assert_invalid_token(decide_at(&mut w, &r, t1 + 10, Wait::Allowed), AuthError::UnknownKey);
+    assert_invalid_token(decide_at(&mut w, &r, t1 + 10, Hold::Fresh), AuthError::UnknownKey);
 
     // A spray of random kids inside the cooldown: all 401 at once, no further fetches.
     let mut fetches = 0;
     for i in 0..50u64 {
         let now = t1 + 100 + i * 100;
         let t = es256_token(&ec_key(&format!("spray-{i}")), &payload(json!({"iss": ISS_R})));
-        assert_invalid_token(decide_at(&mut w, &bearer("/remote/x", &t), now, Wait::Allowed), AuthError::UnknownKey);
+        assert_invalid_token(decide_at(&mut w, &bearer("/remote/x", &t), now, Hold::Fresh), AuthError::UnknownKey);
         fetches += run_fetches(&mut w, now, ok(&body));
     }
     assert_eq!(fetches, 0);
     // After the cooldown an unknown kid may wait for one more refetch.
     let later = t1 + REMOTE_COOLDOWN_S * 1000;
-    assert_eq!(decide_at(&mut w, &r, later, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
+    assert_eq!(decide_at(&mut w, &r, later, Hold::Fresh), Decision::NeedKeys { provider: PROVIDER_R });
     // Once the hold has expired the host asks again without waiting: 401.
-    assert_invalid_token(decide_at(&mut w, &r, later + 3000, Wait::NotAllowed), AuthError::UnknownKey);
+    assert_invalid_token(decide_at(&mut w, &r, later + 3000, Hold::Expired), AuthError::UnknownKey);
 }
 
 #[test]
@@ -112,11 +129,11 @@ fn newly_rotated_key_is_picked_up_by_the_unknown_kid_refetch() {
     let t = es256_token(&new_key, &payload(json!({"iss": ISS_R})));
     let r = bearer("/remote/x", &t);
     let t1 = NOW_MS + 5000;
-    assert_eq!(decide_at(&mut w, &r, t1, Wait::Allowed), Decision::NeedKeys { provider: PROVIDER_R });
+    assert_eq!(decide_at(&mut w, &r, t1, Hold::Fresh), Decision::NeedKeys { provider: PROVIDER_R });
     let rotated = jwks(&[ec_jwk(&w.ec_r), ec_jwk(&new_key)]).to_string().into_bytes();
     assert_eq!(run_fetches(&mut w, t1, ok(&rotated)), 1);
     assert_eq!(w.gate.key_count(PROVIDER_R), 2);
-    allowed(decide_at(&mut w, &r, t1 + 10, Wait::Allowed));
+    allowed(decide_at(&mut w, &r, t1 + 10, Hold::Fresh));
 }
 
 #[test]
@@ -134,7 +151,7 @@ fn outage_past_max_stale_is_503_never_401_never_allow() {
     }
     assert!(failed > 10, "refreshes were attempted and failed ({failed})");
     // Up to the bound the last good keys still serve, flagged as stale.
-    let served = allowed(decide_at(&mut w, &bearer("/remote/x", &good), stale_at, Wait::NotAllowed));
+    let served = allowed(decide_at(&mut w, &bearer("/remote/x", &good), stale_at, Hold::Expired));
     assert!(served.stale_keys, "keys served after a failed refresh are reported stale");
 
     let mut flipped = good.clone();
@@ -142,15 +159,15 @@ fn outage_past_max_stale_is_503_never_401_never_allow() {
     flipped.push(if last == 'A' { 'Q' } else { 'A' });
     let unknown = es256_token(&ec_key("ec-other"), &payload(json!({"iss": ISS_R})));
     for t in [&good, &flipped, &unknown] {
-        for wait in [Wait::Allowed, Wait::NotAllowed] {
-            assert_unavailable(decide_at(&mut w, &bearer("/remote/x", t), stale_at + 1, wait));
+        for hold in [Hold::Fresh, Hold::Expired] {
+            assert_unavailable(decide_at(&mut w, &bearer("/remote/x", t), stale_at + 1, hold));
         }
     }
     // Recovery: one good fetch and tokens are judged again.
     let body = w.remote_body();
     let later = stale_at + 120_000;
     assert_eq!(run_fetches(&mut w, later, ok(&body)), 1);
-    let fresh = allowed(decide_at(&mut w, &bearer("/remote/x", &good), later, Wait::NotAllowed));
+    let fresh = allowed(decide_at(&mut w, &bearer("/remote/x", &good), later, Hold::Expired));
     assert!(!fresh.stale_keys, "after a successful refresh keys are fresh again");
 }
 

@@ -3,6 +3,9 @@
 
 use super::*;
 use crate::b64;
+use crate::decision::{Allowed, Denial};
+use crate::error::AuthError;
+use crate::keyset::FetchResult;
 use crate::test_support::*;
 use jwt_simple::prelude::ES256KeyPair;
 use serde_json::json;
@@ -18,6 +21,23 @@ mod asynchronous;
 
 #[path = "gate_hardening_tests.rs"]
 mod hardening;
+
+/// When a test request arrived: just now (the hold may still run), or a whole
+/// `startup_hold_ms` before the decision (the hold has ended).
+#[derive(Clone, Copy, Debug)]
+enum Hold {
+    Fresh,
+    Expired,
+}
+
+impl Hold {
+    fn arrived(self, w: &World, now: u64) -> u64 {
+        match self {
+            Hold::Fresh => now,
+            Hold::Expired => now.saturating_sub(w.gate.config().startup_hold_ms),
+        }
+    }
+}
 
 /// Every identity header in `sent` is removed (the gate lists only headers present).
 fn strips(a: &Allowed, sent: &[&str]) -> bool {

@@ -45,9 +45,8 @@ impl StripPolicy {
     /// Whether a header of this name (any spelling) is removed before forwarding.
     /// Runs for every request header, so it compares byte by byte without allocating.
     pub fn strips(&self, name: &str) -> bool {
-        let canonical_prefix_is = |c: &str| {
-            name.len() >= c.len() && name.bytes().zip(c.bytes()).all(|(n, c)| canonical_byte(n) == c)
-        };
+        let canonical_prefix_is =
+            |c: &str| name.len() >= c.len() && name.bytes().zip(c.bytes()).all(|(n, c)| canonical_byte(n) == c);
         canonical_prefix_is(NAMESPACE) || self.names.iter().any(|c| c.len() == name.len() && canonical_prefix_is(c))
     }
 

@@ -3,7 +3,6 @@
 //! EC and Ed25519 keys are generated per test.
 
 use crate::b64;
-use crate::request::RequestView;
 use jwt_simple::prelude::*;
 use p256::ecdsa::signature::Signer;
 use serde_json::{json, Map, Value};
@@ -128,17 +127,7 @@ pub fn hs256_token(secret: &[u8], kid: Option<&str>, payload: &Value) -> String 
 }
 
 /// An owned request, viewed as the [`RequestView`] hosts pass in.
-pub struct Req {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Req {
-    pub fn view(&self) -> RequestView<'_> {
-        RequestView { method: &self.method, path: &self.path, headers: &self.headers }
-    }
-}
+pub type Req = crate::request::OwnedRequest;
 
 pub fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> Req {
     Req {
@@ -176,6 +165,11 @@ pub fn world() -> World {
 
 /// Like [`world`], with `edit` applied to the config JSON first.
 pub fn world_with(edit: impl FnOnce(&mut Value)) -> World {
+    world_verified_by(crate::job::Verifier::Software, edit)
+}
+
+/// Like [`world_with`], with the host offering `verifier`.
+pub fn world_verified_by(verifier: crate::job::Verifier, edit: impl FnOnce(&mut Value)) -> World {
     let (ec_a, ed_a, ec_b, ec_r) = (ec_key("ec-a"), ed_key("ed-a"), ec_key("ec-b"), ec_key("ec-r"));
     let mut config = json!({
         "providers": {
@@ -198,7 +192,8 @@ pub fn world_with(edit: impl FnOnce(&mut Value)) -> World {
         ]
     });
     edit(&mut config);
-    let gate = crate::gate::Gate::from_json(&config.to_string(), 42).expect("test config is valid");
+    let config = crate::config::GateConfig::from_json(&config.to_string()).expect("test config is valid");
+    let gate = crate::gate::Gate::new(config, verifier, 42);
     World { gate, ec_a, ed_a, ec_b, ec_r }
 }
 
@@ -214,9 +209,9 @@ impl World {
     }
 }
 
-/// Decides `r` at [`NOW_MS`], keys may be waited for.
+/// Decides `r`, arrived at [`NOW_MS`], at [`NOW_MS`] (keys may still be waited for).
 pub fn decide(w: &mut World, r: &Req) -> crate::decision::Decision {
-    w.gate.decide(&r.view(), NOW_MS, crate::gate::Wait::Allowed)
+    w.gate.decide(&r.view(), NOW_MS, NOW_MS)
 }
 
 pub fn allowed(d: crate::decision::Decision) -> crate::decision::Allowed {

@@ -16,11 +16,19 @@ use superboring::rsa::Padding;
 /// A verification key prepared for exactly one algorithm.
 #[derive(Clone)]
 pub enum VerifyKey {
-    Rsa { alg: Alg, key: PKey<Public>, spki: Vec<u8> },
+    /// Boxed: an RSA key is several times the size of the other variants.
+    Rsa {
+        alg: Alg,
+        key: Box<PKey<Public>>,
+        spki: Vec<u8>,
+    },
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_compact::PublicKey),
-    Hmac { alg: Alg, secret: Vec<u8> },
+    Hmac {
+        alg: Alg,
+        secret: Vec<u8>,
+    },
 }
 
 /// Smallest HMAC secret accepted: the hash output size (RFC 7518 §3.2).
@@ -43,7 +51,7 @@ impl VerifyKey {
         let spki = checked.public_key().to_der().map_err(|_| WEAK)?;
         let rsa = checked.public_key().as_ref().clone();
         let key = PKey::from_rsa(rsa).map_err(|_| WEAK)?;
-        Ok(VerifyKey::Rsa { alg, key, spki })
+        Ok(VerifyKey::Rsa { alg, key: Box::new(key), spki })
     }
 
     /// EC from an uncompressed SEC1 point; points off the curve are refused.
@@ -170,6 +178,29 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Checks a host-native verifier against the software one on a fixed ES256 signature
+/// (deterministic RFC 6979 nonce): it must accept the signature and reject a tampered
+/// one. Hosts run this before trusting their verifier; a mismatch means "don't use it".
+pub fn native_self_test(native: &dyn NativeVerifier) -> Result<(), String> {
+    use p256::ecdsa::signature::Signer;
+    use p256::pkcs8::EncodePublicKey;
+    let secret = [0x42u8; 32];
+    let sk = p256::ecdsa::SigningKey::from_slice(&secret).map_err(|e| e.to_string())?;
+    let message = b"eyJhbGciOiJFUzI1NiJ9.eyJqd3RnYXRlIjoic2VsZi10ZXN0In0";
+    let sig: p256::ecdsa::Signature = sk.sign(message);
+    let raw = sig.to_bytes().to_vec();
+    let spki = sk.verifying_key().to_public_key_der().map_err(|e| e.to_string())?;
+    let mut tampered = raw.clone();
+    tampered[10] ^= 1;
+    match (
+        native.verify(Alg::ES256, spki.as_bytes(), message, &raw),
+        native.verify(Alg::ES256, spki.as_bytes(), message, &tampered),
+    ) {
+        (Some(true), Some(false)) => Ok(()),
+        other => Err(format!("native verifier answered {other:?} for (valid, tampered)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,28 +252,5 @@ mod tests {
             Some(2 * (2 + 49)),
             "two padded 48-byte integers"
         );
-    }
-}
-
-/// Checks a host-native verifier against the software one on a fixed ES256 signature
-/// (deterministic RFC 6979 nonce): it must accept the signature and reject a tampered
-/// one. Hosts run this before trusting their verifier; a mismatch means "don't use it".
-pub fn native_self_test(native: &dyn NativeVerifier) -> Result<(), String> {
-    use p256::ecdsa::signature::Signer;
-    use p256::pkcs8::EncodePublicKey;
-    let secret = [0x42u8; 32];
-    let sk = p256::ecdsa::SigningKey::from_slice(&secret).map_err(|e| e.to_string())?;
-    let message = b"eyJhbGciOiJFUzI1NiJ9.eyJqd3RnYXRlIjoic2VsZi10ZXN0In0";
-    let sig: p256::ecdsa::Signature = sk.sign(message);
-    let raw = sig.to_bytes().to_vec();
-    let spki = sk.verifying_key().to_public_key_der().map_err(|e| e.to_string())?;
-    let mut tampered = raw.clone();
-    tampered[10] ^= 1;
-    match (
-        native.verify(Alg::ES256, spki.as_bytes(), message, &raw),
-        native.verify(Alg::ES256, spki.as_bytes(), message, &tampered),
-    ) {
-        (Some(true), Some(false)) => Ok(()),
-        other => Err(format!("native verifier answered {other:?} for (valid, tampered)")),
     }
 }

@@ -6,9 +6,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jwtgate_core::{
-    parse_compact, parse_jwks, Alg, AuthError, Decision, Gate, JwksOrigin, RequestView, VerifyKey, Wait,
-};
+use jwtgate_core::{parse_compact, parse_jwks, Alg, AuthError, Decision, Gate, JwksOrigin, RequestView, VerifyKey};
 use serde_json::{json, Value};
 
 const VECTORS: [(&str, &str); 7] = [
@@ -179,7 +177,7 @@ fn claims_set_vectors_pass_the_whole_gate() {
         let decide = |token: &str, now_s: u64| {
             let mut gate = Gate::from_json(&config.to_string(), 7).unwrap_or_else(|e| panic!("{}: {e}", k.name));
             let headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
-            gate.decide(&RequestView { method: "GET", path: "/x", headers: &headers }, now_s * 1000, Wait::Allowed)
+            gate.decide(&RequestView { method: "GET", path: "/x", headers: &headers }, now_s * 1000, now_s * 1000)
         };
         let denial = |d: Decision| match d {
             Decision::Deny(d) => d.reason,

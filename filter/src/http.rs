@@ -3,7 +3,7 @@
 use crate::apply;
 use crate::host;
 use crate::state::{Held, Shared, State};
-use jwtgate_core::{Decision, Mode, RequestView, Wait};
+use jwtgate_core::{Decision, Denial, Mode, RequestView};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType};
 
@@ -27,7 +27,7 @@ impl HttpContext for Request {
             return action;
         }
         let view = RequestView { method: &method, path: &path, headers: &headers };
-        let decision = state.gate.decide(&view, now, Wait::Allowed);
+        let decision = state.gate.decide(&view, now, now);
         match carry_out(self.id, &decision, &mut state) {
             Some(action) => action,
             None => {
@@ -112,12 +112,12 @@ pub fn carry_out(id: u32, decision: &Decision, state: &mut State) -> Option<Acti
             Some(Action::Pause)
         }
         Decision::NeedKeys { .. } => None,
-        // Never produced here: only hosts that declare an asynchronous verifier get these,
-        // and Envoy's is synchronous. Fail closed all the same.
+        // Never produced here: only a gate built with `Verifier::Async` asks, and Envoy's
+        // verifier is synchronous. Fail closed all the same, with the core's 500.
         Decision::Verify(_) => {
-            let body = br#"{"error":"server_error","error_description":"unexpected verification request"}"#;
-            let headers = vec![("content-type", "application/json")];
-            let _ = proxy_wasm::hostcalls::send_http_response(500, headers, Some(body));
+            let d = Denial::internal_error("unexpected verification request");
+            apply::deny(&d);
+            metrics.count(&format!("denied.{}", d.reason.metric_reason()));
             Some(Action::Pause)
         }
     }

@@ -73,27 +73,20 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 /// `VerifySignatureResult { bool result = 1; string error = 2; }`: true only when field 1
 /// is present and non-zero. Anything unparseable reads as "not verified".
 fn decode_result(bytes: &[u8]) -> bool {
-    let mut i = 0;
+    let mut rest = bytes;
     let mut result = false;
-    while i < bytes.len() {
-        let tag = bytes[i];
-        i += 1;
-        match (tag >> 3, tag & 7) {
+    while let Some((&tag, tail)) = rest.split_first() {
+        let Some((value, n)) = varint(tail) else { return false };
+        let after = tail.get(n..).unwrap_or_default();
+        rest = match (tag >> 3, tag & 7) {
             (1, 0) => {
-                let Some((v, n)) = varint(&bytes[i..]) else { return false };
-                result = v != 0;
-                i += n;
+                result = value != 0;
+                after
             }
-            (_, 2) => {
-                let Some((len, n)) = varint(&bytes[i..]) else { return false };
-                i = i.saturating_add(n).saturating_add(len as usize);
-            }
-            (_, 0) => {
-                let Some((_, n)) = varint(&bytes[i..]) else { return false };
-                i += n;
-            }
+            (_, 2) => usize::try_from(value).ok().and_then(|len| after.get(len..)).unwrap_or_default(),
+            (_, 0) => after,
             _ => return false,
-        }
+        };
     }
     result
 }

@@ -8,7 +8,8 @@ use crate::metrics::Metrics;
 use crate::native::EnvoyVerifier;
 use crate::state::{Shared, State};
 use jwtgate_core::{
-    parse_max_age, Decision, FetchReason, FetchRequest, FetchResult, Gate, KeySetEvent, RequestView, Wait,
+    parse_max_age, Decision, Denial, FetchReason, FetchRequest, FetchResult, Gate, HostKind, KeySetEvent, RequestView,
+    Verifier,
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -67,21 +68,9 @@ impl Root {
         let bytes = self.get_plugin_configuration().ok_or("no plugin configuration was given")?;
         let text = std::str::from_utf8(&bytes).map_err(|_| "the plugin configuration is not UTF-8")?;
         let seed = host::now_ms() ^ (u64::from(self.id) << 32);
-        let mut gate = Gate::from_json(text, seed).map_err(|e| e.to_string())?;
-        if gate.config().prefer_native {
-            use_native_verifier(&mut gate);
-        }
-        for p in &gate.config().providers {
-            if let jwtgate_core::JwksSource::Remote(r) = &p.jwks {
-                if r.cluster.is_none() {
-                    return Err(format!(
-                        "invalid config at `providers.{}.jwks.cluster`: required in Envoy (the cluster that reaches the IdP)",
-                        p.name
-                    ));
-                }
-            }
-        }
-        Ok(gate)
+        let config = HostKind::Envoy.load_config(text).map_err(|e| e.to_string())?;
+        let verifier = if config.prefer_native { native_verifier() } else { Verifier::Software };
+        Ok(Gate::new(config, verifier, seed))
     }
 
     /// Carries out the fetches the core asks for, unless another VM holds the lease
@@ -141,15 +130,13 @@ impl Root {
         }
     }
 
-    /// Decides every held request again; expired holds get their final answer.
+    /// Decides every held request again; the core ends holds that ran out.
     fn revisit_held(&self, state: &mut State, now: u64) {
-        let hold_ms = state.gate.config().startup_hold_ms;
         let ids: Vec<u32> = state.held.keys().copied().collect();
         for id in ids {
             let Some(held) = state.held.get(&id) else { continue };
-            let wait = if now.saturating_sub(held.since_ms) >= hold_ms { Wait::NotAllowed } else { Wait::Allowed };
             let view = RequestView { method: &held.method, path: &held.path, headers: &held.headers };
-            let decision = state.gate.decide(&view, now, wait);
+            let decision = state.gate.decide(&view, now, held.since_ms);
             if matches!(decision, Decision::NeedKeys { .. }) {
                 continue;
             }
@@ -165,22 +152,23 @@ impl Root {
     }
 }
 
-/// Installs Envoy's BoringSSL verifier when the host has it and it passes the self-test.
-fn use_native_verifier(gate: &mut Gate) {
+/// Envoy's BoringSSL verifier when the host has it and it passes the self-test.
+fn native_verifier() -> Verifier {
     let Some(native) = EnvoyVerifier::detect() else {
         host::log(LogLevel::Info, "jwtgate: host has no verify_signature; using the software verifier");
-        return;
+        return Verifier::Software;
     };
     match jwtgate_core::native_self_test(&native) {
         Ok(()) => {
-            gate.set_native_verifier(Box::new(native));
             host::log(
                 LogLevel::Info,
                 "jwtgate: verifying RS*/ES* signatures with Envoy's verify_signature (BoringSSL)",
             );
+            Verifier::Native(Box::new(native))
         }
         Err(e) => {
-            host::log(LogLevel::Warn, &format!("jwtgate: native verifier failed its self-test ({e}); using software"))
+            host::log(LogLevel::Warn, &format!("jwtgate: native verifier failed its self-test ({e}); using software"));
+            Verifier::Software
         }
     }
 }
@@ -280,15 +268,14 @@ impl RootContext for Root {
     }
 }
 
-/// Serves requests when the plugin has no valid config: fail closed with 503.
+/// Serves requests when the plugin has no valid config: fail closed with the core's 503.
 struct Unconfigured;
 
 impl Context for Unconfigured {}
 
 impl HttpContext for Unconfigured {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let body = br#"{"error":"temporarily_unavailable","error_description":"jwtgate is not configured"}"#;
-        let _ = hostcalls::send_http_response(503, vec![("content-type", "application/json")], Some(body));
+        crate::apply::deny(&Denial::unconfigured());
         Action::Pause
     }
 }

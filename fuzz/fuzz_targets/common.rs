@@ -3,7 +3,7 @@
 //! RFC 7515 tokens that are valid at `NOW_MS`.
 #![allow(dead_code)]
 
-use jwtgate_core::{fingerprint, Decision, Gate, GateConfig};
+use jwtgate_core::{fingerprint, Decision, Gate, GateConfig, Verifier};
 use serde_json::json;
 
 /// Ten seconds before the RFC 7515 example tokens expire (`exp` 1300819380).
@@ -63,7 +63,7 @@ thread_local! {
 
 /// A fresh gate per input, so every crash reproduces from its input alone.
 pub fn gate() -> Gate {
-    CONFIG.with(|c| Gate::new(c.clone(), 1))
+    CONFIG.with(|c| Gate::new(c.clone(), Verifier::Software, 1))
 }
 
 /// No forgery: a request is only ever allowed on one of the published valid tokens.

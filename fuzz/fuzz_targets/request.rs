@@ -5,7 +5,7 @@
 #[path = "common.rs"]
 mod common;
 
-use jwtgate_core::{RequestView, Wait};
+use jwtgate_core::RequestView;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,8 +21,9 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     let mut gate = common::gate();
-    for wait in [Wait::Allowed, Wait::NotAllowed] {
-        let d = gate.decide(&RequestView { method, path, headers: &headers }, common::NOW_MS, wait);
+    // Just arrived (may be held), and arrived a minute ago (the hold has ended).
+    for arrived in [common::NOW_MS, common::NOW_MS - 60_000] {
+        let d = gate.decide(&RequestView { method, path, headers: &headers }, common::NOW_MS, arrived);
         common::check(&d);
     }
 });

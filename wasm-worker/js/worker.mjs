@@ -6,7 +6,7 @@
 //                   Envoy filter takes; remote providers need `jwks.uri` here.
 //   ORIGINS         where allowed requests go: a URL string, or a JSON list of
 //                   {"prefix": "/api/py/", "url": "http://…"} (first match wins).
-import { initSync, EdgeGate } from '../pkg/jwtgate_worker.js';
+import { initSync, DecisionKind, EdgeDenial, EdgeGate } from '../pkg/jwtgate_worker.js';
 import wasmModule from '../pkg/jwtgate_worker_bg.wasm';
 
 initSync({ module: wasmModule });
@@ -55,18 +55,23 @@ const importedKeys = new Map();
 const utf8 = new TextEncoder();
 
 // Verifies one signature job from the core; any failure to import or verify is "invalid".
+// Reads everything it needs from the job before awaiting: `resume` consumes the job.
 async function verifyJob(job) {
-  const params = WEBCRYPTO[job.alg];
+  const alg = job.alg;
+  const params = WEBCRYPTO[alg];
   if (!params) return false;
+  const ref = `${job.key_ref}:${alg}`;
+  const jwk = job.jwk;
+  const signature = job.signature;
+  const message = utf8.encode(job.message);
   try {
-    const ref = `${job.key_ref}:${job.alg}`;
     let key = importedKeys.get(ref);
     if (!key) {
-      key = await crypto.subtle.importKey('jwk', JSON.parse(job.jwk), params[0], false, ['verify']);
+      key = await crypto.subtle.importKey('jwk', JSON.parse(jwk), params[0], false, ['verify']);
       if (importedKeys.size > 256) importedKeys.clear();
       importedKeys.set(ref, key);
     }
-    return await crypto.subtle.verify(params[1], key, new Uint8Array(job.signature), utf8.encode(job.message));
+    return await crypto.subtle.verify(params[1], key, signature, message);
   } catch {
     return false;
   }
@@ -117,30 +122,35 @@ async function readCapped(res, cap) {
 }
 
 function startDueFetches() {
-  return JSON.parse(gate.poll_fetches(Date.now())).map(runFetch);
+  return gate.poll_fetches(Date.now()).map(runFetch);
 }
 
-// Decides, holding the request while the core waits for keys (cold start or unknown kid).
+// The core's decision for one request: holds it while the core waits for keys (the core
+// ends the hold `startup_hold_ms` after `arrived`), and hands each signature job to
+// WebCrypto and back to the core, which keeps the verdicts until its decision is final.
 async function decide(request, url) {
   const headers = [];
   for (const [k, v] of request.headers) headers.push(k, v);
   const path = url.pathname + url.search;
-  const started = Date.now();
-  let verifyRounds = 0;
+  const arrived = Date.now();
+  let d = gate.decide(request.method, path, headers, arrived, arrived);
   for (;;) {
-    const mayWait = Date.now() - started < gate.hold_ms();
-    const d = JSON.parse(gate.decide(request.method, path, headers, Date.now(), mayWait));
-    if (d.kind === 'verify') {
-      // One round per token (all_of rules may carry several); a core that kept asking
-      // would be a bug: answer "invalid" rather than loop.
-      const ok = ++verifyRounds <= 8 && (await verifyJob(d));
-      gate.complete_signature(d.ticket, ok);
-      continue;
+    switch (d.kind) {
+      case DecisionKind.Verify: {
+        const job = d.job();
+        d = gate.resume(job, await verifyJob(job), Date.now());
+        break;
+      }
+      case DecisionKind.NeedKeys: {
+        const mine = startDueFetches();
+        if (mine.length) await Promise.all(mine);
+        else await sleep(20); // another request's fetch is in flight: look again shortly
+        d = gate.decide(request.method, path, headers, Date.now(), arrived);
+        break;
+      }
+      default:
+        return d;
     }
-    if (d.kind !== 'need_keys') return d;
-    const mine = startDueFetches();
-    if (mine.length) await Promise.all(mine);
-    else await sleep(20); // another request's fetch is in flight: look again shortly
   }
 }
 
@@ -148,19 +158,18 @@ function originFor(pathname) {
   return origins.find((o) => pathname.startsWith(o.prefix ?? '/'))?.url;
 }
 
-async function forward(request, url, d) {
+// Forwards an allowed request. The origin is chosen by the path the core decided on,
+// never by the raw URL, and the request target is the core's too.
+async function forward(request, a) {
   const headers = new Headers(request.headers);
-  for (const name of d.remove) headers.delete(name);
-  let path = url.pathname + url.search;
-  for (const [name, value] of d.set) {
-    if (name === ':path') path = value;
-    else headers.set(name, value);
-  }
-  const origin = originFor(url.pathname);
+  for (const name of a.remove) headers.delete(name);
+  const set = a.set;
+  for (let i = 0; i + 1 < set.length; i += 2) headers.set(set[i], set[i + 1]);
+  const origin = originFor(a.path);
   if (!origin) return new Response('{"error":"no_origin"}', { status: 502, headers: { 'content-type': 'application/json' } });
   // Concatenate, never resolve: `new URL('//evil/x', origin)` would change the host.
   const base = new URL(origin);
-  const target = `${base.origin}${base.pathname.replace(/\/+$/, '')}${path}`;
+  const target = `${base.origin}${base.pathname.replace(/\/+$/, '')}${a.target}`;
   return fetch(target, {
     method: request.method,
     headers,
@@ -169,13 +178,19 @@ async function forward(request, url, d) {
   });
 }
 
+// A local reply built by the core.
+function reply(denial) {
+  console.log(denial.log_line);
+  const h = denial.headers;
+  const headers = [];
+  for (let i = 0; i + 1 < h.length; i += 2) headers.push([h[i], h[i + 1]]);
+  return new Response(denial.body, { status: denial.status, headers });
+}
+
 export default {
   async fetch(request, env, ctx) {
     setup(env);
-    if (!gate) {
-      const body = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'jwtgate is not configured' });
-      return new Response(body, { status: 503, headers: { 'content-type': 'application/json' } });
-    }
+    if (!gate) return reply(EdgeDenial.unconfigured());
     let url;
     try {
       url = new URL(request.url);
@@ -186,16 +201,25 @@ export default {
     const d = await decide(request, url);
     const refresh = startDueFetches();
     if (refresh.length) ctx.waitUntil(Promise.all(refresh));
-    if (d.kind === 'deny') {
-      console.log(d.log);
-      return new Response(d.body, { status: d.status, headers: d.headers });
+    // Forward only on an explicit allow; anything else the core did not mean: 500.
+    switch (d.kind) {
+      case DecisionKind.Allow: {
+        const a = d.allow();
+        console.log(a.log_line);
+        const report = a.report_line;
+        if (report) console.log(report); // a report-only decision: what would have happened
+        const res = await forward(request, a);
+        const extra = a.response_headers;
+        if (!extra.length) return res;
+        // The report-only header goes on the response only, never upstream.
+        const out = new Response(res.body, res);
+        for (let i = 0; i + 1 < extra.length; i += 2) out.headers.set(extra[i], extra[i + 1]);
+        return out;
+      }
+      case DecisionKind.Deny:
+        return reply(d.deny());
+      default:
+        return reply(EdgeDenial.internal_error());
     }
-    if (d.log) console.log(d.log); // a report-only decision
-    const res = await forward(request, url, d);
-    if (!d.response_headers?.length) return res;
-    // The report-only header goes on the response only, never upstream.
-    const out = new Response(res.body, res);
-    for (const [name, value] of d.response_headers) out.headers.set(name, value);
-    return out;
   },
 };

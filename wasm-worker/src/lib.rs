@@ -1,12 +1,15 @@
 //! jwtgate as an edge-worker module (wasm-bindgen; served on workerd / Cloudflare Workers).
 //!
 //! Like the Envoy filter, this only translates: the JS entry (`js/worker.mjs`) passes the
-//! request and the time in, and gets the core's decision and fetch requests back as JSON.
-//! Everything that decides lives in `jwtgate-core`, so both hosts answer identically.
+//! request and the time in, and gets the core's decision and fetch requests back as typed
+//! objects (`wire.rs`). Everything that decides lives in `jwtgate-core`, so both hosts
+//! answer identically.
 
 mod wire;
 
-use jwtgate_core::{parse_max_age, FetchResult, Gate, JwksSource, RequestView, Wait};
+pub use wire::{DecisionKind, EdgeAllow, EdgeDecision, EdgeDenial, EdgeFetch, EdgeJob};
+
+use jwtgate_core::{parse_max_age, FetchResult, Gate, HostKind, RequestView, Verifier};
 use wasm_bindgen::prelude::*;
 
 /// One gate per isolate; JS keeps it in module scope so the JWKS cache survives requests.
@@ -17,44 +20,39 @@ pub struct EdgeGate {
 
 #[wasm_bindgen]
 impl EdgeGate {
-    /// Loads the shared JSON config. At the edge a remote JWKS is fetched by URL, so every
-    /// remote provider needs `jwks.uri`; the error names the field like the core's do.
+    /// Loads the shared JSON config (the core checks what the edge needs: `jwks.uri`).
     /// `webcrypto`: the JS side verifies signatures with `crypto.subtle` (native
     /// BoringSSL in workerd) when the config's `verifier` allows it.
     #[wasm_bindgen(constructor)]
     pub fn new(config_json: &str, seed: f64, webcrypto: bool) -> Result<EdgeGate, JsError> {
-        let mut gate = Gate::from_json(config_json, seed as u64).map_err(|e| JsError::new(&e.to_string()))?;
-        for p in &gate.config().providers {
-            if let JwksSource::Remote(r) = &p.jwks {
-                if r.uri.is_none() {
-                    let msg = format!(
-                        "invalid config at `providers.{}.jwks.uri`: required at the edge (the full JWKS URL)",
-                        p.name
-                    );
-                    return Err(JsError::new(&msg));
-                }
-            }
-        }
-        gate.set_async_verifier(webcrypto);
-        Ok(EdgeGate { gate })
+        let config = HostKind::Edge.load_config(config_json).map_err(|e| JsError::new(&e.to_string()))?;
+        let verifier = if webcrypto { Verifier::Async } else { Verifier::Software };
+        Ok(EdgeGate { gate: Gate::new(config, verifier, seed as u64) })
     }
 
-    /// The answer to a `{"kind":"verify"}` decision; decide the request again next.
-    pub fn complete_signature(&mut self, ticket: &str, valid: bool) {
-        self.gate.complete_signature(ticket, valid);
-    }
-
-    /// Decides a request. `headers` is a flat `[name, value, name, value, …]` list.
-    /// Returns the decision as JSON (see `wire.rs`).
-    pub fn decide(&mut self, method: &str, path: &str, headers: Vec<String>, now_ms: f64, may_wait: bool) -> String {
+    /// Decides a request that arrived at `arrived_ms`. `headers` is a flat
+    /// `[name, value, name, value, …]` list.
+    pub fn decide(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: Vec<String>,
+        now_ms: f64,
+        arrived_ms: f64,
+    ) -> EdgeDecision {
         let pairs = wire::pairs(headers);
         let view = RequestView { method, path, headers: &pairs };
-        let wait = if may_wait { Wait::Allowed } else { Wait::NotAllowed };
-        wire::decision(&self.gate.decide(&view, now_ms as u64, wait))
+        self.gate.decide(&view, now_ms as u64, arrived_ms as u64).into()
     }
 
-    /// JWKS fetches due now, as JSON `[{provider, uri, timeout_ms, max_body_bytes}]`.
-    pub fn poll_fetches(&mut self, now_ms: f64) -> String {
+    /// Goes on with the decision `job` came from, given WebCrypto's verdict. Consumes the
+    /// job (its JS object is unusable afterwards).
+    pub fn resume(&mut self, job: EdgeJob, valid: bool, now_ms: f64) -> EdgeDecision {
+        self.gate.resume(job.into_inner(), valid, now_ms as u64).into()
+    }
+
+    /// JWKS fetches due now.
+    pub fn poll_fetches(&mut self, now_ms: f64) -> Vec<EdgeFetch> {
         let fetches = self.gate.poll_fetches(now_ms as u64);
         wire::fetches(&fetches, |p| self.gate.fetch_body_cap(p))
     }
@@ -79,10 +77,5 @@ impl EdgeGate {
             Some(event) => format!("jwtgate: provider {name}: {event}"),
             None => format!("jwtgate: fetch result for unknown provider {provider}"),
         }
-    }
-
-    /// How long a request may be held waiting for keys.
-    pub fn hold_ms(&self) -> f64 {
-        self.gate.config().startup_hold_ms as f64
     }
 }

@@ -1,7 +1,10 @@
-//! JSON shapes exchanged with `js/worker.mjs`.
+//! The typed objects that cross wasm-bindgen to `js/worker.mjs`. JS switches on
+//! [`DecisionKind`] (an exported enum, not a string) and reads each variant through its
+//! own class, so a field the core adds is one getter here, not a JSON shape kept in sync
+//! by hand on both sides.
 
-use jwtgate_core::{Decision, FetchRequest, Mode, Verdict};
-use serde_json::{json, Value};
+use jwtgate_core::{Allowed, Decision, Denial, FetchRequest, Mode, Verdict, VerifyJob};
+use wasm_bindgen::prelude::*;
 
 pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     let mut it = flat.into_iter();
@@ -12,64 +15,255 @@ pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     out
 }
 
-/// `{"kind":"allow","remove":[…],"set":[[k,v]…]}`, `{"kind":"deny","status",…}` or
-/// `{"kind":"need_keys","provider":n}`.
-pub fn decision(d: &Decision) -> String {
-    let v = match d {
-        Decision::Allow(a) => json!({
-            "kind": "allow",
-            "remove": a.remove,
-            "set": a.set.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(),
-            "response_headers": a.response_headers.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(),
-            "verdict": a.verdict.as_ref().map(verdict),
-            "log": a.verdict.as_ref().filter(|v| v.mode == Mode::ReportOnly).map(|v| v.log_line(a.token_hash.as_deref())),
-        }),
-        Decision::Deny(d) => json!({
-            "kind": "deny",
-            "status": d.status,
-            "headers": d.headers().iter().map(|(k, v)| [*k, v.as_str()]).collect::<Vec<_>>(),
-            "body": d.body,
-            "log": d.log_line(),
-            "verdict": d.verdict.as_ref().map(verdict),
-        }),
-        Decision::NeedKeys { provider } => json!({ "kind": "need_keys", "provider": provider }),
-        Decision::Verify(job) => json!({
-            "kind": "verify",
-            "ticket": job.ticket,
-            "alg": job.alg.name(),
-            "key_ref": job.key_ref,
-            "jwk": job.jwk,
-            "message": job.message,
-            "signature": job.signature,
-        }),
-    };
-    v.to_string()
+fn flatten<K: AsRef<str>>(list: &[(K, String)]) -> Vec<String> {
+    list.iter().flat_map(|(k, v)| [k.as_ref().to_owned(), v.clone()]).collect()
 }
 
-/// `{"rule","outcome","reason","mode","stat"}`: the decision metric's labels.
-fn verdict(v: &Verdict) -> Value {
-    json!({
-        "rule": v.rule,
-        "outcome": v.outcome_label(),
-        "reason": v.reason,
-        "mode": v.mode.label(),
-        "stat": v.stat_name(),
-    })
+#[wasm_bindgen]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionKind {
+    /// Forward: `allow()` says how.
+    Allow,
+    /// Answer locally: `deny()`.
+    Deny,
+    /// Run the due fetches, then decide again with the same arrival time.
+    NeedKeys,
+    /// Verify `job()` with WebCrypto, then `EdgeGate.resume(job, valid, now)`.
+    Verify,
 }
 
-pub fn fetches(list: &[FetchRequest], cap: impl Fn(usize) -> usize) -> String {
-    let v: Vec<Value> = list
-        .iter()
-        .map(|f| {
-            json!({
-                "provider": f.provider,
-                "uri": f.uri,
-                "timeout_ms": f.timeout_ms,
-                "max_body_bytes": cap(f.provider),
-            })
+/// The core's decision for one request. The variant accessors move their part out.
+#[wasm_bindgen]
+pub struct EdgeDecision {
+    decision: Option<Decision>,
+}
+
+impl From<Decision> for EdgeDecision {
+    fn from(d: Decision) -> EdgeDecision {
+        EdgeDecision { decision: Some(d) }
+    }
+}
+
+#[wasm_bindgen]
+impl EdgeDecision {
+    /// `None` once a variant has been taken out.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> Option<DecisionKind> {
+        Some(match self.decision.as_ref()? {
+            Decision::Allow(_) => DecisionKind::Allow,
+            Decision::Deny(_) => DecisionKind::Deny,
+            Decision::NeedKeys { .. } => DecisionKind::NeedKeys,
+            Decision::Verify(_) => DecisionKind::Verify,
         })
-        .collect();
-    Value::Array(v).to_string()
+    }
+
+    pub fn allow(&mut self) -> Option<EdgeAllow> {
+        match self.decision.take()? {
+            Decision::Allow(a) => Some(EdgeAllow(a)),
+            other => self.put_back(other),
+        }
+    }
+
+    pub fn deny(&mut self) -> Option<EdgeDenial> {
+        match self.decision.take()? {
+            Decision::Deny(d) => Some(EdgeDenial(d)),
+            other => self.put_back(other),
+        }
+    }
+
+    pub fn job(&mut self) -> Option<EdgeJob> {
+        match self.decision.take()? {
+            Decision::Verify(j) => Some(EdgeJob(*j)),
+            other => self.put_back(other),
+        }
+    }
+}
+
+impl EdgeDecision {
+    fn put_back<T>(&mut self, d: Decision) -> Option<T> {
+        self.decision = Some(d);
+        None
+    }
+}
+
+/// How to forward an allowed request.
+#[wasm_bindgen]
+pub struct EdgeAllow(Allowed);
+
+#[wasm_bindgen]
+impl EdgeAllow {
+    /// Headers to delete first.
+    #[wasm_bindgen(getter)]
+    pub fn remove(&self) -> Vec<String> {
+        self.0.remove.clone()
+    }
+
+    /// Headers to set (replace), flat `[name, value, …]`; the target is `target`.
+    #[wasm_bindgen(getter)]
+    pub fn set(&self) -> Vec<String> {
+        let headers: Vec<(&str, String)> =
+            self.0.set.iter().filter(|(k, _)| k != ":path").map(|(k, v)| (k.as_str(), v.clone())).collect();
+        flatten(&headers)
+    }
+
+    /// The normalised path the rule matched: choose the origin by this.
+    #[wasm_bindgen(getter)]
+    pub fn path(&self) -> String {
+        self.0.path.clone()
+    }
+
+    /// Path and query to send to the origin.
+    #[wasm_bindgen(getter)]
+    pub fn target(&self) -> String {
+        self.0.target.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn token_hash(&self) -> Option<String> {
+        self.0.token_hash.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn stale_keys(&self) -> bool {
+        self.0.stale_keys
+    }
+
+    /// One log line (token hash, never the token).
+    #[wasm_bindgen(getter)]
+    pub fn log_line(&self) -> String {
+        self.0.log_line()
+    }
+
+    /// Headers to set on the *response* (the report-only header), flat `[name, value, …]`;
+    /// never sent upstream.
+    #[wasm_bindgen(getter)]
+    pub fn response_headers(&self) -> Vec<String> {
+        flatten(&self.0.response_headers)
+    }
+
+    /// The decision metric's name (`decisions.<rule>.<outcome>.<reason>.<mode>`).
+    #[wasm_bindgen(getter)]
+    pub fn stat(&self) -> Option<String> {
+        self.0.verdict.as_ref().map(Verdict::stat_name)
+    }
+
+    /// The log line of a report-only decision (what would have happened), if this is one.
+    #[wasm_bindgen(getter)]
+    pub fn report_line(&self) -> Option<String> {
+        let v = self.0.verdict.as_ref().filter(|v| v.mode == Mode::ReportOnly)?;
+        Some(v.log_line(self.0.token_hash.as_deref()))
+    }
+}
+
+/// A local reply.
+#[wasm_bindgen]
+pub struct EdgeDenial(Denial);
+
+#[wasm_bindgen]
+impl EdgeDenial {
+    /// The 503 for an isolate whose config did not load.
+    pub fn unconfigured() -> EdgeDenial {
+        EdgeDenial(Denial::unconfigured())
+    }
+
+    /// The 500 for a decision the worker cannot carry out.
+    pub fn internal_error() -> EdgeDenial {
+        EdgeDenial(Denial::internal_error("unexpected decision"))
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn status(&self) -> u16 {
+        self.0.status
+    }
+
+    /// Response headers, flat `[name, value, …]`.
+    #[wasm_bindgen(getter)]
+    pub fn headers(&self) -> Vec<String> {
+        let headers: Vec<(&str, String)> = self.0.headers();
+        flatten(&headers)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn body(&self) -> String {
+        self.0.body.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn log_line(&self) -> String {
+        self.0.log_line()
+    }
+
+    /// The decision metric's name (`decisions.<rule>.deny.<reason>.enforce`).
+    #[wasm_bindgen(getter)]
+    pub fn stat(&self) -> Option<String> {
+        self.0.verdict.as_ref().map(Verdict::stat_name)
+    }
+}
+
+/// A signature for WebCrypto; hand it back to `EdgeGate.resume`, which consumes it.
+#[wasm_bindgen]
+pub struct EdgeJob(VerifyJob);
+
+impl EdgeJob {
+    pub fn into_inner(self) -> VerifyJob {
+        self.0
+    }
+}
+
+#[wasm_bindgen]
+impl EdgeJob {
+    /// The JWS `alg` name.
+    #[wasm_bindgen(getter)]
+    pub fn alg(&self) -> String {
+        self.0.alg.name().to_owned()
+    }
+
+    /// Stable across requests: key the imported-key cache on it (plus `alg`).
+    #[wasm_bindgen(getter)]
+    pub fn key_ref(&self) -> String {
+        self.0.key_ref.to_string()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn jwk(&self) -> String {
+        self.0.jwk.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn message(&self) -> String {
+        self.0.message.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn signature(&self) -> Vec<u8> {
+        self.0.signature.clone()
+    }
+}
+
+/// A JWKS fetch to run now (plain data: read-only copies of the core's request).
+#[wasm_bindgen(getter_with_clone)]
+pub struct EdgeFetch {
+    #[wasm_bindgen(readonly)]
+    pub provider: u32,
+    #[wasm_bindgen(readonly)]
+    pub uri: Option<String>,
+    #[wasm_bindgen(readonly)]
+    pub timeout_ms: f64,
+    #[wasm_bindgen(readonly)]
+    pub max_body_bytes: f64,
+}
+
+/// The fetches due now. Every remote provider has a `uri` at the edge (checked at load);
+/// were one missing, the fetch would fail in JS and be reported like any failed fetch.
+pub fn fetches(list: &[FetchRequest], cap: impl Fn(usize) -> usize) -> Vec<EdgeFetch> {
+    list.iter()
+        .map(|f| EdgeFetch {
+            provider: f.provider as u32,
+            uri: f.uri.clone(),
+            timeout_ms: f.timeout_ms as f64,
+            max_body_bytes: cap(f.provider) as f64,
+        })
+        .collect()
 }
 
 #[cfg(test)]

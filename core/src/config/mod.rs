@@ -84,6 +84,19 @@ impl GateConfig {
     }
 }
 
+impl GateConfig {
+    /// The token sources of `providers`, each once, in order.
+    pub fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
+        let mut out: Vec<&TokenSource> = Vec::new();
+        for s in providers.iter().flat_map(|p| &self.providers[*p].sources) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+}
+
 /// The `field` of errors about the document as a whole.
 const DOCUMENT: &str = "(document)";
 

@@ -23,7 +23,7 @@ pub struct Inputs<'a> {
 type Eval = Result<Result<(), Unmet>, AuthError>;
 
 /// `Ok` when the tree is met; `AccessDenied` with the reason, or a token refusal.
-pub fn authorize(p: &Policy, inputs: &Inputs<'_>) -> Result<(), AuthError> {
+pub fn evaluate(p: &Policy, inputs: &Inputs<'_>) -> Result<(), AuthError> {
     match eval(p, inputs)? {
         Ok(()) => Ok(()),
         Err(why) => Err(AuthError::AccessDenied(why)),

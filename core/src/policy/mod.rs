@@ -19,8 +19,8 @@ mod keep;
 mod report;
 
 pub use compile::compile;
-pub use eval::{authorize, Inputs};
-pub use hook::Matched;
+pub use eval::{evaluate, Inputs};
+pub use hook::{authorize, finish, mode_of, Matched};
 pub use keep::keep;
 pub use report::{Outcome, Verdict, UNMATCHED_RULE};
 

@@ -1,0 +1,186 @@
+//! One decision pass over one request: normalise the path, find the rule, extract the
+//! token(s), check each, and build the header edits. A pass starts from `Gate::decide`
+//! or, with the verdicts an asynchronous host has given so far, from `Gate::resume`.
+
+use crate::check::{Checked, Checker};
+use crate::config::{GateConfig, Requirement, TokenSource};
+use crate::decision::{Allowed, Decision, Denial};
+use crate::error::AuthError;
+use crate::extract::{extract, removal_edits, Found};
+use crate::gate::{fingerprint, GateState};
+use crate::job::{Verdict, Verifier, VerifyJob};
+use crate::path;
+use crate::policy::{self, Matched, Mode};
+use crate::request::RequestView;
+use crate::rules;
+use std::ops::ControlFlow;
+
+pub(crate) struct Pass<'g> {
+    config: &'g GateConfig,
+    state: &'g mut GateState,
+    checker: Checker<'g>,
+    arrived_ms: u64,
+    /// The asynchronous host's verdicts for this request so far.
+    verdicts: Vec<Verdict>,
+}
+
+impl<'g> Pass<'g> {
+    pub fn new(
+        config: &'g GateConfig,
+        verifier: &'g Verifier,
+        state: &'g mut GateState,
+        now_ms: u64,
+        arrived_ms: u64,
+    ) -> Pass<'g> {
+        // The hold ends `startup_hold_ms` after arrival, whichever host holds the request.
+        let may_hold = now_ms.saturating_sub(arrived_ms) < config.startup_hold_ms;
+        let checker = Checker { config, verifier, now_ms, may_hold };
+        Pass { config, state, checker, arrived_ms, verdicts: Vec::new() }
+    }
+
+    pub fn decide(mut self, req: &RequestView<'_>, verdicts: Vec<Verdict>) -> Decision {
+        self.verdicts = verdicts;
+        let config = self.config;
+        let path = match path::normalize(req.path) {
+            Ok(p) => p,
+            Err(e) => return self.deny(e, None),
+        };
+        let matched = match rules::find(&config.rules, &path, req) {
+            Ok(m) => m,
+            Err(e) => return self.deny(e, None),
+        };
+        let decision = match &matched {
+            None => self.deny(AuthError::NoMatchingRule, None),
+            Some(m) => match &m.rule.requirement {
+                Requirement::Public => Decision::Allow(self.base_allow(req)),
+                Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, m),
+                Requirement::AnyOf(ps) => self.require_one(req, ps, false, m),
+                Requirement::AllowMissing(ps) => self.require_one(req, ps, true, m),
+                Requirement::AllOf(ps) => self.require_all(req, ps, m),
+            },
+        };
+        // Labels the decision; in report-only mode a denial becomes a pass-through.
+        let decision = policy::finish(config, decision, matched.as_ref().map(|m| m.rule), req);
+        match decision {
+            Decision::Allow(a) => Decision::Allow(forward_normalized(a, req.path, path)),
+            other => other,
+        }
+    }
+
+    fn deny(&self, reason: AuthError, token_hash: Option<String>) -> Decision {
+        let d = Denial::new(reason, &self.config.realm, token_hash);
+        Decision::Deny(if self.config.reason_in_body { d.with_reason_in_body() } else { d })
+    }
+
+    /// The headers this request carries that the gate strips, in whatever spelling the
+    /// client used (see `strip.rs`): removing an absent header is a no-op, and each
+    /// removal is a host call on the hot path.
+    fn base_allow(&self, req: &RequestView<'_>) -> Allowed {
+        let remove = self.config.strip.to_remove(req);
+        Allowed { remove, ..Allowed::default() }
+    }
+
+    fn sources_of(&self, providers: &[usize]) -> Vec<&'g TokenSource> {
+        self.config.sources_of(providers)
+    }
+
+    fn require_one(&mut self, req: &RequestView<'_>, ps: &[usize], optional: bool, m: &Matched<'_, '_>) -> Decision {
+        let found = match extract(req, &self.sources_of(ps)) {
+            Err(e) => return self.deny(e, None),
+            Ok(None) if optional => return Decision::Allow(self.base_allow(req)),
+            Ok(None) => return self.deny(AuthError::MissingToken, None),
+            Ok(Some(f)) => f,
+        };
+        let mut allowed = self.base_allow(req);
+        match self.admit(req, &found, ps, m, &mut allowed) {
+            ControlFlow::Continue(()) => Decision::Allow(allowed),
+            ControlFlow::Break(d) => d,
+        }
+    }
+
+    /// Every provider's token, in the rule's order; the first that fails decides.
+    fn require_all(&mut self, req: &RequestView<'_>, ps: &[usize], m: &Matched<'_, '_>) -> Decision {
+        let mut allowed = self.base_allow(req);
+        for p in ps {
+            let found = match extract(req, &self.sources_of(std::slice::from_ref(p))) {
+                Err(e) => return self.deny(e, None),
+                Ok(None) => return self.deny(AuthError::MissingToken, None),
+                Ok(Some(f)) => f,
+            };
+            if let ControlFlow::Break(d) = self.admit(req, &found, std::slice::from_ref(p), m, &mut allowed) {
+                return d;
+            }
+        }
+        Decision::Allow(allowed)
+    }
+
+    /// Verifies one found token for one of `ps` and adds its header edits to `allowed`;
+    /// `Break` ends the request's decision here.
+    fn admit(
+        &mut self,
+        req: &RequestView<'_>,
+        found: &Found<'_>,
+        ps: &[usize],
+        m: &Matched<'_, '_>,
+        allowed: &mut Allowed,
+    ) -> ControlFlow<Decision> {
+        let hash = fingerprint(found.token);
+        let v = match self.checker.check(self.state, found, ps, &self.verdicts) {
+            Checked::Ok(v) => v,
+            Checked::NeedKeys(provider) => return ControlFlow::Break(Decision::NeedKeys { provider }),
+            Checked::Ask(ask) => {
+                // The pass ends here; the job carries the request and the verdicts so far.
+                let verdicts = std::mem::take(&mut self.verdicts);
+                let job = VerifyJob::new(ask, req.to_owned_request(), self.arrived_ms, verdicts);
+                return ControlFlow::Break(Decision::Verify(Box::new(job)));
+            }
+            Checked::Err(e) => return ControlFlow::Break(self.deny(e, Some(hash))),
+        };
+        // Scopes and `require`; in report-only mode a failure is recorded and the valid
+        // token's claim headers are still set.
+        if let Err(e) = policy::authorize(m, &v, req) {
+            match policy::mode_of(self.config, Some(m.rule)) {
+                Mode::Enforce => return ControlFlow::Break(self.deny(e, Some(hash))),
+                Mode::ReportOnly => {
+                    allowed.verdict.get_or_insert_with(|| policy::Verdict::deny(&m.rule.name, &e, Mode::ReportOnly));
+                }
+            }
+        }
+        let p = v.provider;
+        allowed.set.extend(v.headers);
+        if !self.config.providers[p].forward_token {
+            let (remove, set) = removal_edits(req, &found.source);
+            allowed.remove.extend(remove);
+            allowed.set.extend(set);
+        }
+        allowed.token_hash = Some(hash);
+        allowed.stale_keys |= self.state.keys[p].is_stale();
+        ControlFlow::Continue(())
+    }
+}
+
+/// The upstream gets the path the decision was made on: `path` and `target` always say
+/// it, and if normalising changed it, a `:path` edit rewrites the allowed request (query
+/// kept, fragment dropped). Behind Envoy, which normalises first, the edit never fires;
+/// at the edge it keeps a backend from reading `/public/./x` or `//public/x` differently
+/// than the gate did.
+fn forward_normalized(mut a: Allowed, raw: &str, normalized: String) -> Allowed {
+    let raw_path = &raw[..raw.find(['?', '#']).unwrap_or(raw.len())];
+    let had_fragment = raw.contains('#');
+    let current = a.set.iter().rev().find(|(k, _)| k == ":path").map(|(_, v)| v.clone());
+    let query_of = |p: &str| p.split('#').next().and_then(|p| p.split_once('?')).map(|(_, q)| q.to_owned());
+    let query = match &current {
+        Some(edited) => query_of(edited),
+        None => query_of(raw),
+    };
+    a.target = match query {
+        Some(q) if !q.is_empty() => format!("{normalized}?{q}"),
+        _ => normalized.clone(),
+    };
+    if raw_path != normalized || had_fragment {
+        a.set.retain(|(k, _)| k != ":path");
+        a.set.push((":path".to_owned(), a.target.clone()));
+    }
+    a.path = normalized;
+    a
+}
