@@ -12,7 +12,7 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke vectors-wasm
+.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy vectors-wasm
 FUZZ_SECONDS ?= 300
 
 help:
@@ -112,6 +112,11 @@ bench: setup build
 # and 401 to broken ones); it asserts no speed and leaves BENCHMARKS.md alone.
 bench-smoke: setup build
 	BENCH_QUICK=1 python3 bench/run.py
+
+# Native micro-benchmark: Gate::decide on a cached token, a scopes-only rule against a
+# 5-condition `require` tree; prints ns/decision and the ratio (no servers, one core).
+bench-policy:
+	cargo bench -p jwtgate-core --bench policy
 
 test: setup lint unit e2e fuzz-smoke bench-smoke
 

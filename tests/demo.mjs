@@ -5,6 +5,8 @@ import { fetchIdpToken, loadEndpoints } from './e2e/tokens.mjs';
 const endpoints = loadEndpoints();
 const { access_token: token } = await fetchIdpToken(endpoints);
 const short = (t) => `${t.slice(0, 12)}…${t.slice(-6)}`;
+// The demo client's tokens carry `tenant` (tests/idp/server.mjs, extraTokenClaims).
+const tenant = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).tenant;
 
 async function show(title, url, headers = {}) {
   const res = await fetch(url, { headers });
@@ -12,6 +14,8 @@ async function show(title, url, headers = {}) {
   console.log(`\n── ${title}\n   GET ${url}  →  ${res.status} ${res.statusText}`);
   const www = res.headers.get('www-authenticate');
   if (www) console.log(`   WWW-Authenticate: ${www}`);
+  const report = res.headers.get('x-jwtgate-report');
+  if (report) console.log(`   x-jwtgate-report (report-only rule): ${report}`);
   let echo;
   try { echo = JSON.parse(body); } catch { echo = null; }
   if (echo?.service) {
@@ -35,4 +39,9 @@ for (const [host, base] of Object.entries(endpoints.hosts).filter(([h]) => !h.en
     { authorization: `Bearer ${token}`, 'x-jwt-sub': 'admin' });
   await show('spoofed x-jwt-sub on a public route is removed', `${base}/public/info`, { 'x-jwt-sub': 'admin' });
   await show('a route no rule opens: denied by default', `${base}/internal/metrics`, { authorization: `Bearer ${token}` });
+  const auth = { authorization: `Bearer ${token}` };
+  await show(`tenant ${tenant}'s own path: allowed`, `${base}/api/tenants/${tenant}/orders`, auth);
+  await show('another tenant\'s path: 403 access_denied', `${base}/api/tenants/globex/orders`, auth);
+  await show('report-only rule, no token: let through, the response header tells what would have happened',
+    `${base}/api/shadow/orders`);
 }

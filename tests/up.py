@@ -176,6 +176,12 @@ def up():
         "idp_token_url": ISSUER + "/token",
         "client_id": "jwtgate-demo",
         "client_secret": "demo-secret",
+        # More IdP clients (tests/idp/server.mjs): tenant `globex` with fewer roles and
+        # email_verified false, and one whose tokens carry no policy claims.
+        "clients": {
+            "globex": {"client_id": "jwtgate-globex", "client_secret": "globex-secret"},
+            "plain": {"client_id": "jwtgate-plain", "client_secret": "plain-secret"},
+        },
         "audience": "https://api.example",
         "idp_keys_path": "run/idp-keys.json",
         "envoy_url": envoy_url,

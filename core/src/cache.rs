@@ -12,7 +12,9 @@
 //!   servable (stale bound).
 
 use crate::alg::Alg;
+use serde_json::{Map, Value};
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
 pub type TokenDigest = [u8; 32];
 
@@ -27,6 +29,10 @@ pub struct Verified {
     pub keys_generation: u64,
     pub scopes: Vec<String>,
     pub headers: Vec<(String, String)>,
+    /// The claims that the config's `require` trees read (their top-level members
+    /// only), so a cache hit is authorized like a fresh token; `None` when no rule
+    /// has a tree.
+    pub claims: Option<Rc<Map<String, Value>>>,
 }
 
 /// FIFO-evicting map with a fixed capacity (0 disables caching).
@@ -80,7 +86,16 @@ mod tests {
     use super::*;
 
     fn v(exp_s: u64) -> Verified {
-        Verified { provider: 0, alg: Alg::ES256, kid: None, exp_s, keys_generation: 1, scopes: vec![], headers: vec![] }
+        Verified {
+            provider: 0,
+            alg: Alg::ES256,
+            kid: None,
+            exp_s,
+            keys_generation: 1,
+            scopes: vec![],
+            headers: vec![],
+            claims: None,
+        }
     }
 
     #[test]

@@ -126,6 +126,10 @@ impl Checker<'_> {
             Ok(h) => h,
             Err(e) => return Checked::Err(e),
         };
+        let policy_claims = match crate::policy::keep(&u.claims, &config.policy_claims) {
+            Ok(c) => c,
+            Err(e) => return Checked::Err(e),
+        };
         Checked::Ok(Verified {
             provider: p,
             alg: u.header.alg,
@@ -134,6 +138,7 @@ impl Checker<'_> {
             keys_generation: keys.generation(),
             scopes: claims::granted_scopes(&u.claims).into_iter().map(str::to_owned).collect(),
             headers,
+            claims: policy_claims,
         })
     }
 

@@ -3,13 +3,14 @@
 //! or, with the verdicts an asynchronous host has given so far, from `Gate::resume`.
 
 use crate::check::{Checked, Checker};
-use crate::config::{GateConfig, Requirement, Rule, TokenSource};
+use crate::config::{GateConfig, Requirement, TokenSource};
 use crate::decision::{Allowed, Decision, Denial};
 use crate::error::AuthError;
 use crate::extract::{extract, removal_edits, Found};
 use crate::gate::{fingerprint, GateState};
 use crate::job::{Verdict, Verifier, VerifyJob};
 use crate::path;
+use crate::policy::{self, Matched, Mode};
 use crate::request::RequestView;
 use crate::rules;
 use std::ops::ControlFlow;
@@ -44,16 +45,22 @@ impl<'g> Pass<'g> {
             Ok(p) => p,
             Err(e) => return self.deny(e, None),
         };
-        let Some(rule) = rules::find(&config.rules, &path, req.method) else {
-            return self.deny(AuthError::NoMatchingRule, None);
+        let matched = match rules::find(&config.rules, &path, req) {
+            Ok(m) => m,
+            Err(e) => return self.deny(e, None),
         };
-        let decision = match &rule.requirement {
-            Requirement::Public => Decision::Allow(self.base_allow(req)),
-            Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, rule),
-            Requirement::AnyOf(ps) => self.require_one(req, ps, false, rule),
-            Requirement::AllowMissing(ps) => self.require_one(req, ps, true, rule),
-            Requirement::AllOf(ps) => self.require_all(req, ps, rule),
+        let decision = match &matched {
+            None => self.deny(AuthError::NoMatchingRule, None),
+            Some(m) => match &m.rule.requirement {
+                Requirement::Public => Decision::Allow(self.base_allow(req)),
+                Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, m),
+                Requirement::AnyOf(ps) => self.require_one(req, ps, false, m),
+                Requirement::AllowMissing(ps) => self.require_one(req, ps, true, m),
+                Requirement::AllOf(ps) => self.require_all(req, ps, m),
+            },
         };
+        // Labels the decision; in report-only mode a denial becomes a pass-through.
+        let decision = policy::finish(config, decision, matched.as_ref().map(|m| m.rule), req);
         match decision {
             Decision::Allow(a) => Decision::Allow(forward_normalized(a, req.path, path)),
             other => other,
@@ -61,7 +68,8 @@ impl<'g> Pass<'g> {
     }
 
     fn deny(&self, reason: AuthError, token_hash: Option<String>) -> Decision {
-        Decision::Deny(Denial::new(reason, &self.config.realm, token_hash))
+        let d = Denial::new(reason, &self.config.realm, token_hash);
+        Decision::Deny(if self.config.reason_in_body { d.with_reason_in_body() } else { d })
     }
 
     /// The headers this request carries that the gate strips, in whatever spelling the
@@ -73,19 +81,10 @@ impl<'g> Pass<'g> {
     }
 
     fn sources_of(&self, providers: &[usize]) -> Vec<&'g TokenSource> {
-        let config = self.config;
-        let mut out: Vec<&TokenSource> = Vec::new();
-        for p in providers {
-            for s in &config.providers[*p].sources {
-                if !out.contains(&s) {
-                    out.push(s);
-                }
-            }
-        }
-        out
+        self.config.sources_of(providers)
     }
 
-    fn require_one(&mut self, req: &RequestView<'_>, ps: &[usize], optional: bool, rule: &Rule) -> Decision {
+    fn require_one(&mut self, req: &RequestView<'_>, ps: &[usize], optional: bool, m: &Matched<'_, '_>) -> Decision {
         let found = match extract(req, &self.sources_of(ps)) {
             Err(e) => return self.deny(e, None),
             Ok(None) if optional => return Decision::Allow(self.base_allow(req)),
@@ -93,14 +92,14 @@ impl<'g> Pass<'g> {
             Ok(Some(f)) => f,
         };
         let mut allowed = self.base_allow(req);
-        match self.admit(req, &found, ps, rule, &mut allowed) {
+        match self.admit(req, &found, ps, m, &mut allowed) {
             ControlFlow::Continue(()) => Decision::Allow(allowed),
             ControlFlow::Break(d) => d,
         }
     }
 
     /// Every provider's token, in the rule's order; the first that fails decides.
-    fn require_all(&mut self, req: &RequestView<'_>, ps: &[usize], rule: &Rule) -> Decision {
+    fn require_all(&mut self, req: &RequestView<'_>, ps: &[usize], m: &Matched<'_, '_>) -> Decision {
         let mut allowed = self.base_allow(req);
         for p in ps {
             let found = match extract(req, &self.sources_of(std::slice::from_ref(p))) {
@@ -108,7 +107,7 @@ impl<'g> Pass<'g> {
                 Ok(None) => return self.deny(AuthError::MissingToken, None),
                 Ok(Some(f)) => f,
             };
-            if let ControlFlow::Break(d) = self.admit(req, &found, std::slice::from_ref(p), rule, &mut allowed) {
+            if let ControlFlow::Break(d) = self.admit(req, &found, std::slice::from_ref(p), m, &mut allowed) {
                 return d;
             }
         }
@@ -122,7 +121,7 @@ impl<'g> Pass<'g> {
         req: &RequestView<'_>,
         found: &Found<'_>,
         ps: &[usize],
-        rule: &Rule,
+        m: &Matched<'_, '_>,
         allowed: &mut Allowed,
     ) -> ControlFlow<Decision> {
         let hash = fingerprint(found.token);
@@ -137,8 +136,15 @@ impl<'g> Pass<'g> {
             }
             Checked::Err(e) => return ControlFlow::Break(self.deny(e, Some(hash))),
         };
-        if !rule.scopes.iter().all(|s| v.scopes.contains(s)) {
-            return ControlFlow::Break(self.deny(AuthError::InsufficientScope(rule.scopes.join(" ")), Some(hash)));
+        // Scopes and `require`; in report-only mode a failure is recorded and the valid
+        // token's claim headers are still set.
+        if let Err(e) = policy::authorize(m, &v, req) {
+            match policy::mode_of(self.config, Some(m.rule)) {
+                Mode::Enforce => return ControlFlow::Break(self.deny(e, Some(hash))),
+                Mode::ReportOnly => {
+                    allowed.verdict.get_or_insert_with(|| policy::Verdict::deny(&m.rule.name, &e, Mode::ReportOnly));
+                }
+            }
         }
         let p = v.provider;
         allowed.set.extend(v.headers);

@@ -2,6 +2,7 @@
 
 use crate::error::AuthError;
 use crate::job::VerifyJob;
+use crate::policy::Verdict;
 
 /// The outcome of [`crate::Gate::decide`]. Hosts only translate it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +39,11 @@ pub struct Allowed {
     pub token_hash: Option<String>,
     /// The key came from a set whose last refresh failed (served within `max_stale_s`).
     pub stale_keys: bool,
+    /// Rule, outcome, reason and mode, for the decision metric. In report-only mode the
+    /// outcome is the one that would have been enforced (possibly `Deny`).
+    pub verdict: Option<Verdict>,
+    /// Headers to set on the *response* (the report-only header); never sent upstream.
+    pub response_headers: Vec<(String, String)>,
 }
 
 impl Allowed {
@@ -59,6 +65,8 @@ pub struct Denial {
     pub body: String,
     /// Short hash of the offending token, for logs; never the token.
     pub token_hash: Option<String>,
+    /// Rule, reason and mode, for the decision metric.
+    pub verdict: Option<Verdict>,
 }
 
 impl Denial {
@@ -66,16 +74,20 @@ impl Denial {
         let status = reason.status();
         let description = reason.to_string();
         let www_authenticate = match status {
-            401 | 403 if reason != AuthError::NoMatchingRule => Some(www_authenticate(realm, &reason, &description)),
+            401 | 403 if !matches!(reason, AuthError::NoMatchingRule | AuthError::AccessDenied(_)) => {
+                Some(www_authenticate(realm, &reason, &description))
+            }
             _ => None,
         };
-        let body = serde_json::json!({
-            "error": reason.body_error(),
-            "error_description": description,
-        })
-        .to_string();
+        let body = body(&reason, false);
         let retry_after_s = (status == 503).then_some(5);
-        Denial { status, reason, www_authenticate, retry_after_s, body, token_hash }
+        Denial { status, reason, www_authenticate, retry_after_s, body, token_hash, verdict: None }
+    }
+
+    /// The same denial with its stable reason code in the body (`reason_in_body`).
+    pub fn with_reason_in_body(mut self) -> Denial {
+        self.body = body(&self.reason, true);
+        self
     }
 
     /// The answer while the host has no valid config: 503 with `Retry-After`.
@@ -100,16 +112,29 @@ impl Denial {
         out
     }
 
-    /// One log line: reason and token hash, never the token.
+    /// One log line: reason, token hash (never the token) and rule.
     pub fn log_line(&self) -> String {
         format!(
-            "jwtgate: deny status={} reason={} detail=\"{}\" token={}",
+            "jwtgate: deny status={} reason={} detail=\"{}\" token={} rule={}",
             self.status,
             self.reason.metric_reason(),
             self.reason,
-            self.token_hash.as_deref().unwrap_or("-")
+            self.token_hash.as_deref().unwrap_or("-"),
+            self.verdict.as_ref().map_or("-", |v| v.rule.as_str())
         )
     }
+}
+
+/// `{"error", "error_description"}` and, if asked, `"reason"`: fixed texts only.
+fn body(reason: &AuthError, with_reason: bool) -> String {
+    let mut body = serde_json::json!({
+        "error": reason.body_error(),
+        "error_description": reason.to_string(),
+    });
+    if with_reason {
+        body["reason"] = serde_json::Value::from(reason.metric_reason());
+    }
+    body.to_string()
 }
 
 /// RFC 6750 §3: `Bearer realm="…"` plus `error`/`error_description` (and `scope`).

@@ -44,6 +44,16 @@ pub enum AuthError {
     UnrenderableClaim(String),
     /// The token is valid but lacks scopes the route requires.
     InsufficientScope(String),
+    /// The token is valid but does not meet the rule's `require` tree (the reason is a
+    /// stable code; no claim value is ever part of it).
+    AccessDenied(crate::policy::Unmet),
+    /// An array claim a condition reads is longer than the evaluation bound: the token
+    /// is refused rather than scanned.
+    ClaimTooLarge(String),
+    /// A claim member a `require` tree reads nests deeper than the evaluation bound.
+    ClaimTooDeep(String),
+    /// The request's host is given twice, differently, and a rule depends on it.
+    AmbiguousHost,
     /// No rule matches the request: deny by default.
     NoMatchingRule,
     /// The path cannot be matched safely (encoded slash, backslash, NUL, ...).
@@ -61,8 +71,8 @@ impl AuthError {
     /// HTTP status of the local reply.
     pub fn status(&self) -> u16 {
         match self {
-            AuthError::InsufficientScope(_) | AuthError::NoMatchingRule => 403,
-            AuthError::BadPath => 400,
+            AuthError::InsufficientScope(_) | AuthError::NoMatchingRule | AuthError::AccessDenied(_) => 403,
+            AuthError::BadPath | AuthError::AmbiguousHost => 400,
             AuthError::KeysUnavailable | AuthError::Unconfigured => 503,
             AuthError::Internal(_) => 500,
             _ => 401,
@@ -75,7 +85,8 @@ impl AuthError {
         match self {
             AuthError::MissingToken | AuthError::KeysUnavailable => None,
             AuthError::Unconfigured | AuthError::Internal(_) => None,
-            AuthError::NoMatchingRule | AuthError::BadPath => None,
+            AuthError::NoMatchingRule | AuthError::BadPath | AuthError::AmbiguousHost => None,
+            AuthError::AccessDenied(_) => None,
             AuthError::MultipleTokens | AuthError::MalformedCredential(_) => Some("invalid_request"),
             AuthError::InsufficientScope(_) => Some("insufficient_scope"),
             _ => Some("invalid_token"),
@@ -86,8 +97,8 @@ impl AuthError {
     pub fn body_error(&self) -> &'static str {
         match self {
             AuthError::MissingToken => "missing_token",
-            AuthError::NoMatchingRule => "access_denied",
-            AuthError::BadPath => "invalid_request",
+            AuthError::NoMatchingRule | AuthError::AccessDenied(_) => "access_denied",
+            AuthError::BadPath | AuthError::AmbiguousHost => "invalid_request",
             AuthError::KeysUnavailable | AuthError::Unconfigured => "temporarily_unavailable",
             AuthError::Internal(_) => "server_error",
             other => other.bearer_error().unwrap_or("invalid_token"),
@@ -115,6 +126,10 @@ impl AuthError {
             AuthError::UnrenderableClaim(_) => "claims",
             AuthError::WrongAudience => "audience",
             AuthError::InsufficientScope(_) => "scope",
+            AuthError::AccessDenied(why) => why.code(),
+            AuthError::ClaimTooLarge(_) => "claim_too_large",
+            AuthError::ClaimTooDeep(_) => "claim_too_deep",
+            AuthError::AmbiguousHost => "host",
             AuthError::NoMatchingRule => "no_rule",
             AuthError::BadPath => "path",
             AuthError::KeysUnavailable => "keys_unavailable",
@@ -148,6 +163,10 @@ impl fmt::Display for AuthError {
             AuthError::UnrenderableClaim(c) => write!(f, "claim `{c}` has no unambiguous header form"),
             AuthError::WrongAudience => f.write_str("token audience is not accepted"),
             AuthError::InsufficientScope(s) => write!(f, "token lacks the required scope: {s}"),
+            AuthError::AccessDenied(_) => f.write_str("the token does not meet this route's access policy"),
+            AuthError::ClaimTooLarge(c) => write!(f, "claim `{c}` is too large to evaluate"),
+            AuthError::ClaimTooDeep(c) => write!(f, "claim `{c}` is nested too deeply to evaluate"),
+            AuthError::AmbiguousHost => f.write_str("the request names more than one host"),
             AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
             AuthError::BadPath => f.write_str("request path cannot be matched safely"),
             AuthError::KeysUnavailable => f.write_str("signing keys are temporarily unavailable"),

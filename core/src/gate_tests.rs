@@ -22,10 +22,6 @@ mod asynchronous;
 #[path = "gate_hardening_tests.rs"]
 mod hardening;
 
-fn decide(w: &mut World, r: &Req) -> Decision {
-    w.gate.decide(&r.view(), NOW_MS, NOW_MS)
-}
-
 /// When a test request arrived: just now (the hold may still run), or a whole
 /// `startup_hold_ms` before the decision (the hold has ended).
 #[derive(Clone, Copy, Debug)]
@@ -41,24 +37,6 @@ impl Hold {
             Hold::Expired => now.saturating_sub(w.gate.config().startup_hold_ms),
         }
     }
-}
-
-fn allowed(d: Decision) -> Allowed {
-    match d {
-        Decision::Allow(a) => a,
-        other => panic!("expected Allow, got {other:?}"),
-    }
-}
-
-fn denied(d: Decision) -> Denial {
-    match d {
-        Decision::Deny(d) => d,
-        other => panic!("expected Deny, got {other:?}"),
-    }
-}
-
-fn set<'a>(a: &'a Allowed, header: &str) -> Option<&'a str> {
-    a.set.iter().find(|(h, _)| h == header).map(|(_, v)| v.as_str())
 }
 
 /// Every identity header in `sent` is removed (the gate lists only headers present).

@@ -23,7 +23,9 @@ mod job;
 mod json;
 mod jwk;
 mod path;
+mod policy;
 mod request;
+mod route;
 mod rules;
 mod strip;
 #[cfg(test)]
@@ -45,6 +47,7 @@ pub use gate::{fingerprint, Gate};
 pub use host::HostKind;
 pub use job::{KeyRef, Verifier, VerifyJob};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
+pub use policy::{Mode, Outcome, Unmet, Verdict};
 pub use request::RequestView;
 pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};

@@ -1,16 +1,42 @@
-//! Route rules: the first rule whose path and method match decides. No match → deny.
+//! Route rules: the first rule whose method, host and path match decides. No match → deny.
 
 use crate::config::{PathMatch, Rule};
+use crate::error::AuthError;
+use crate::policy::Matched;
+use crate::request::RequestView;
+use crate::route;
 
-/// The first rule matching a normalised path and method.
-pub fn find<'c>(rules: &'c [Rule], path: &str, method: &str) -> Option<&'c Rule> {
-    rules.iter().find(|r| path_matches(&r.path, path) && method_matches(&r.methods, method))
+/// The first rule matching the request's method, host and normalised path, with the
+/// path template's captures. A request whose host is ambiguous is refused as soon as
+/// a rule that names a host is tried (a later, laxer rule must not catch it instead).
+pub fn find<'c, 'p>(
+    rules: &'c [Rule],
+    path: &'p str,
+    req: &RequestView<'_>,
+) -> Result<Option<Matched<'c, 'p>>, AuthError> {
+    let mut authority = None;
+    for rule in rules.iter().filter(|r| method_matches(&r.methods, req.method)) {
+        if let Some(h) = &rule.host {
+            let a = match authority {
+                Some(a) => a,
+                None => *authority.insert(route::authority(req)?),
+            };
+            if !a.is_some_and(|a| h.matches(a)) {
+                continue;
+            }
+        }
+        if let Some(captures) = path_matches(&rule.path, path) {
+            return Ok(Some(Matched { rule, captures }));
+        }
+    }
+    Ok(None)
 }
 
-fn path_matches(m: &PathMatch, path: &str) -> bool {
+fn path_matches<'p>(m: &PathMatch, path: &'p str) -> Option<Vec<&'p str>> {
     match m {
-        PathMatch::Exact(e) => path == e,
-        PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+        PathMatch::Exact(e) => (path == e).then(Vec::new),
+        PathMatch::Prefix(p) => path.starts_with(p.as_str()).then(Vec::new),
+        PathMatch::Template(t) => t.matches(path),
     }
 }
 
@@ -28,7 +54,13 @@ mod tests {
     use crate::config::Requirement;
 
     fn rule(path: PathMatch, methods: &[&str], requirement: Requirement) -> Rule {
-        Rule { path, methods: methods.iter().map(|m| m.to_string()).collect(), requirement, scopes: vec![] }
+        let methods = methods.iter().map(|m| m.to_string()).collect();
+        Rule { name: "r".into(), path, host: None, methods, requirement, scopes: vec![], require: None, mode: None }
+    }
+
+    fn find<'c>(rules: &'c [Rule], path: &str, method: &str) -> Option<&'c Rule> {
+        let r = crate::test_support::req(method, path, &[]);
+        super::find(rules, path, &r.view()).expect("no host rules").map(|m| m.rule)
     }
 
     #[test]

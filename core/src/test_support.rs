@@ -208,3 +208,27 @@ impl World {
         es256_token(&self.ec_r, &payload(json!({"iss": ISS_R})))
     }
 }
+
+/// Decides `r`, arrived at [`NOW_MS`], at [`NOW_MS`] (keys may still be waited for).
+pub fn decide(w: &mut World, r: &Req) -> crate::decision::Decision {
+    w.gate.decide(&r.view(), NOW_MS, NOW_MS)
+}
+
+pub fn allowed(d: crate::decision::Decision) -> crate::decision::Allowed {
+    match d {
+        crate::decision::Decision::Allow(a) => a,
+        other => panic!("expected Allow, got {other:?}"),
+    }
+}
+
+pub fn denied(d: crate::decision::Decision) -> crate::decision::Denial {
+    match d {
+        crate::decision::Decision::Deny(d) => d,
+        other => panic!("expected Deny, got {other:?}"),
+    }
+}
+
+/// The value an allowed request's edits set for `header`.
+pub fn set<'a>(a: &'a crate::decision::Allowed, header: &str) -> Option<&'a str> {
+    a.set.iter().find(|(h, _)| h == header).map(|(_, v)| v.as_str())
+}

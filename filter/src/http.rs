@@ -3,10 +3,10 @@
 use crate::apply;
 use crate::fetch::Links;
 use crate::host;
-use crate::state::{Held, Shared};
-use jwtgate_core::{Decision, Denial, RequestView};
+use crate::state::{Held, Shared, State};
+use jwtgate_core::{Decision, Denial, Mode, RequestView};
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, MapType};
+use proxy_wasm::types::{Action, LogLevel, MapType};
 use std::rc::Rc;
 
 pub struct Request {
@@ -33,7 +33,7 @@ impl HttpContext for Request {
         self.links.catch_up(&mut state, now);
         let view = RequestView { method: &method, path: &path, headers: &headers };
         let decision = state.gate.decide(&view, now, now);
-        match carry_out(&decision, &mut state.metrics) {
+        match carry_out(self.id, &decision, &mut state) {
             Some(action) => action,
             None => {
                 state.held.insert(self.id, Held { method, path, headers, since_ms: now });
@@ -56,6 +56,15 @@ impl HttpContext for Request {
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         self.held_action()
     }
+
+    /// The report-only header goes on the response only (never upstream).
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let pending = self.shared.try_borrow_mut().ok().and_then(|mut s| s.respond.remove(&self.id));
+        for (name, value) in pending.unwrap_or_default() {
+            let _ = proxy_wasm::hostcalls::set_map_value(MapType::HttpResponseHeaders, &name, Some(&value));
+        }
+        Action::Continue
+    }
 }
 
 impl Request {
@@ -72,15 +81,27 @@ impl Drop for Request {
     fn drop(&mut self) {
         if let Ok(mut state) = self.shared.try_borrow_mut() {
             state.held.remove(&self.id);
+            state.respond.remove(&self.id);
         }
     }
 }
 
-/// Applies a decision to the current context. `None` means "hold the request".
-pub fn carry_out(decision: &Decision, metrics: &mut crate::metrics::Metrics) -> Option<Action> {
+/// Applies a decision to the current context (HTTP context `id`). `None` means "hold
+/// the request".
+pub fn carry_out(id: u32, decision: &Decision, state: &mut State) -> Option<Action> {
+    let metrics = &mut state.metrics;
     match decision {
         Decision::Allow(a) => {
             apply::allow(a);
+            if let Some(v) = &a.verdict {
+                metrics.count(&v.stat_name());
+                if v.mode == Mode::ReportOnly {
+                    crate::host::log(LogLevel::Info, &v.log_line(a.token_hash.as_deref()));
+                }
+            }
+            if !a.response_headers.is_empty() {
+                state.respond.insert(id, a.response_headers.clone());
+            }
             metrics.count("allowed");
             if a.stale_keys {
                 metrics.count("jwks_stale_served");
@@ -90,6 +111,9 @@ pub fn carry_out(decision: &Decision, metrics: &mut crate::metrics::Metrics) -> 
         Decision::Deny(d) => {
             apply::deny(d);
             metrics.count(&format!("denied.{}", d.reason.metric_reason()));
+            if let Some(v) = &d.verdict {
+                metrics.count(&v.stat_name());
+            }
             Some(Action::Pause)
         }
         Decision::NeedKeys { .. } => None,

@@ -51,7 +51,7 @@ impl Root {
             if hostcalls::set_effective_context(id).is_err() {
                 continue;
             }
-            if let Some(Action::Continue) = carry_out(&decision, &mut state.metrics) {
+            if let Some(Action::Continue) = carry_out(id, &decision, state) {
                 let _ = hostcalls::resume_http_request();
             }
         }
@@ -96,7 +96,8 @@ impl RootContext for Root {
         match self.load() {
             Ok(gate) => {
                 self.fetcher = Fetcher::open(&gate);
-                let state = State { gate, held: Default::default(), metrics: Metrics::default() };
+                let state =
+                    State { gate, held: Default::default(), metrics: Metrics::default(), respond: Default::default() };
                 self.shared = Some(Rc::new(RefCell::new(state)));
                 let _ = hostcalls::set_tick_period(TICK);
                 host::log(LogLevel::Info, "jwtgate: configuration loaded");

@@ -18,6 +18,9 @@ pub struct State {
     /// Held requests by HTTP context id. Removed on resume, reply or stream end.
     pub held: BTreeMap<u32, Held>,
     pub metrics: crate::metrics::Metrics,
+    /// Response headers to set when each HTTP context's response arrives (the
+    /// report-only header). Removed then, or at stream end.
+    pub respond: BTreeMap<u32, Vec<(String, String)>>,
 }
 
 pub type Shared = Rc<RefCell<State>>;

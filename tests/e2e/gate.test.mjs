@@ -90,7 +90,23 @@ const BASE_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti'];
 // name -> [strict failure code (null: jose accepts it), failing claim, relaxed check that
 // must pass, detail: what makes it wrong when jose cannot tell (checked on the token)]
 const PROOFS = {
-  idp: [null],
+  idp: [null, null, null, (t) => {
+    const p = jose.decodeJwt(t);
+    assert.deepEqual([p.tenant, p.roles, p.email_verified, p.level], ['acme', ['orders:read', 'orders:write'], true, 2]);
+  }],
+  idp_globex: [null, null, null, (t) => {
+    const p = jose.decodeJwt(t);
+    assert.equal(p.client_id, endpoints.clients.globex.client_id);
+    assert.deepEqual([p.tenant, p.roles, p.email_verified, p.level], ['globex', ['orders:read'], false, 1]);
+  }],
+  idp_plain: [null, null, null, (t) => {
+    const p = jose.decodeJwt(t);
+    assert.equal(p.client_id, endpoints.clients.plain.client_id);
+    for (const c of ['tenant', 'roles', 'email_verified', 'level']) assert.ok(!(c in p), `no ${c}`);
+  }],
+  tenant_number: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).tenant, 7)],
+  roles_string: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).roles, 'orders:write')],
+  email_verified_string: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).email_verified, 'true')],
   crafted_valid: [null],
   es256_idp: [null],
   expired_within_skew: ['ERR_JWT_EXPIRED', 'exp', (t) => verify(t, { clockTolerance: 60 })],

@@ -47,6 +47,33 @@ export async function idp(ctx) {
   return (await once(ctx, 'idp-token', () => fetchIdpToken(ctx.endpoints))).access_token;
 }
 
+/** A real IdP token for another client in endpoints.clients (cached per run like `idp`). */
+async function idpClient(ctx, name) {
+  const key = `idp-token-${name}`;
+  const cached = ctx.cache.get(key);
+  if (cached) {
+    const { access_token: tok } = await cached;
+    if (jose.decodeJwt(tok).exp - now() > 60) return tok;
+    ctx.cache.delete(key);
+  }
+  const client = ctx.endpoints.clients?.[name];
+  if (!client) throw new Error(`endpoints.json has no clients.${name} (restart the stack with tests/up.py)`);
+  return (await once(ctx, key, () => fetchIdpToken({ ...ctx.endpoints, ...client }))).access_token;
+}
+
+// --- authorization policy: real IdP tokens of other clients, and claims of the wrong type
+
+/** Real IdP token of the `globex` client: tenant globex, roles [orders:read], email_verified false, level 1. */
+export const idp_globex = (ctx) => idpClient(ctx, 'globex');
+/** Real IdP token of the `plain` client: none of the policy claims (no tenant, roles, ...). */
+export const idp_plain = (ctx) => idpClient(ctx, 'plain');
+/** Valid, with `tenant` a number (7): never equal to the path segment "7". */
+export const tenant_number = (ctx) => rsCrafted(ctx, { tenant: 7 });
+/** Valid, with `roles` the string "orders:write" instead of an array. */
+export const roles_string = (ctx) => rsCrafted(ctx, { tenant: 'acme', roles: 'orders:write' });
+/** Valid, with `email_verified` the string "true" (and `level` 2): a string is no boolean. */
+export const email_verified_string = (ctx) => rsCrafted(ctx, { email_verified: 'true', level: 2 });
+
 /** All claims right, RS256 with the IdP key: must be ALLOWED. */
 export const crafted_valid = (ctx) => rsCrafted(ctx);
 /** Expired 10 minutes ago (well beyond the 60 s clock skew). */
@@ -276,6 +303,11 @@ export const aud_many_within_limit = async (ctx) => {
 
 export const factories = Object.freeze({
   idp,
+  idp_globex,
+  idp_plain,
+  tenant_number,
+  roles_string,
+  email_verified_string,
   crafted_valid,
   expired,
   expired_within_skew,

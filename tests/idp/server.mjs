@@ -65,6 +65,21 @@ const ISSUER = `http://127.0.0.1:${port}`;
 const AUDIENCE = 'https://api.example';
 const CLIENT_ID = 'jwtgate-demo';
 const CLIENT_SECRET = 'demo-secret';
+// More clients, for the authorization-policy routes: another tenant with fewer roles,
+// and one whose tokens carry none of the policy claims. tests/up.py lists them in
+// run/endpoints.json -> clients.
+const CLIENTS = {
+  [CLIENT_ID]: CLIENT_SECRET,
+  'jwtgate-globex': 'globex-secret',
+  'jwtgate-plain': 'plain-secret',
+};
+// extraTokenClaims per client: `roles` an array, `tenant` a string, `email_verified`
+// a boolean and `level` a number, so the gate's type-strict conditions meet real JSON
+// types from a real IdP.
+const POLICY_CLAIMS = {
+  [CLIENT_ID]: { tenant: 'acme', roles: ['orders:read', 'orders:write'], email_verified: true, level: 2 },
+  'jwtgate-globex': { tenant: 'globex', roles: ['orders:read'], email_verified: false, level: 1 },
+};
 const ACCESS_TOKEN_TTL = 300;
 
 const rand = () => randomBytes(6).toString('hex');
@@ -97,17 +112,16 @@ const resourceServer = {
 };
 
 const configuration = {
-  clients: [
-    {
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-      scope: 'read write',
-    },
-  ],
+  clients: Object.entries(CLIENTS).map(([clientId, secret]) => ({
+    client_id: clientId,
+    client_secret: secret,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'read write',
+  })),
+  extraTokenClaims: async (_ctx, token) => ({ ...(POLICY_CLAIMS[token.clientId] ?? {}) }),
   jwks,
   scopes: ['openid', 'offline_access', 'read', 'write'],
   routes: { jwks: '/jwks', token: '/token' },

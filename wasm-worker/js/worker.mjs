@@ -211,7 +211,15 @@ export default {
       case DecisionKind.Allow: {
         const a = d.allow();
         console.log(a.log_line);
-        return forward(request, a);
+        const report = a.report_line;
+        if (report) console.log(report); // a report-only decision: what would have happened
+        const res = await forward(request, a);
+        const extra = a.response_headers;
+        if (!extra.length) return res;
+        // The report-only header goes on the response only, never upstream.
+        const out = new Response(res.body, res);
+        for (let i = 0; i + 1 < extra.length; i += 2) out.headers.set(extra[i], extra[i + 1]);
+        return out;
       }
       case DecisionKind.Deny:
         return reply(d.deny());

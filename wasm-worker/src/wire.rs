@@ -3,7 +3,7 @@
 //! own class, so a field the core adds is one getter here, not a JSON shape kept in sync
 //! by hand on both sides.
 
-use jwtgate_core::{Allowed, Decision, Denial, FetchRequest, VerifyJob};
+use jwtgate_core::{Allowed, Decision, Denial, FetchRequest, Mode, Verdict, VerifyJob};
 use wasm_bindgen::prelude::*;
 
 pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
@@ -133,6 +133,26 @@ impl EdgeAllow {
     pub fn log_line(&self) -> String {
         self.0.log_line()
     }
+
+    /// Headers to set on the *response* (the report-only header), flat `[name, value, …]`;
+    /// never sent upstream.
+    #[wasm_bindgen(getter)]
+    pub fn response_headers(&self) -> Vec<String> {
+        flatten(&self.0.response_headers)
+    }
+
+    /// The decision metric's name (`decisions.<rule>.<outcome>.<reason>.<mode>`).
+    #[wasm_bindgen(getter)]
+    pub fn stat(&self) -> Option<String> {
+        self.0.verdict.as_ref().map(Verdict::stat_name)
+    }
+
+    /// The log line of a report-only decision (what would have happened), if this is one.
+    #[wasm_bindgen(getter)]
+    pub fn report_line(&self) -> Option<String> {
+        let v = self.0.verdict.as_ref().filter(|v| v.mode == Mode::ReportOnly)?;
+        Some(v.log_line(self.0.token_hash.as_deref()))
+    }
 }
 
 /// A local reply.
@@ -171,6 +191,12 @@ impl EdgeDenial {
     #[wasm_bindgen(getter)]
     pub fn log_line(&self) -> String {
         self.0.log_line()
+    }
+
+    /// The decision metric's name (`decisions.<rule>.deny.<reason>.enforce`).
+    #[wasm_bindgen(getter)]
+    pub fn stat(&self) -> Option<String> {
+        self.0.verdict.as_ref().map(Verdict::stat_name)
     }
 }
 

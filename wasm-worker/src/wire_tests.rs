@@ -71,3 +71,19 @@ fn a_cold_remote_provider_asks_for_a_fetch_by_uri() {
     assert_eq!((fetches[0].provider, fetches[0].uri.as_deref()), (0, Some("https://idp.example/jwks")));
     assert!(fetches[0].timeout_ms > 0.0 && fetches[0].max_body_bytes > 0.0);
 }
+
+#[test]
+fn a_report_only_allow_carries_its_response_header_stat_and_log_line() {
+    let verdict = Verdict::deny("tenants", &AuthError::MissingToken, Mode::ReportOnly);
+    let a = Allowed {
+        response_headers: vec![("x-jwtgate-report".into(), verdict.header_value())],
+        verdict: Some(verdict),
+        ..Default::default()
+    };
+    let allow = EdgeDecision::from(Decision::Allow(a)).allow().expect("an allow");
+    assert_eq!(allow.response_headers(), ["x-jwtgate-report", "deny; status=401; reason=missing; rule=tenants"]);
+    assert_eq!(allow.stat().as_deref(), Some("decisions.tenants.deny.missing.report_only"));
+    assert!(allow.report_line().is_some_and(|l| l.contains("report_only rule=tenants would=deny")));
+    let plain = EdgeDecision::from(Decision::Allow(Allowed::default())).allow().expect("an allow");
+    assert!(plain.report_line().is_none() && plain.stat().is_none() && plain.response_headers().is_empty());
+}

@@ -6,10 +6,13 @@
 
 pub mod defaults;
 mod raw;
+mod rule;
 mod validate;
 
 use crate::alg::Alg;
 use crate::jwk::KeySetDoc;
+use crate::policy::{Mode, Policy};
+use crate::route::{HostMatch, Template};
 use crate::strip::StripPolicy;
 use std::fmt;
 
@@ -43,6 +46,14 @@ pub struct GateConfig {
     pub token_cache_size: usize,
     /// Use a host-native signature verifier when the host offers one.
     pub prefer_native: bool,
+    /// The mode of rules that do not set their own.
+    pub mode: Mode,
+    /// The report-only response header (lower case), if configured.
+    pub report_header: Option<String>,
+    /// Denial bodies carry the stable reason code.
+    pub reason_in_body: bool,
+    /// Top-level claims any `require` tree reads: what the token cache keeps.
+    pub policy_claims: Vec<String>,
 }
 
 impl GateConfig {
@@ -70,6 +81,19 @@ impl GateConfig {
             ConfigError { field: if field == "." { DOCUMENT.into() } else { field }, problem: e.inner().to_string() }
         })?;
         validate::validate(raw)
+    }
+}
+
+impl GateConfig {
+    /// The token sources of `providers`, each once, in order.
+    pub fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
+        let mut out: Vec<&TokenSource> = Vec::new();
+        for s in providers.iter().flat_map(|p| &self.providers[*p].sources) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
     }
 }
 
@@ -142,18 +166,27 @@ pub struct ClaimHeader {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
+    /// The label in metrics and logs.
+    pub name: String,
     pub path: PathMatch,
+    /// Matches any host when `None`.
+    pub host: Option<HostMatch>,
     /// Upper-case methods; empty means any.
     pub methods: Vec<String>,
     pub requirement: Requirement,
     /// Scopes the token must all grant (403 `insufficient_scope` otherwise).
     pub scopes: Vec<String>,
+    /// Claim conditions the token must meet (403 `access_denied` otherwise).
+    pub require: Option<Policy>,
+    /// `None`: the gate's mode.
+    pub mode: Option<Mode>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathMatch {
     Exact(String),
     Prefix(String),
+    Template(Template),
 }
 
 /// Providers are referred to by index into `GateConfig::providers`.

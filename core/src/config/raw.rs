@@ -31,6 +31,15 @@ pub struct RawConfig {
     /// `"auto"` (the host's native verifier where it has one) or `"software"`.
     #[serde(default)]
     pub verifier: Option<String>,
+    /// `"enforce"` (default) or `"report_only"` for every rule without its own `mode`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// A response header that tells the client a report-only decision (off by default).
+    #[serde(default)]
+    pub report_header: Option<String>,
+    /// Put each denial's stable reason code in its JSON body as `reason`.
+    #[serde(default)]
+    pub reason_in_body: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -115,6 +124,16 @@ pub struct RawRule {
     pub public: bool,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The rule's label in metrics and logs (default `rule_<index>`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `"enforce"` or `"report_only"`; default: the gate's `mode`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The `all` / `any` / `not` tree of claim conditions (parsed by `policy::compile`,
+    /// which names each nested field itself).
+    #[serde(default)]
+    pub require: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -122,6 +141,10 @@ pub struct RawRule {
 pub struct RawMatch {
     pub exact: Option<String>,
     pub prefix: Option<String>,
+    /// `/tenants/{tenant}/orders/**`.
+    pub template: Option<String>,
+    /// `api.example.com` or `*.example.com`.
+    pub host: Option<String>,
     #[serde(default)]
     pub methods: Vec<String>,
 }

@@ -7,14 +7,14 @@ use super::*;
 use crate::jwk::{parse_jwks, JwksOrigin};
 use crate::strip::{StripPolicy, METHOD_OVERRIDE_HEADERS};
 
-type R<T> = Result<T, ConfigError>;
+pub(super) type R<T> = Result<T, ConfigError>;
 
-fn err<T>(field: impl Into<String>, problem: impl Into<String>) -> R<T> {
+pub(super) fn err<T>(field: impl Into<String>, problem: impl Into<String>) -> R<T> {
     Err(ConfigError { field: field.into(), problem: problem.into() })
 }
 
 /// A required field's value, or the error naming it.
-fn required<T>(field: &str, value: Option<T>) -> R<T> {
+pub(super) fn required<T>(field: &str, value: Option<T>) -> R<T> {
     let name = field.rsplit('.').next().unwrap_or(field);
     value.ok_or_else(|| ConfigError { field: field.into(), problem: format!("`{name}` is required") })
 }
@@ -34,16 +34,26 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
     if raw_rules.is_empty() {
         return err("rules", "at least one rule is required (requests matching no rule are denied)");
     }
-    let rules = raw_rules
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| rule(&format!("rules[{i}]"), r, &names))
-        .collect::<R<Vec<_>>>()?;
+    let rules = super::rule::rules(raw_rules, &names)?;
     // Identity headers the gate writes, plus `x-envoy-original-path`: a client-sent copy
     // must never reach a backend that trusts it (CVE-2023-27487).
     let mut strip_headers: Vec<String> = defaults::CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
     strip_headers.push("x-envoy-original-path".to_owned());
-    let written = providers.iter().flat_map(|p| p.claim_headers.iter().map(|c| c.header.clone()));
+    let report_header = match raw.report_header {
+        Some(h) => {
+            header_name("report_header", &h)?;
+            Some(h.to_ascii_lowercase())
+        }
+        None => None,
+    };
+    let mode = match raw.mode.as_deref().map(crate::policy::Mode::parse) {
+        None => crate::policy::Mode::Enforce,
+        Some(Some(m)) => m,
+        Some(None) => return err("mode", "must be \"enforce\" or \"report_only\""),
+    };
+    // A client-sent copy of the report header never reaches the upstream either.
+    let written =
+        providers.iter().flat_map(|p| p.claim_headers.iter().map(|c| c.header.clone())).chain(report_header.clone());
     for (i, h) in raw.strip_headers.iter().enumerate() {
         header_name(&format!("strip_headers[{i}]"), h)?;
     }
@@ -73,7 +83,23 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         Some("software") => false,
         Some(_) => return err("verifier", "must be \"auto\" or \"software\""),
     };
-    Ok(GateConfig { realm, providers, rules, strip_headers, strip, startup_hold_ms, token_cache_size, prefer_native })
+    let mut roots = Vec::new();
+    rules.iter().filter_map(|r| r.require.as_ref()).for_each(|p| p.claim_roots(&mut roots));
+    let policy_claims = roots.into_iter().map(str::to_owned).collect();
+    Ok(GateConfig {
+        realm,
+        providers,
+        rules,
+        strip_headers,
+        strip,
+        startup_hold_ms,
+        token_cache_size,
+        prefer_native,
+        mode,
+        report_header,
+        reason_in_body: raw.reason_in_body,
+        policy_claims,
+    })
 }
 
 fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
@@ -266,59 +292,11 @@ fn sources(field: &str, from: Option<Vec<RawSource>>) -> R<Vec<TokenSource>> {
 
 /// Header names the gate may read or write: lower-case-able HTTP tokens that are not
 /// pseudo-headers or framing headers.
-fn header_name(field: &str, h: &str) -> R<()> {
+pub(super) fn header_name(field: &str, h: &str) -> R<()> {
     const FORBIDDEN: [&str; 6] = ["host", "content-length", "transfer-encoding", "connection", "te", "upgrade"];
     let ok_chars = !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if !ok_chars || FORBIDDEN.contains(&h.to_ascii_lowercase().as_str()) {
         return err(field, format!("{h:?} is not a header name the gate may use"));
     }
     Ok(())
-}
-
-fn rule(field: &str, r: RawRule, names: &[String]) -> R<Rule> {
-    let matcher = required(&format!("{field}.match"), r.matcher)?;
-    let path = match (matcher.exact, matcher.prefix) {
-        (Some(e), None) if e.starts_with('/') => PathMatch::Exact(e),
-        (None, Some(p)) if p.starts_with('/') => PathMatch::Prefix(p),
-        _ => return err(format!("{field}.match"), "give exactly one of `exact` or `prefix`, starting with `/`"),
-    };
-    let methods = matcher.methods.iter().map(|m| m.to_ascii_uppercase()).collect();
-    let requirement = match (r.public, r.requires) {
-        (true, None) => Requirement::Public,
-        (false, Some(req)) => requires(&format!("{field}.requires"), req, names)?,
-        _ => return err(field, "give exactly one of `requires` or `\"public\": true`"),
-    };
-    if let Some(i) = r.scopes.iter().position(|s| s.is_empty() || s.contains(' ')) {
-        return err(format!("{field}.scopes[{i}]"), "a scope is a non-empty word without spaces");
-    }
-    if requirement == Requirement::Public && !r.scopes.is_empty() {
-        return err(format!("{field}.scopes"), "a public rule cannot require scopes");
-    }
-    // Dropping the token would skip the scope check: a rule that needs scopes needs a token.
-    if matches!(requirement, Requirement::AllowMissing(_)) && !r.scopes.is_empty() {
-        return err(
-            format!("{field}.scopes"),
-            "an `allow_missing` rule cannot require scopes (a request without a token would skip the check); use `provider` or `any_of`",
-        );
-    }
-    Ok(Rule { path, methods, requirement, scopes: r.scopes })
-}
-
-fn requires(field: &str, r: RawRequires, names: &[String]) -> R<Requirement> {
-    let index = |f: String, n: &str| -> R<usize> {
-        names.iter().position(|x| x == n).ok_or(ConfigError { field: f, problem: format!("no provider named {n:?}") })
-    };
-    let list = |f: &str, l: Vec<String>| -> R<Vec<usize>> {
-        if l.is_empty() {
-            return err(format!("{field}.{f}"), "must name at least one provider");
-        }
-        l.iter().enumerate().map(|(i, n)| index(format!("{field}.{f}[{i}]"), n)).collect()
-    };
-    match (r.provider, r.any_of, r.all_of, r.allow_missing) {
-        (Some(p), None, None, None) => Ok(Requirement::Provider(index(format!("{field}.provider"), &p)?)),
-        (None, Some(l), None, None) => Ok(Requirement::AnyOf(list("any_of", l)?)),
-        (None, None, Some(l), None) => Ok(Requirement::AllOf(list("all_of", l)?)),
-        (None, None, None, Some(l)) => Ok(Requirement::AllowMissing(list("allow_missing", l)?)),
-        _ => err(field, "give exactly one of `provider`, `any_of`, `all_of` or `allow_missing`"),
-    }
 }

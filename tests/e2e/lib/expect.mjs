@@ -55,12 +55,23 @@ export function checkResponse(c, token, res, { table, endpoints }) {
       `WWW-Authenticate ${JSON.stringify(wwwAuth)} should start with ${JSON.stringify(e.www_authenticate_prefix)}`);
   }
 
+  // Response headers: a string must match exactly, null means absent.
+  for (const [name, want] of Object.entries(e.response_headers ?? {})) {
+    const got = res.header(name) ?? null;
+    if (want === null) assert.equal(got, null, `response header ${name} must be absent`);
+    else assert.equal(got, want, `response header ${name}`);
+  }
+
   const fromGate = res.status >= 300;
   const placement = c.placement ?? 'bearer';
   // Gate-made answers must never echo the token; neither may allowed
   // requests where the token only travelled in Authorization (removed).
   if (token && token.length > 8 && (fromGate || !/query|cookie/.test(placement))) {
     assert.ok(!res.text.includes(token), 'response body must not contain the token');
+  }
+
+  for (const bad of e.body_absent_values ?? []) {
+    assert.ok(!res.text.includes(bad), `the response body must not contain ${JSON.stringify(bad)}`);
   }
 
   if (e.body_error !== undefined) {
