@@ -35,6 +35,7 @@ from harness.config import (CLIENT_CPU, EDGE_PORTS, JOSE_BUNDLE, JWT_CACHE_SIZE,
 from harness.errors import BenchError, Skip
 from harness.machine import machine_info, size_info, wait_quiet
 from harness.measure import measure
+from harness.micro import policy_cost
 from harness.procs import rss_kb, stop, stop_all
 from harness.report import command_line, compute_ratios, write_report
 from harness.scenarios import SCENARIOS, SERVERS, TARGET
@@ -55,7 +56,7 @@ def report_only():
                               "wrk_version", "node_version", "git_commit", "loadavg_start", "loadavg_end")}
     when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(RESULTS.stat().st_mtime))
     write_report(d["scenarios"], d["skipped"], d["ratios"], info, d["sizes"], d["memory"], m["total_s"],
-                 d["failures"], d["verifiers"], when)
+                 d["failures"], d["verifiers"], when, micro=d.get("micro", {}))
     print(f"bench: re-rendered {config.REPORT.relative_to(ROOT)} from {RESULTS.relative_to(ROOT)}")
     return 0
 
@@ -168,6 +169,18 @@ def main():
     if edge_proc is not None:
         stop(edge_proc)
 
+    micro = {}
+    try:
+        micro["policy"] = policy_cost()
+        p = micro["policy"]
+        print(f"bench: policy micro-benchmark: scopes-only {p['scopes_ns']:.0f} ns, 5-condition {p['policy_ns']:.0f} ns, "
+              f"ratio {p['ratio']:.2f} ({p['ratio_min']:.2f}-{p['ratio_max']:.2f})", flush=True)
+    except Skip as e:
+        skipped["micro/policy"] = str(e)
+    except BenchError as e:
+        failures.append(f"`micro/policy`: {e}")
+        print(f"bench: FAIL micro/policy: {e}", flush=True)
+
     info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     memory["note"] = (
         "Memory is the VmRSS of the Envoy (or workerd) process from `/proc/<pid>/status`, read right before and "
@@ -185,11 +198,11 @@ def main():
                     "connections": config.CONNECTIONS, "server_cpu": SERVER_CPU if config.PIN else None,
                     "client_cpu": CLIENT_CPU if config.PIN else None, "command": command_line(), "total_s": round(total, 1),
                     "jwt_cache_size": JWT_CACHE_SIZE},
-           "sizes": sizes, "memory": memory}
+           "sizes": sizes, "memory": memory, "micro": micro}
     RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
     if failures and not QUICK:
         config.REPORT = OUT / "BENCHMARKS.failed.md"  # a failed run does not replace BENCHMARKS.md
-    write_report(results, skipped, ratios, info, sizes, memory, total, failures, verifiers)
+    write_report(results, skipped, ratios, info, sizes, memory, total, failures, verifiers, micro=micro)
     print(f"bench: wrote {RESULTS.relative_to(ROOT)} and {config.REPORT.relative_to(ROOT)} in {total:.0f}s", flush=True)
     for name, r in ratios.items():
         print(f"bench: ratio {name:48s} {r['ratio']:.3f} (target {TARGET}){'' if r['met'] else ' MISSED'}")

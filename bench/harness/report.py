@@ -35,7 +35,7 @@ def fmt_kb(kb):
     return "n/a" if kb is None else f"{kb / 1024:.1f} MiB"
 
 
-def write_report(results, skipped, ratios, info, sizes, memory, total_s, failures, verifiers, when=None):
+def write_report(results, skipped, ratios, info, sizes, memory, total_s, failures, verifiers, when=None, micro=None):
     L = []
     title = "# jwtgate benchmarks" + (" (quick smoke run: numbers are not meaningful)" if QUICK else "")
     L += [title, "",
@@ -118,6 +118,18 @@ def write_report(results, skipped, ratios, info, sizes, memory, total_s, failure
                  f"{r['denominator_rps']:,.0f} | **{r['ratio']:.3f}** | {r['target']} | {'yes' if r['met'] else 'no'} | {miss} |")
     L += ["", "Ratios marked informational in `results.json` compare against a configuration the issue does not "
           "set a target for; they are listed for context."]
+    p = (micro or {}).get("policy")
+    if p:
+        L += ["", "## Authorization cost on the cached path (native micro-benchmark)", "",
+              "`Gate::decide` for a token already in the verified-token cache (`core/benches/policy.rs`, also "
+              "`make bench-policy`), pinned like a server; rounds alternate between the two rules, so load from "
+              "other processes falls on both alike. The 5-condition rule: tenant = path capture, role in an array, "
+              "a boolean, a number, a pattern.", "",
+              "| rule | ns per decision (median) |", "|---|---:|",
+              f"| scopes only | {p['scopes_ns']:,.0f} |", f"| 5-condition `require` | {p['policy_ns']:,.0f} |", "",
+              f"Ratio 5-condition ÷ scopes-only: **{p['ratio']:.2f}** (median of {p['rounds']} per-round ratios of "
+              f"{p['iters']:,} decisions each; spread {p['ratio_min']:.2f}–{p['ratio_max']:.2f}). No target: it "
+              "states what a policy costs next to the request's other work."]
     L += ["", "## Size and memory", "",
           "| artefact | bytes | gzip -9 bytes | sha256 (first 16) |", "|---|---:|---:|---|"]
     for key, s in sizes.items():

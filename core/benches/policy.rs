@@ -102,9 +102,17 @@ fn main() {
         p_ns.push(p);
         ratios.push(p / s);
     }
+    let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     let (scopes, policy, ratio) = (median(s_ns), median(p_ns), median(ratios));
     println!("Gate::decide, cached token, median of {rounds} alternating rounds x {iters} decisions:");
     println!("  scopes-only rule:      {scopes:9.0} ns/decision");
     println!("  5-condition require:   {policy:9.0} ns/decision");
-    println!("  ratio (5-condition / scopes-only), median of per-round ratios: {ratio:.2}");
+    println!("  ratio (5-condition / scopes-only), median of per-round ratios: {ratio:.2} (spread {lo:.2}-{hi:.2})");
+    // For `make bench` (bench/harness/micro.py).
+    let doc = json!({
+        "rounds": rounds, "iters": iters, "scopes_ns": scopes.round(), "policy_ns": policy.round(),
+        "ratio": (ratio * 1000.0).round() / 1000.0,
+        "ratio_min": (lo * 1000.0).round() / 1000.0, "ratio_max": (hi * 1000.0).round() / 1000.0,
+    });
+    println!("BENCH_POLICY {doc}");
 }
