@@ -215,7 +215,7 @@ impl FetchIdentity {
 
     /// A short key suffix: 96 bits of SHA-256 over the canonical text, hex.
     pub fn key(&self) -> String {
-        Sha256::digest(self.0.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(&Sha256::digest(self.0.as_bytes())[..12])
     }
 }
 
