@@ -61,6 +61,12 @@ const server = app.listen(port, args.host, (err) => {
   }
   console.log('upstream node listening');
 });
+// Node closes an idle keep-alive connection after 5 s; Envoy keeps pooled upstream
+// connections for up to an hour and may send a request on one just as Node closes it
+// (a 503 "upstream connect error … connection termination" on a busy machine). Outlive
+// every idle period of a test run instead.
+server.keepAliveTimeout = 15 * 60 * 1000;
+server.headersTimeout = server.keepAliveTimeout + 1000;
 server.on('error', (err) => {
   console.error(`upstream node: ${err.message}`);
   process.exit(1);
