@@ -210,7 +210,10 @@ export default {
     switch (d.kind) {
       case DecisionKind.Allow: {
         const a = d.allow();
-        console.log(a.log_line);
+        // Like Envoy's `jwks_stale_served` counter: only an allow served from a key set
+        // whose refresh is failing is worth a line (with the token's hash); logging every
+        // allowed request would put console I/O on the hot path.
+        if (a.stale_keys) console.log(a.log_line);
         const report = a.report_line;
         if (report) console.log(report); // a report-only decision: what would have happened
         const res = await forward(request, a);
