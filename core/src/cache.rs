@@ -12,6 +12,7 @@
 //!   servable (stale bound).
 
 use crate::alg::Alg;
+use crate::revocation::TokenIds;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -33,6 +34,9 @@ pub struct Verified {
     /// only), so a cache hit is authorized like a fresh token; `None` when no rule
     /// has a tree.
     pub claims: Option<Rc<Map<String, Value>>>,
+    /// What revocation entries match (`jti`, `sub`, `sid`, client, `iat`), kept only
+    /// for providers with a `revocation` block: every hit is checked again.
+    pub ids: Option<Box<TokenIds>>,
 }
 
 /// FIFO-evicting map with a fixed capacity (0 disables caching).
@@ -95,6 +99,7 @@ mod tests {
             scopes: vec![],
             headers: vec![],
             claims: None,
+            ids: None,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::gate::GateState;
 use crate::headers::claim_headers;
 use crate::job::{verdict_for, Ask, KeyRef, Verdict, Verifier};
 use crate::jwk::Key;
+use crate::revocation::{Check, TokenIds};
 use crate::token::{self, Unverified};
 use sha2::{Digest, Sha256};
 use std::ops::ControlFlow;
@@ -47,14 +48,39 @@ impl Checker<'_> {
     /// given so far for this request.
     pub fn check(&self, state: &mut GateState, found: &Found<'_>, ps: &[usize], verdicts: &[Verdict]) -> Checked {
         let digest: TokenDigest = Sha256::digest(found.token.as_bytes()).into();
-        if let Some(hit) = self.cached(state, &digest, found, ps) {
-            return hit;
+        let checked = match self.cached(state, &digest, found, ps) {
+            Some(hit) => hit,
+            None => {
+                let checked = self.check_uncached(state, &digest, found, ps, verdicts);
+                if let Checked::Ok(v) = &checked {
+                    state.cache.insert(digest, v.clone());
+                }
+                checked
+            }
+        };
+        match checked {
+            Checked::Ok(v) => self.not_revoked(state, v),
+            other => other,
         }
-        let checked = self.check_uncached(state, &digest, found, ps, verdicts);
-        if let Checked::Ok(v) = &checked {
-            state.cache.insert(digest, v.clone());
+    }
+
+    /// The denylist check: after the signature and claims, on every request, cache hits
+    /// included (a token cached before its revocation is refused from then on).
+    fn not_revoked(&self, state: &GateState, v: Verified) -> Checked {
+        let Some(Some(r)) = state.revocations.get(v.provider) else { return Checked::Ok(v) };
+        let Some(ids) = v.ids.as_deref() else {
+            return Checked::Err(AuthError::Internal("a verified token lacks the identifiers revocation needs"));
+        };
+        match r.check(ids, self.now_ms) {
+            Check::Clear => Checked::Ok(v),
+            Check::Revoked(_) => Checked::Err(AuthError::Revoked),
+            // Never loaded, or only old (an idle edge isolate): wait for the fetch, as
+            // for keys. Stale because refreshes fail: 503 now.
+            Check::Unavailable { cold, refreshable } if self.may_hold && (cold || refreshable) => {
+                Checked::NeedKeys(v.provider)
+            }
+            Check::Unavailable { .. } => Checked::Err(AuthError::RevocationUnavailable),
         }
-        checked
     }
 
     /// A cache hit, re-checked for this request; `None` means "verify from scratch".
@@ -139,6 +165,7 @@ impl Checker<'_> {
             scopes: claims::granted_scopes(&u.claims).into_iter().map(str::to_owned).collect(),
             headers,
             claims: policy_claims,
+            ids: prov.revocation.as_ref().map(|_| Box::new(TokenIds::of(&u.claims))),
         })
     }
 

@@ -10,6 +10,7 @@ use crate::decision::Decision;
 use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
+use crate::revocation::Revocation;
 use sha2::{Digest, Sha256};
 
 pub struct Gate {
@@ -23,6 +24,8 @@ pub struct Gate {
 pub(crate) struct GateState {
     pub keys: Vec<KeySet>,
     pub cache: TokenCache,
+    /// Each provider's denylists (`None`: no `revocation` block).
+    pub revocations: Vec<Option<Revocation>>,
 }
 
 impl Gate {
@@ -40,9 +43,18 @@ impl Gate {
                 }
             })
             .collect();
+        let revocations = config
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let seed = seed.rotate_left(17).wrapping_add(i as u64);
+                p.revocation.as_ref().map(|r| Revocation::new(i, r, &p.issuer, p.clock_skew_s, seed))
+            })
+            .collect();
         let cache = TokenCache::new(config.token_cache_size);
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
-        Gate { config, verifier, state: GateState { keys, cache } }
+        Gate { config, verifier, state: GateState { keys, cache, revocations } }
     }
 
     /// A gate with the software verifier.
@@ -91,6 +103,12 @@ impl Gate {
 
     pub fn on_fetch_result(&mut self, provider: usize, now_ms: u64, r: FetchResult<'_>) -> Option<KeySetEvent> {
         self.state.keys.get_mut(provider).map(|k| k.on_fetch_result(now_ms, r))
+    }
+
+    /// Provider `p`'s revocation state (tests drive its feed directly).
+    #[cfg(test)]
+    pub(crate) fn revocation_mut(&mut self, p: usize) -> Option<&mut Revocation> {
+        self.state.revocations.get_mut(p).and_then(Option::as_mut)
     }
 
     /// Entries in the verified-token cache (tests only: no host needs it).

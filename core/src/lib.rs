@@ -25,6 +25,7 @@ mod jwk;
 mod path;
 mod policy;
 mod request;
+mod revocation;
 mod route;
 mod rules;
 mod strip;
@@ -35,7 +36,8 @@ mod verify;
 
 pub use alg::Alg;
 pub use config::{
-    Audiences, ConfigError, GateConfig, JwksSource, ProviderConfig, RemoteJwks, Requirement, TokenSource,
+    Audiences, ConfigError, GateConfig, JwksSource, OnStale, ProviderConfig, RemoteJwks, Requirement, RevocationConfig,
+    TokenSource,
 };
 pub use decision::{Allowed, Decision, Denial};
 pub use error::AuthError;
@@ -49,6 +51,7 @@ pub use job::{KeyRef, Verifier, VerifyJob};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
 pub use policy::{Mode, Outcome, Unmet, Verdict};
 pub use request::RequestView;
+pub use revocation::{Change as RevocationChange, RevocationEvent};
 pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
 pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};

@@ -36,3 +36,12 @@ pub const KID_REFETCH_COOLDOWN_S: u64 = 30;
 /// Remote `jwks.max_body_bytes` and its floor.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub const MIN_MAX_BODY_BYTES: usize = 1024;
+
+/// Revocation `feed.refresh_interval_s`: how often the list is polled.
+pub const REVOCATION_REFRESH_INTERVAL_S: u64 = 15;
+/// Revocation `feed.max_staleness_s` and its upper bound: a revocation is enforced
+/// within this long of its publication, or the provider's routes answer 503.
+pub const REVOCATION_MAX_STALENESS_S: u64 = 60;
+pub const REVOCATION_MAX_STALENESS_CAP_S: u64 = 86_400;
+/// Revocation `feed.max_body_bytes` (a full list of 100,000 entries is about 6 MiB).
+pub const REVOCATION_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;

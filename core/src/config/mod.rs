@@ -6,6 +6,7 @@
 
 pub mod defaults;
 mod raw;
+mod revocation;
 mod rule;
 mod validate;
 
@@ -15,6 +16,8 @@ use crate::policy::{Mode, Policy};
 use crate::route::{HostMatch, Template};
 use crate::strip::StripPolicy;
 use std::fmt;
+
+pub use revocation::{OnStale, RevocationConfig};
 
 /// A config error: the dotted path of the offending field and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +88,21 @@ impl GateConfig {
 }
 
 impl GateConfig {
+    /// Settings that weaken a guarantee on purpose, for hosts to log at start.
+    pub fn warnings(&self) -> Vec<String> {
+        self.providers
+            .iter()
+            .filter(|p| p.revocation.as_ref().is_some_and(|r| r.feed.is_some() && r.on_stale == OnStale::Allow))
+            .map(|p| {
+                format!(
+                    "provider {}: revocation.on_stale is \"allow\": past max_staleness_s its tokens are allowed \
+                     against the last good revocation list (weakened guarantee: revocations may go unenforced)",
+                    p.name
+                )
+            })
+            .collect()
+    }
+
     /// The token sources of `providers`, each once, in order.
     pub fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
         let mut out: Vec<&TokenSource> = Vec::new();
@@ -114,6 +132,9 @@ pub struct ProviderConfig {
     pub claim_headers: Vec<ClaimHeader>,
     pub forward_token: bool,
     pub jwks: JwksSource,
+    /// Denylist entries and/or a feed; `None`: tokens of this provider are never
+    /// checked for revocation.
+    pub revocation: Option<RevocationConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

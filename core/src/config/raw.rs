@@ -67,6 +67,38 @@ pub struct RawProvider {
     pub claim_to_headers: Vec<RawClaimToHeader>,
     #[serde(default)]
     pub forward_token: bool,
+    /// Denylist entries and/or a revocation feed (`config/revocation.rs`).
+    #[serde(default)]
+    pub revocation: Option<RawRevocation>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawRevocation {
+    /// Entries as in the feed document (parsed by `revocation::Entry`, which names
+    /// each member itself).
+    #[serde(default)]
+    pub inline: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub feed: Option<RawFeed>,
+    /// `"deny"` (default: 503 past the bound) or `"allow"`.
+    #[serde(default)]
+    pub on_stale: Option<String>,
+}
+
+/// Where the revocation feed is fetched from: the JWKS's fields, with the bound named
+/// for what it promises.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    pub cluster: Option<String>,
+    pub path: Option<String>,
+    pub authority: Option<String>,
+    pub uri: Option<String>,
+    pub refresh_interval_s: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub max_staleness_s: Option<u64>,
+    pub max_body_bytes: Option<usize>,
 }
 
 /// `"*"` (explicitly no audience check) or a non-empty list (any-of).

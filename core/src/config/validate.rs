@@ -108,6 +108,7 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     if issuer.is_empty() {
         return err(f("issuer"), "must not be empty");
     }
+    let issuer_for_entries = issuer.clone();
     let audiences = match required(&f("audiences"), p.audiences)? {
         RawAudiences::Any(s) if s == "*" => Audiences::Any,
         RawAudiences::Any(_) => {
@@ -161,6 +162,10 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         sources: sources(&f("from"), p.from)?,
         claim_headers,
         forward_token: p.forward_token,
+        revocation: match p.revocation {
+            Some(r) => Some(super::revocation::revocation(&f("revocation"), r, &issuer_for_entries)?),
+            None => None,
+        },
         jwks,
     })
 }
@@ -196,6 +201,12 @@ fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
             .map_err(|e| ConfigError { field: format!("{field}.inline"), problem: e.to_string() })?;
         return Ok(JwksSource::Inline(doc));
     }
+    remote(field, j).map(JwksSource::Remote)
+}
+
+/// A remote source (`cluster`/`path`/`authority`/`uri` and the fetch bounds); also the
+/// revocation feed's, which passes its own fields in these.
+pub(super) fn remote(field: &str, j: RawJwks) -> R<RemoteJwks> {
     let (uri_authority, uri_path) = match &j.uri {
         Some(u) => split_uri(u).ok_or_else(|| ConfigError {
             field: format!("{field}.uri"),
@@ -242,7 +253,7 @@ fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
     if max_body_bytes < defaults::MIN_MAX_BODY_BYTES {
         return err(format!("{field}.max_body_bytes"), format!("must be at least {}", defaults::MIN_MAX_BODY_BYTES));
     }
-    Ok(JwksSource::Remote(RemoteJwks {
+    Ok(RemoteJwks {
         cluster: j.cluster,
         uri: j.uri,
         path,
@@ -253,7 +264,7 @@ fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
         max_stale_s,
         kid_refetch_cooldown_s,
         max_body_bytes,
-    }))
+    })
 }
 
 /// `http(s)://authority/path` → (authority, path). Anything else is refused.

@@ -195,7 +195,12 @@ impl<D: Document> Fetched<D> {
             provider: self.owner,
             cluster: r.cluster.clone(),
             uri: r.uri.clone(),
-            path: r.path.clone(),
+            // Only after a success may the document shape the request (a delta cursor):
+            // after a failure the plain path asks for the whole document again.
+            path: match &self.phase {
+                Phase::Fresh(h) => h.doc.request_path(&r.path),
+                _ => r.path.clone(),
+            },
             authority: r.authority.clone(),
             timeout_ms: r.timeout_ms,
             reason,
@@ -305,11 +310,41 @@ impl<D: Document> Fetched<D> {
                 return Ok(FetchEvent::Unchanged);
             }
         }
-        let doc = D::parse(r.body, &self.cx)?;
+        // The held document is never shared beyond a call, so `get_mut` finds it unique.
+        let held_doc = match &mut self.phase {
+            Phase::Cold { .. } => None,
+            Phase::Fresh(h) | Phase::Failing { held: h, .. } => Rc::get_mut(&mut h.doc),
+        };
+        let doc = match D::parse_after(held_doc, r.body, &self.cx)? {
+            Some(doc) => Rc::new(doc),
+            // Updated in place (a delta).
+            None => self.take_held().ok_or("no held document to update")?.doc,
+        };
         let event = FetchEvent::Loaded(doc.summary());
-        self.phase = Phase::Fresh(Held { doc: Rc::new(doc), fetched_at_ms: sent_at_ms, digest, etag, last_modified });
+        self.phase = Phase::Fresh(Held { doc, fetched_at_ms: sent_at_ms, digest, etag, last_modified });
         self.generation += 1;
         Ok(event)
+    }
+
+    fn take_held(&mut self) -> Option<Held<D>> {
+        match std::mem::replace(&mut self.phase, Phase::Cold { failures: 0 }) {
+            Phase::Cold { .. } => None,
+            Phase::Fresh(held) | Phase::Failing { held, .. } => Some(held),
+        }
+    }
+
+    /// The held document for in-place upkeep (e.g. dropping expired entries); `None`
+    /// when nothing is held.
+    pub fn document_mut(&mut self) -> Option<&mut D> {
+        match &mut self.phase {
+            Phase::Cold { .. } => None,
+            Phase::Fresh(h) | Phase::Failing { held: h, .. } => Rc::get_mut(&mut h.doc),
+        }
+    }
+
+    /// When the fetch that last confirmed the held document was sent.
+    pub fn fetched_at_ms(&self) -> Option<u64> {
+        self.held().map(|h| h.fetched_at_ms)
     }
 
     /// A `304` renews the held document only if the request was conditional on it. An

@@ -29,6 +29,19 @@ pub trait Document: Sized {
     /// Parses and validates a `200` body. The error says what is wrong with it.
     fn parse(body: &[u8], cx: &Self::Context) -> Result<Self, String>;
     fn summary(&self) -> Self::Summary;
+
+    /// Parses a `200` body that may build on the held document (a delta): `Ok(None)`
+    /// means `held` was updated in place. On an error `held` must be left untouched, so
+    /// the last good document survives. By default every body is a whole document.
+    fn parse_after(_held: Option<&mut Self>, body: &[u8], cx: &Self::Context) -> Result<Option<Self>, String> {
+        Self::parse(body, cx).map(Some)
+    }
+
+    /// The path to fetch while this document is held and its last fetch succeeded (a
+    /// feed adds its cursor here). By default the configured path.
+    fn request_path(&self, base: &str) -> String {
+        base.to_owned()
+    }
 }
 
 /// The log-facing side of a load ("loaded 3 keys"), and how the document is named in

@@ -1,0 +1,145 @@
+//! Revocation seen through `Gate::decide`: checked after the signature on every request,
+//! cache hits included; 401 `invalid_token` when revoked; 503 past the staleness bound.
+
+use super::remote::decide_at;
+use super::*;
+
+const FEED_BOUND_S: u64 = 10;
+
+/// Provider `a` with a revocation feed (and whatever `inline` entries are given).
+fn revoking_world(inline: serde_json::Value, on_stale: &str) -> World {
+    world_with(|c| {
+        c["providers"]["a"]["revocation"] = json!({
+            "inline": inline,
+            "feed": {"uri": "https://idp-a.example/revocations", "refresh_interval_s": 2, "max_staleness_s": FEED_BOUND_S},
+            "on_stale": on_stale
+        });
+    })
+}
+
+/// Serves provider `a`'s feed a full list with these entries (fetch sent at `at_ms`).
+fn feed(w: &mut World, at_ms: u64, version: u64, entries: serde_json::Value) {
+    let body = json!({"version": version, "generated_at": at_ms / 1000, "kind": "full", "entries": entries});
+    let body = body.to_string().into_bytes();
+    let r = w.gate.revocation_mut(0).expect("provider a revokes");
+    r.poll(at_ms);
+    let event = r.on_fetch_result(at_ms, FetchResult::response(at_ms, 200, &body));
+    assert!(matches!(event, Some(crate::fetched::FetchEvent::Loaded(_))), "{event:?}");
+}
+
+fn assert_revoked(d: Decision) {
+    let d = denied(d);
+    assert_eq!((d.status, &d.reason), (401, &AuthError::Revoked));
+    let www = d.www_authenticate.expect("RFC 6750 challenge");
+    assert!(www.contains("error=\"invalid_token\""), "{www}");
+    assert_eq!(d.reason.metric_reason(), "revoked");
+}
+
+fn assert_stale(d: Decision) {
+    let d = denied(d);
+    assert_eq!((d.status, &d.reason), (503, &AuthError::RevocationUnavailable));
+    assert_eq!(d.retry_after_s, Some(5));
+    assert_eq!(d.www_authenticate, None, "a 503 must not blame the token");
+    assert_eq!(d.reason.metric_reason(), "revocation_stale");
+}
+
+fn token(w: &World, claims: serde_json::Value) -> String {
+    es256_token(&w.ec_a, &payload(claims))
+}
+
+#[test]
+fn a_cached_token_is_refused_once_the_feed_revokes_it() {
+    let mut w = revoking_world(json!([]), "deny");
+    feed(&mut w, NOW_MS, 1, json!([]));
+    let t = token(&w, json!({"jti": "t-1"}));
+    allowed(decide(&mut w, &bearer("/api/x", &t)));
+    assert_eq!(w.gate.cached_tokens(), 1);
+    allowed(decide(&mut w, &bearer("/api/x", &t)));
+    feed(&mut w, NOW_MS + 2_000, 2, json!([{"jti": "t-1", "exp": NOW_S + 600}]));
+    assert_revoked(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS + 2_000, Hold::Fresh));
+    assert_eq!(w.gate.cached_tokens(), 1, "the cache keeps the verification; the list decides");
+    let other = token(&w, json!({"jti": "t-2"}));
+    allowed(decide_at(&mut w, &bearer("/api/x", &other), NOW_MS + 2_000, Hold::Fresh));
+}
+
+#[test]
+fn inline_entries_revoke_by_jti_sub_sid_and_client() {
+    let inline = json!([
+        {"jti": "j-bad", "exp": NOW_S + 600},
+        {"sub": "u-gone", "iat_before": NOW_S - 5, "exp": NOW_S + 600},
+        {"sid": "s-ended", "exp": NOW_S + 600},
+        {"client_id": "c-leaked", "exp": NOW_S + 600}
+    ]);
+    let mut w = world_with(|c| c["providers"]["a"]["revocation"] = json!({"inline": inline}));
+    let cases = [
+        (json!({"jti": "j-bad"}), false),
+        (json!({"jti": "j-ok"}), true),
+        (json!({"sub": "u-gone", "iat": NOW_S - 10}), false),
+        (json!({"sub": "u-gone", "iat": NOW_S - 5}), true),
+        (json!({"sid": "s-ended"}), false),
+        (json!({"sid": "s-live"}), true),
+        (json!({"client_id": "c-leaked"}), false),
+        (json!({"azp": "c-leaked"}), false),
+        (json!({"azp": "c-fine"}), true),
+    ];
+    for (claims, ok) in cases {
+        let t = token(&w, claims.clone());
+        // Twice: the second decision is a cache hit.
+        for _ in 0..2 {
+            let d = decide(&mut w, &bearer("/api/x", &t));
+            if ok {
+                allowed(d);
+            } else {
+                assert_revoked(d);
+            }
+        }
+        let _ = claims;
+    }
+    // Provider `b` has no revocation block: the same jti passes there.
+    let t = es256_token(&w.ec_b, &payload(json!({"iss": ISS_B, "jti": "j-bad"})));
+    allowed(decide(&mut w, &bearer("/api/x", &t)));
+}
+
+#[test]
+fn a_revoked_token_with_a_bad_signature_is_still_a_signature_failure() {
+    let mut w = world_with(|c| {
+        c["providers"]["a"]["revocation"] = json!({"inline": [{"jti": "j", "exp": NOW_S + 600}]});
+    });
+    let t = es256_token(&ec_key("ec-a"), &payload(json!({"jti": "j"})));
+    let d = denied(decide(&mut w, &bearer("/api/x", &t)));
+    assert_eq!(d.reason, AuthError::BadSignature, "the list is consulted only after the signature");
+}
+
+#[test]
+fn a_cold_feed_holds_then_503s_and_past_the_bound_the_routes_503() {
+    let mut w = revoking_world(json!([]), "deny");
+    let t = token(&w, json!({"jti": "t-1"}));
+    assert!(matches!(decide(&mut w, &bearer("/api/x", &t)), Decision::NeedKeys { provider: 0 }));
+    assert_stale(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS, Hold::Expired));
+    feed(&mut w, NOW_MS, 1, json!([]));
+    allowed(decide(&mut w, &bearer("/api/x", &t)));
+    // The feed fails from now on: the list serves until the bound, then 503 (cache hit or not).
+    let r = w.gate.revocation_mut(0).unwrap();
+    let retry = r.poll(NOW_MS + 3_000).expect("refresh due");
+    assert!(r.on_fetch_result(NOW_MS + 3_000, FetchResult::no_response(retry.requested_at_ms)).is_some());
+    let edge = NOW_MS + FEED_BOUND_S * 1000;
+    allowed(decide_at(&mut w, &bearer("/api/x", &t), edge, Hold::Expired));
+    assert_stale(decide_at(&mut w, &bearer("/api/x", &t), edge + 1, Hold::Expired));
+    assert_stale(decide_at(&mut w, &bearer("/api/x", &t), edge + 1, Hold::Fresh));
+    // Inline-only providers and public routes are unaffected.
+    allowed(decide_at(&mut w, &bearer("/public/x", &t), edge + 1, Hold::Expired));
+    let tb = es256_token(&w.ec_b, &payload(json!({"iss": ISS_B})));
+    allowed(decide_at(&mut w, &bearer("/api/x", &tb), edge + 1, Hold::Expired));
+}
+
+#[test]
+fn on_stale_allow_keeps_serving_with_the_last_good_list() {
+    let mut w = revoking_world(json!([]), "allow");
+    let t = token(&w, json!({"jti": "t-1"}));
+    allowed(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS, Hold::Expired));
+    feed(&mut w, NOW_MS, 1, json!([{"jti": "t-2", "exp": NOW_S + 600}]));
+    let late = NOW_MS + 100_000;
+    allowed(decide_at(&mut w, &bearer("/api/x", &t), late, Hold::Expired));
+    let revoked = token(&w, json!({"jti": "t-2"}));
+    assert_revoked(decide_at(&mut w, &bearer("/api/x", &revoked), late, Hold::Expired));
+}
