@@ -45,6 +45,8 @@ import { randomBytes } from 'node:crypto';
 import * as jose from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
+import { revocationFeed } from './revocation.mjs';
+
 const { values: args } = parseArgs({
   options: {
     port: { type: 'string', default: '9400' },
@@ -111,7 +113,12 @@ const resourceServer = {
   jwt: { sign: { alg: 'RS256' } },
 };
 
+// RFC 7009-shaped revocation of JWT access tokens, session ends, and the jwtgate
+// revocation feed (tests/idp/revocation.mjs).
+const revocation = revocationFeed({ issuer: ISSUER, jwks, clients: CLIENTS, tokenTtlS: ACCESS_TOKEN_TTL });
+
 const configuration = {
+  discovery: { revocation_endpoint: `${ISSUER}/token/revocation`, jwtgate_revocation_feed: `${ISSUER}/revocations` },
   clients: Object.entries(CLIENTS).map(([clientId, secret]) => ({
     client_id: clientId,
     client_secret: secret,
@@ -168,7 +175,23 @@ provider.on('server_error', (_ctx, err) => {
   console.error('idp server_error', err);
 });
 
-const server = createServer(provider.callback());
+revocation.listen(provider);
+
+const providerCallback = provider.callback();
+const server = createServer(async (req, res) => {
+  try {
+    if (await revocation.handle(req, res)) {
+      console.log(`idp ${req.method} ${req.url.split('?')[0]} ${res.statusCode}`);
+      return;
+    }
+  } catch (err) {
+    console.error(`idp revocation: ${err.message}`);
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end('{"error":"invalid_request"}');
+    return;
+  }
+  providerCallback(req, res);
+});
 server.on('error', (err) => {
   console.error(`idp: ${err.message}`);
   process.exit(1);
