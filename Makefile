@@ -12,7 +12,7 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy vectors-wasm
+.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-revocation vectors-wasm
 FUZZ_SECONDS ?= 300
 
 help:
@@ -117,6 +117,11 @@ bench-smoke: setup build
 # 5-condition `require` tree; prints ns/decision and the ratio (no servers, one core).
 bench-policy:
 	cargo bench -p jwtgate-core --bench policy
+
+# Native micro-benchmark: Gate::decide on a cached token with a 100,000-entry denylist
+# against no revocation block (BENCH_QUICK=1 for a smoke run).
+bench-revocation:
+	cargo bench -p jwtgate-core --bench revocation
 
 test: setup lint unit e2e fuzz-smoke bench-smoke
 

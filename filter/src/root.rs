@@ -96,11 +96,15 @@ impl RootContext for Root {
         match self.load() {
             Ok(gate) => {
                 self.fetcher = Fetcher::open(&gate);
+                let warnings = gate.config().warnings();
                 let state =
                     State { gate, held: Default::default(), metrics: Metrics::default(), respond: Default::default() };
                 self.shared = Some(Rc::new(RefCell::new(state)));
                 let _ = hostcalls::set_tick_period(TICK);
                 host::log(LogLevel::Info, "jwtgate: configuration loaded");
+                for w in &warnings {
+                    host::log(LogLevel::Warn, &format!("jwtgate: {w}"));
+                }
                 true
             }
             Err(e) => {

@@ -29,6 +29,7 @@ function setup(env) {
     if (!Array.isArray(o) || o.length === 0) throw new Error('ORIGINS must name at least one origin');
     origins = o;
     console.log('jwtgate: configuration loaded');
+    for (const w of gate.warnings) console.warn(w);
   } catch (e) {
     setupError = String(e?.message ?? e);
     console.error(`jwtgate: ${setupError}`);

@@ -30,6 +30,13 @@ impl EdgeGate {
         Ok(EdgeGate { gate: Gate::new(config, verifier, seed as u64) })
     }
 
+    /// Settings that weaken a guarantee on purpose (e.g. `revocation.on_stale: "allow"`),
+    /// one log line each, for the JS side to log at start.
+    #[wasm_bindgen(getter)]
+    pub fn warnings(&self) -> Vec<String> {
+        self.gate.config().warnings().into_iter().map(|w| format!("jwtgate: {w}")).collect()
+    }
+
     /// Decides a request that arrived at `arrived_ms`. `headers` is a flat
     /// `[name, value, name, value, …]` list.
     pub fn decide(
