@@ -95,8 +95,9 @@ impl Gate {
     /// shared-data channel per entry; documents that appear later (named by a token, say)
     /// are found with [`Gate::fetch_identity`] when their first fetch is asked for.
     pub fn remote_docs(&self) -> Vec<(DocId, FetchIdentity)> {
-        let jwks = (0..self.config.providers.len()).map(DocId::jwks);
-        jwks.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
+        let n = self.config.providers.len();
+        let docs = (0..n).map(DocId::jwks).chain((0..n).map(DocId::revocation));
+        docs.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
     }
 
     /// What decides the bytes `doc`'s fetch returns (plus the issuer it is trusted for);
@@ -106,6 +107,10 @@ impl Gate {
         match (doc.kind, &provider.jwks) {
             (DocKind::Jwks, JwksSource::Remote(r)) => Some(FetchIdentity::of(doc.kind, r, &provider.issuer)),
             (DocKind::Jwks, JwksSource::Inline(_)) => None,
+            (DocKind::Revocation, _) => {
+                let remote = self.revocation(doc.provider)?.remote()?;
+                Some(FetchIdentity::of(doc.kind, remote, &provider.issuer))
+            }
         }
     }
 
@@ -113,12 +118,15 @@ impl Gate {
     pub fn fetch_body_cap(&self, doc: DocId) -> usize {
         match doc.kind {
             DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
+            DocKind::Revocation => self.revocation(doc.provider).map_or(0, Revocation::body_cap),
         }
     }
 
     /// Fetches the host must start now.
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
-        self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms)).collect()
+        let keys = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms));
+        let lists = self.state.revocations.iter_mut().flatten().filter_map(|r| r.poll(now_ms));
+        keys.chain(lists).collect()
     }
 
     /// Applies the outcome of a fetch of `doc` (this host's, or one another VM of the
@@ -127,6 +135,10 @@ impl Gate {
         match doc.kind {
             DocKind::Jwks => {
                 self.state.keys.get_mut(doc.provider).map(|k| DocEvent::Keys(k.on_fetch_result(now_ms, r)))
+            }
+            DocKind::Revocation => {
+                let r = self.state.revocations.get_mut(doc.provider)?.as_mut()?.on_fetch_result(now_ms, r)?;
+                Some(DocEvent::Revocation(r))
             }
         }
     }
@@ -137,13 +149,12 @@ impl Gate {
         let Some(provider) = self.config.providers.get(doc.provider) else { return Vec::new() };
         match doc.kind {
             DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
+            DocKind::Revocation => self.revocation(doc.provider).map_or_else(Vec::new, |r| r.gauges(&provider.name)),
         }
     }
 
-    /// Provider `p`'s revocation state (tests drive its feed directly).
-    #[cfg(test)]
-    pub(crate) fn revocation_mut(&mut self, p: usize) -> Option<&mut Revocation> {
-        self.state.revocations.get_mut(p).and_then(Option::as_mut)
+    fn revocation(&self, p: usize) -> Option<&Revocation> {
+        self.state.revocations.get(p).and_then(Option::as_ref)
     }
 
     /// Entries in the verified-token cache (tests only: no host needs it).

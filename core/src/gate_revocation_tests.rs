@@ -3,6 +3,7 @@
 
 use super::remote::decide_at;
 use super::*;
+use crate::fetched::{DocEvent, DocId, DocKind, FetchEvent};
 
 const FEED_BOUND_S: u64 = 10;
 
@@ -17,14 +18,17 @@ fn revoking_world(inline: serde_json::Value, on_stale: &str) -> World {
     })
 }
 
-/// Serves provider `a`'s feed a full list with these entries (fetch sent at `at_ms`).
+/// Serves provider `a`'s feed a full list with these entries, the way hosts do: the
+/// gate's due fetch of the document, then its result (sent at `at_ms`).
 fn feed(w: &mut World, at_ms: u64, version: u64, entries: serde_json::Value) {
     let body = json!({"version": version, "generated_at": at_ms / 1000, "kind": "full", "entries": entries});
     let body = body.to_string().into_bytes();
-    let r = w.gate.revocation_mut(0).expect("provider a revokes");
-    r.poll(at_ms);
-    let event = r.on_fetch_result(at_ms, FetchResult::response(at_ms, 200, &body));
-    assert!(matches!(event, Some(crate::fetched::FetchEvent::Loaded(_))), "{event:?}");
+    let doc = DocId::revocation(0);
+    let due = w.gate.poll_fetches(at_ms);
+    assert!(due.iter().any(|f| f.doc == doc), "the feed fetch is due at {at_ms}: {due:?}");
+    let event = w.gate.on_fetch_result(doc, at_ms, FetchResult::response(at_ms, 200, &body));
+    assert!(matches!(event, Some(DocEvent::Revocation(FetchEvent::Loaded(_)))), "{event:?}");
+    assert!(!event.is_some_and(|e| e.failed()));
 }
 
 fn assert_revoked(d: Decision) {
@@ -119,9 +123,11 @@ fn a_cold_feed_holds_then_503s_and_past_the_bound_the_routes_503() {
     feed(&mut w, NOW_MS, 1, json!([]));
     allowed(decide(&mut w, &bearer("/api/x", &t)));
     // The feed fails from now on: the list serves until the bound, then 503 (cache hit or not).
-    let r = w.gate.revocation_mut(0).unwrap();
-    let retry = r.poll(NOW_MS + 3_000).expect("refresh due");
-    assert!(r.on_fetch_result(NOW_MS + 3_000, FetchResult::no_response(retry.requested_at_ms)).is_some());
+    let doc = DocId::revocation(0);
+    let retry_at = NOW_MS + 3_000;
+    assert!(w.gate.poll_fetches(retry_at).iter().any(|f| f.doc == doc));
+    let event = w.gate.on_fetch_result(doc, retry_at, FetchResult::no_response(retry_at)).expect("a revocation doc");
+    assert!(event.failed() && event.to_string().contains("revocation list fetch failed"), "{event}");
     let edge = NOW_MS + FEED_BOUND_S * 1000;
     allowed(decide_at(&mut w, &bearer("/api/x", &t), edge, Hold::Expired));
     assert_stale(decide_at(&mut w, &bearer("/api/x", &t), edge + 1, Hold::Expired));
@@ -142,4 +148,44 @@ fn on_stale_allow_keeps_serving_with_the_last_good_list() {
     allowed(decide_at(&mut w, &bearer("/api/x", &t), late, Hold::Expired));
     let revoked = token(&w, json!({"jti": "t-2"}));
     assert_revoked(decide_at(&mut w, &bearer("/api/x", &revoked), late, Hold::Expired));
+}
+
+#[test]
+fn the_feed_is_a_remote_document_with_its_identity_cap_and_gauges() {
+    let mut w = revoking_world(json!([{"jti": "inline-1", "exp": NOW_S + 600}]), "deny");
+    let doc = DocId::revocation(0);
+    let docs: Vec<DocId> = w.gate.remote_docs().into_iter().map(|(d, _)| d).collect();
+    assert!(docs.contains(&doc) && docs.contains(&DocId::jwks(PROVIDER_R)), "{docs:?}");
+    assert_eq!(docs.iter().filter(|d| d.kind == DocKind::Revocation).count(), 1);
+    let id = w.gate.fetch_identity(doc).expect("fetched");
+    assert_ne!(Some(id), w.gate.fetch_identity(DocId::jwks(0)), "inline keys: none; and never the feed's");
+    assert_eq!(w.gate.fetch_body_cap(doc), crate::config::defaults::REVOCATION_MAX_BODY_BYTES);
+    assert_eq!(w.gate.fetch_identity(DocId::revocation(1)), None, "provider b has no feed");
+    let f = w.gate.poll_fetches(NOW_MS).into_iter().find(|f| f.doc == doc).expect("cold: due at once");
+    assert_eq!((f.path.as_str(), f.accept), ("/revocations", "application/json"));
+    let body =
+        json!({"version": 1, "generated_at": NOW_S, "kind": "full", "entries": [{"sid": "s", "exp": NOW_S + 600}]});
+    let body = body.to_string().into_bytes();
+    w.gate.on_fetch_result(doc, NOW_MS, FetchResult::response(NOW_MS, 200, &body));
+    let gauges = w.gate.doc_gauges(doc);
+    assert!(gauges.contains(&("revocation_entries.a".into(), 2)), "{gauges:?}");
+    assert!(gauges.contains(&("revocation_list_age_s.a".into(), 0)), "{gauges:?}");
+    // A failure 7 s later reports the list's age as of then.
+    let later = NOW_MS + 7_000;
+    let f = w.gate.poll_fetches(later).into_iter().find(|f| f.doc == doc).expect("refresh due");
+    assert_eq!(f.path, "/revocations", "no cursor was served");
+    w.gate.on_fetch_result(doc, later, FetchResult::response(later, 500, b""));
+    assert!(w.gate.doc_gauges(doc).contains(&("revocation_list_age_s.a".into(), 7)));
+}
+
+#[test]
+fn a_flood_of_unknown_jtis_asks_for_no_fetch() {
+    let mut w = revoking_world(json!([]), "deny");
+    feed(&mut w, NOW_MS, 1, json!([]));
+    for i in 0..500 {
+        let t = token(&w, json!({"jti": format!("unknown-{i}")}));
+        allowed(decide_at(&mut w, &bearer("/api/x", &t), NOW_MS + 10, Hold::Fresh));
+    }
+    let due = w.gate.poll_fetches(NOW_MS + 10);
+    assert!(due.iter().all(|f| f.doc.kind != DocKind::Revocation), "{due:?}");
 }

@@ -28,6 +28,8 @@ use std::fmt;
 pub enum DocKind {
     /// The provider's JWKS.
     Jwks,
+    /// The provider's revocation feed (`revocation.feed`).
+    Revocation,
 }
 
 impl DocKind {
@@ -35,6 +37,7 @@ impl DocKind {
     pub fn label(self) -> &'static str {
         match self {
             DocKind::Jwks => "jwks",
+            DocKind::Revocation => "revocation",
         }
     }
 }
@@ -50,6 +53,10 @@ pub struct DocId {
 impl DocId {
     pub fn jwks(provider: usize) -> DocId {
         DocId { provider, kind: DocKind::Jwks }
+    }
+
+    pub fn revocation(provider: usize) -> DocId {
+        DocId { provider, kind: DocKind::Revocation }
     }
 }
 
@@ -267,18 +274,21 @@ impl<S: Summary> fmt::Display for FetchEvent<S> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DocEvent {
     Keys(KeySetEvent),
+    Revocation(crate::revocation::RevocationEvent),
 }
 
 impl DocEvent {
     pub fn failed(&self) -> bool {
         match self {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Failed { .. }),
+            DocEvent::Revocation(e) => matches!(e, FetchEvent::Failed { .. }),
         }
     }
 
     pub fn unchanged(&self) -> bool {
         match self {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Unchanged),
+            DocEvent::Revocation(e) => matches!(e, FetchEvent::Unchanged),
         }
     }
 }
@@ -287,6 +297,7 @@ impl fmt::Display for DocEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DocEvent::Keys(e) => fmt::Display::fmt(e, f),
+            DocEvent::Revocation(e) => fmt::Display::fmt(e, f),
         }
     }
 }

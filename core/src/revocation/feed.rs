@@ -90,6 +90,7 @@ struct Body {
 }
 
 impl Document for FeedDoc {
+    const ACCEPT: &'static str = "application/json";
     type Context = FeedContext;
     type Summary = Change;
 

@@ -134,7 +134,7 @@ fn remote() -> RemoteJwks {
 }
 
 fn machine() -> Fetched<FeedDoc> {
-    Fetched::new(0, remote(), cx(), 7)
+    Fetched::new(crate::fetched::DocId::revocation(0), remote(), cx(), 7)
 }
 
 fn held_version(m: &Fetched<FeedDoc>) -> Option<u64> {

@@ -21,7 +21,7 @@ pub use feed::{Change, FeedContext, FeedDoc};
 pub use list::{Denylist, Matched};
 
 use crate::config::{OnStale, RevocationConfig};
-use crate::fetched::{FetchEvent, FetchRequest, FetchResult, Fetched, Status};
+use crate::fetched::{DocId, FetchEvent, FetchRequest, FetchResult, Fetched, Status};
 
 /// How often the held lists are swept for expired entries.
 const PRUNE_EVERY_MS: u64 = 60_000;
@@ -51,6 +51,8 @@ pub struct Revocation {
     on_stale: OnStale,
     skew_s: u64,
     next_prune_ms: u64,
+    /// When the latest fetch event was applied: gauges are reported as of then.
+    last_event_ms: u64,
 }
 
 impl Revocation {
@@ -59,9 +61,9 @@ impl Revocation {
         cfg.inline.iter().cloned().for_each(|e| inline.insert(e));
         let feed = cfg.feed.as_ref().map(|remote| {
             let cx = FeedContext { issuer: issuer.to_owned() };
-            Box::new(Fetched::new(owner, remote.clone(), cx, seed))
+            Box::new(Fetched::new(DocId::revocation(owner), remote.clone(), cx, seed))
         });
-        Revocation { inline, feed, on_stale: cfg.on_stale, skew_s, next_prune_ms: 0 }
+        Revocation { inline, feed, on_stale: cfg.on_stale, skew_s, next_prune_ms: 0, last_event_ms: 0 }
     }
 
     /// Whether the token is revoked at `now_ms`. The inline list always applies; the
@@ -69,7 +71,8 @@ impl Revocation {
     /// good list, however old, is still consulted).
     pub fn check(&self, ids: &TokenIds, now_ms: u64) -> Check {
         let now_s = now_ms / 1000;
-        if let Some(m) = self.inline.matches(ids, now_s, self.skew_s) {
+        // Most providers have a feed and no inline entries: skip their hashing then.
+        if let Some(m) = (!self.inline.is_empty()).then(|| self.inline.matches(ids, now_s, self.skew_s)).flatten() {
             return Check::Revoked(m);
         }
         let Some(feed) = &self.feed else { return Check::Clear };
@@ -116,6 +119,7 @@ impl Revocation {
 
     pub fn on_fetch_result(&mut self, now_ms: u64, r: FetchResult<'_>) -> Option<RevocationEvent> {
         let event = self.feed.as_mut()?.on_fetch_result(now_ms, r);
+        self.last_event_ms = now_ms;
         if matches!(event, FetchEvent::Loaded(_)) {
             self.prune(now_ms);
         }
@@ -130,6 +134,21 @@ impl Revocation {
             n += doc.list.prune(now_s, self.skew_s);
         }
         n
+    }
+
+    /// `revocation_list_age_s` and `revocation_entries` as of the latest fetch event
+    /// (hosts set gauges after each event; a failing feed still has one per retry).
+    pub fn gauges(&self, provider: &str) -> Vec<(String, u64)> {
+        let mut out = vec![(format!("revocation_entries.{provider}"), self.entries() as u64)];
+        if let Some(age) = self.age_s(self.last_event_ms) {
+            out.push((format!("revocation_list_age_s.{provider}"), age));
+        }
+        out
+    }
+
+    /// The feed's fetch identity source (`None` without a feed).
+    pub fn remote(&self) -> Option<&crate::config::RemoteJwks> {
+        self.feed.as_ref().map(|f| f.remote())
     }
 
     pub fn body_cap(&self) -> usize {
