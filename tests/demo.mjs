@@ -45,3 +45,31 @@ for (const [host, base] of Object.entries(endpoints.hosts).filter(([h]) => !h.en
   await show('report-only rule, no token: let through, the response header tells what would have happened',
     `${base}/api/shadow/orders`);
 }
+
+// Revocation: a fresh token allowed everywhere, revoked at the IdP (RFC 7009), and refused
+// by every gate a few seconds later (within revocation_bound_s).
+if (endpoints.revocation_url) {
+  const { access_token: doomed } = await fetchIdpToken(endpoints);
+  const gates = Object.entries(endpoints.hosts).filter(([h]) => !h.endsWith('-software'));
+  console.log(`\n════ revocation (bound: ${endpoints.revocation_bound_s} s)`);
+  for (const [host, base] of gates) {
+    await show(`${host}: a fresh token: allowed`, `${base}/api/node/hello`, { authorization: `Bearer ${doomed}` });
+  }
+  const basic = Buffer.from(`${endpoints.client_id}:${endpoints.client_secret}`).toString('base64');
+  const revokedAt = Date.now();
+  const r = await fetch(endpoints.revocation_url, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: doomed, token_type_hint: 'access_token' }),
+  });
+  console.log(`\n── revoked at the IdP: POST ${endpoints.revocation_url} (RFC 7009)  →  ${r.status}`);
+  for (const [host, base] of gates) {
+    let status = 200;
+    while (status === 200 && Date.now() - revokedAt < (endpoints.revocation_bound_s + 5) * 1000) {
+      await new Promise((done) => setTimeout(done, 250));
+      status = (await fetch(`${base}/api/node/hello`, { headers: { authorization: `Bearer ${doomed}` } })).status;
+    }
+    console.log(`   ${host}: refused ${((Date.now() - revokedAt) / 1000).toFixed(1)} s after the revocation`);
+    await show(`${host}: the revoked token`, `${base}/api/node/hello`, { authorization: `Bearer ${doomed}` });
+  }
+}

@@ -39,6 +39,8 @@ PORTS = {
     "envoy_sw": int(os.environ.get("JWTGATE_ENVOY_SW_PORT", 9412)),
     "envoy_sw_admin": int(os.environ.get("JWTGATE_ENVOY_SW_ADMIN_PORT", 9413)),
     "faults": int(os.environ.get("JWTGATE_FAULT_PORT", 9430)),
+    # The revocation fault suite: its feed server; 9451-9453 are its gate pair.
+    "revocation_faults": int(os.environ.get("JWTGATE_REVOCATION_FAULT_PORT", 9450)),
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
 ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
@@ -55,7 +57,8 @@ def fill(text, values):
 
 def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
     return fill(Path(path).read_text(), {"IDP_ISSUER": ISSUER, "IDP_AUTHORITY": f"127.0.0.1:{PORTS['idp']}",
-                                         "FAULT_PORT": PORTS["faults"]})
+                                         "FAULT_PORT": PORTS["faults"],
+                                         "REVOCATION_FAULT_PORT": PORTS["revocation_faults"]})
 
 
 def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
@@ -67,6 +70,7 @@ def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
         "NODE_PORT": PORTS["node"],
         "PY_PORT": PORTS["python"],
         "FAULT_PORT": PORTS["faults"],
+        "REVOCATION_FAULT_PORT": PORTS["revocation_faults"],
         "WASM_PATH": json.dumps(wasm or WASM),
         "WASM_RUNTIME": RUNTIME,
         "GATE_CONFIG_JSON": json.dumps(gate_json_text),
@@ -139,6 +143,11 @@ def wait_http(name, url, proc, ok=lambda status, body: status < 500, timeout=30)
     sys.exit(f"{name} not ready at {url} after {timeout}s ({last}); see {LOGS / (name + '.log')}")
 
 
+def revocation_bound_s(gate_text):
+    """The demo provider's `revocation.feed.max_staleness_s`."""
+    return json.loads(gate_text)["providers"]["idp"]["revocation"]["feed"]["max_staleness_s"]
+
+
 def up():
     if PIDS.exists():
         down()
@@ -177,6 +186,11 @@ def up():
     endpoints = {
         "idp_issuer": ISSUER,
         "idp_token_url": ISSUER + "/token",
+        # RFC 7009 revocation of the IdP's JWT access tokens (tests/idp/revocation.mjs), and
+        # the demo provider's revocation bound: a token revoked there is refused by every
+        # gate on /api/node/ within revocation_bound_s.
+        "revocation_url": ISSUER + "/token/revocation",
+        "revocation_bound_s": revocation_bound_s(gate_text),
         "client_id": "jwtgate-demo",
         "client_secret": "demo-secret",
         # More IdP clients (tests/idp/server.mjs): tenant `globex` with fewer roles and

@@ -9,10 +9,12 @@
 
 use base64::Engine;
 use jwt_simple::prelude::*;
-use jwtgate_core::{Decision, Gate, RequestView};
+use jwtgate_core::Gate;
 use serde_json::json;
-use std::hint::black_box;
-use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+
+mod common;
+use common::{env_or, median, Case};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
 const ISS: &str = "https://idp.bench";
@@ -50,48 +52,14 @@ fn token() -> String {
     HS256Key::from_bytes(SECRET).with_key_id("k").authenticate(claims).expect("signs")
 }
 
-/// One rule's gate, request and token, already decided once (so the token is cached).
-struct Case<'a> {
-    gate: Gate,
-    view: RequestView<'a>,
-}
-
-impl<'a> Case<'a> {
-    fn new(path: &'a str, headers: &'a [(String, String)], now_ms: u64) -> Case<'a> {
-        // A fresh gate per rule, so each measures one cache entry and one rule.
-        let mut gate = gate();
-        let view = RequestView { method: "GET", path, headers };
-        // The first decision verifies the token and caches it; the rounds hit the cache.
-        assert!(matches!(gate.decide(&view, now_ms, now_ms), Decision::Allow(_)), "{path} must be allowed");
-        Case { gate, view }
-    }
-
-    /// ns per decision over `iters` decisions.
-    fn round(&mut self, now_ms: u64, iters: u32) -> f64 {
-        let start = Instant::now();
-        for _ in 0..iters {
-            black_box(self.gate.decide(black_box(&self.view), now_ms, now_ms));
-        }
-        start.elapsed().as_nanos() as f64 / f64::from(iters)
-    }
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
     let rounds = env_or("BENCH_ROUNDS", 9usize).max(1);
     let iters = env_or("BENCH_ITERS", 20_000u32).max(1);
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(StdDuration::ZERO).as_millis() as u64;
     let headers = vec![("authorization".to_owned(), format!("Bearer {}", token()))];
-    let mut scopes = Case::new("/scopes/orders", &headers, now_ms);
-    let mut policy = Case::new("/tenants/acme/orders", &headers, now_ms);
+    // A fresh gate per rule, so each measures one cache entry and one rule.
+    let mut scopes = Case::new(gate(), "/scopes/orders", &headers, now_ms);
+    let mut policy = Case::new(gate(), "/tenants/acme/orders", &headers, now_ms);
     // Rounds alternate between the two rules, so load from other processes on a shared
     // machine falls on both alike; each round's ratio is taken, then the median.
     let (mut s_ns, mut p_ns, mut ratios) = (Vec::new(), Vec::new(), Vec::new());

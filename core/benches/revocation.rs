@@ -10,10 +10,12 @@
 
 use base64::Engine;
 use jwt_simple::prelude::*;
-use jwtgate_core::{Decision, Gate, RequestView};
+use jwtgate_core::Gate;
 use serde_json::{json, Value};
-use std::hint::black_box;
 use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
+
+mod common;
+use common::{env_or, median, Case};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
 const ISS: &str = "https://idp.bench";
@@ -57,37 +59,6 @@ fn token() -> String {
     HS256Key::from_bytes(SECRET).with_key_id("k").authenticate(claims).expect("signs")
 }
 
-struct Case<'a> {
-    gate: Gate,
-    view: RequestView<'a>,
-}
-
-impl<'a> Case<'a> {
-    fn new(gate: Gate, headers: &'a [(String, String)], now_ms: u64) -> Case<'a> {
-        let mut gate = gate;
-        let view = RequestView { method: "GET", path: "/api/orders", headers };
-        assert!(matches!(gate.decide(&view, now_ms, now_ms), Decision::Allow(_)), "the bench token is allowed");
-        Case { gate, view }
-    }
-
-    fn round(&mut self, now_ms: u64, iters: u32) -> f64 {
-        let start = Instant::now();
-        for _ in 0..iters {
-            black_box(self.gate.decide(black_box(&self.view), now_ms, now_ms));
-        }
-        start.elapsed().as_nanos() as f64 / f64::from(iters)
-    }
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
     let rounds = env_or("BENCH_ROUNDS", if quick { 3usize } else { 9 }).max(1);
@@ -98,8 +69,8 @@ fn main() {
     let loaded = Instant::now();
     let listed = gate(Some(entries(n, now_ms / 1000 + 3600)));
     let load_ms = loaded.elapsed().as_millis();
-    let mut plain = Case::new(gate(None), &headers, now_ms);
-    let mut listed = Case::new(listed, &headers, now_ms);
+    let mut plain = Case::new(gate(None), "/api/orders", &headers, now_ms);
+    let mut listed = Case::new(listed, "/api/orders", &headers, now_ms);
     let (mut p_ns, mut l_ns, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let p = plain.round(now_ms, iters);

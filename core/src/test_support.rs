@@ -232,3 +232,20 @@ pub fn denied(d: crate::decision::Decision) -> crate::decision::Denial {
 pub fn set<'a>(a: &'a crate::decision::Allowed, header: &str) -> Option<&'a str> {
     a.set.iter().find(|(h, _)| h == header).map(|(_, v)| v.as_str())
 }
+
+/// A revocation feed source at `https://idp.example/revocations`: refresh 5 s, timeout
+/// 1 s, the given bound, 64 KiB bodies.
+pub fn feed_remote(max_stale_s: u64, max_body_bytes: usize) -> crate::config::RemoteJwks {
+    crate::config::RemoteJwks {
+        cluster: None,
+        uri: Some("https://idp.example/revocations".into()),
+        path: "/revocations".into(),
+        authority: "idp.example".into(),
+        refresh_interval_s: 5,
+        min_refresh_interval_s: 5,
+        timeout_ms: 1000,
+        max_stale_s,
+        kid_refetch_cooldown_s: 5,
+        max_body_bytes,
+    }
+}

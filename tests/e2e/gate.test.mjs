@@ -108,6 +108,16 @@ const PROOFS = {
   roles_string: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).roles, 'orders:write')],
   email_verified_string: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).email_verified, 'true')],
   crafted_valid: [null],
+  // Valid to jose: what matters is the one identifier an inline denylist entry names.
+  revoked_jti: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).jti, 'e2e-revoked-jti')],
+  revoked_sub: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).sub, 'e2e-revoked-sub')],
+  revoked_sid: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).sid, 'e2e-revoked-sid')],
+  revoked_client: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).client_id, 'e2e-revoked-client')],
+  cutoff_sub_issued_after: [null, null, null, (t) => {
+    const p = jose.decodeJwt(t);
+    assert.equal(p.sub, 'e2e-cutoff-sub');
+    assert.ok(p.iat >= 1700000000, 'issued after the entry\'s iat_before');
+  }],
   es256_idp: [null],
   expired_within_skew: ['ERR_JWT_EXPIRED', 'exp', (t) => verify(t, { clockTolerance: 60 })],
   expired: ['ERR_JWT_EXPIRED', 'exp', (t) => verify(t, { currentDate: nowDate(-700) })],

@@ -31,7 +31,7 @@ export { REPO_ROOT, fetchIdpToken, loadEndpoints } from './lib/endpoints.mjs';
 export {
   ATTACKER_CERT_DER_B64, ATTACKER_CERT_PEM, ATTACKER_EC_KEY_PEM, createTokenContext, idpKeys,
 } from './lib/keys.mjs';
-export { flipSignature, signRaw, signedOfSize } from './lib/signing.mjs';
+export { flipSignature, rsCrafted, signRaw, signedOfSize } from './lib/signing.mjs';
 
 // ---------------------------------------------------------------------------
 // Factories (names are the vocabulary of cases.json "token").
@@ -301,7 +301,26 @@ export const aud_many_within_limit = async (ctx) => {
   }
 };
 
+// --- revocation: valid tokens that an inline denylist entry of provider `idp` matches
+// (envoy/jwtgate.json -> providers.idp.revocation.inline)
+
+/** Valid; its `jti` is listed. */
+export const revoked_jti = (ctx) => rsCrafted(ctx, { jti: 'e2e-revoked-jti' });
+/** Valid; every token of its subject is listed. */
+export const revoked_sub = (ctx) => rsCrafted(ctx, { sub: 'e2e-revoked-sub' });
+/** Valid; its session (`sid`) is listed. */
+export const revoked_sid = (ctx) => rsCrafted(ctx, { sid: 'e2e-revoked-sid' });
+/** Valid; its client (`client_id`) is listed. */
+export const revoked_client = (ctx) => rsCrafted(ctx, { client_id: 'e2e-revoked-client' });
+/** Valid; its subject is listed only for tokens issued before 2023-11-14 (`iat_before`): not this one. */
+export const cutoff_sub_issued_after = (ctx) => rsCrafted(ctx, { sub: 'e2e-cutoff-sub' });
+
 export const factories = Object.freeze({
+  revoked_jti,
+  revoked_sub,
+  revoked_sid,
+  revoked_client,
+  cutoff_sub_issued_after,
   idp,
   idp_globex,
   idp_plain,

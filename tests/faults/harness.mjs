@@ -60,8 +60,10 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 // ---------------------------------------------------------------------------
 // The controllable JWKS server.
 
-export async function startJwksServer({ port = FAULT_PORT, timeoutMs = 20_000 } = {}) {
-  const child = spawn(process.execPath, [resolve(ROOT, 'tests/faults/jwks-server.mjs'), '--port', String(port)], {
+export async function startJwksServer({
+  port = FAULT_PORT, timeoutMs = 20_000, script = 'tests/faults/jwks-server.mjs', name = 'jwks-server',
+} = {}) {
+  const child = spawn(process.execPath, [resolve(ROOT, script), '--port', String(port)], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const killSync = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
@@ -70,21 +72,22 @@ export async function startJwksServer({ port = FAULT_PORT, timeoutMs = 20_000 } 
   child.stdout.on('data', (d) => { out = (out + d).slice(-20_000); });
   child.stderr.on('data', (d) => { out = (out + d).slice(-20_000); });
   await new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`jwks-server not ready after ${timeoutMs} ms: ${out}`)), timeoutMs);
-    const check = () => { if (out.includes('jwks-server listening')) { clearTimeout(timer); res(); } };
+    const timer = setTimeout(() => rej(new Error(`${name} not ready after ${timeoutMs} ms: ${out}`)), timeoutMs);
+    const check = () => { if (out.includes(`${name} listening`)) { clearTimeout(timer); res(); } };
     child.stdout.on('data', check);
-    child.on('exit', (code) => { clearTimeout(timer); rej(new Error(`jwks-server exited with ${code}: ${out}`)); });
+    child.on('exit', (code) => { clearTimeout(timer); rej(new Error(`${name} exited with ${code}: ${out}`)); });
   });
   const base = `http://127.0.0.1:${port}`;
   const call = async (method, path, body) => {
     const r = await request(base, path, { method, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs: 5000 });
-    assert.equal(r.status, 200, `jwks-server ${method} ${path}: ${r.status} ${r.error ?? r.text}`);
+    assert.equal(r.status, 200, `${name} ${method} ${path}: ${r.status} ${r.error ?? r.text}`);
     return JSON.parse(r.text);
   };
   const server = {
     base,
     pid: child.pid,
     output: () => out,
+    call,
     control: (c) => call('POST', '/__control', c),
     stats: () => call('GET', '/__stats'),
     reset: () => call('POST', '/__reset'),
@@ -128,9 +131,9 @@ export function stopGate(name = 'faults') {
   if (r.status !== 0) throw new Error(`stop-gate failed: ${r.stderr}`);
 }
 
-function gateArgs(name, concurrency) {
-  return ['start-gate', '--name', name, '--gate-config', CONFIG_FILE,
-    '--envoy-port', String(PORTS.envoy), '--admin-port', String(PORTS.admin), '--worker-port', String(PORTS.worker),
+function gateArgs(name, concurrency, config = CONFIG_FILE, ports = PORTS) {
+  return ['start-gate', '--name', name, '--gate-config', config,
+    '--envoy-port', String(ports.envoy), '--admin-port', String(ports.admin), '--worker-port', String(ports.worker),
     '--concurrency', String(concurrency)];
 }
 
@@ -145,14 +148,14 @@ function parseGateInfo(stdout, stderr, status) {
  * Starts the `faults` gate pair. With `background`, returns at once with
  * {done: Promise<info>} so a test can talk to the gate while it boots.
  */
-export function startGate({ name = 'faults', concurrency = 4, background = false } = {}) {
+export function startGate({ name = 'faults', concurrency = 4, background = false, config = CONFIG_FILE, ports = PORTS } = {}) {
   cleanups.add(gateStopper(name));
   const offsets = { envoy: fileSize(resolve(ROOT, `run/logs/${name}-envoy-main.log`)), worker: fileSize(resolve(ROOT, `run/logs/${name}-worker.log`)) };
   if (!background) {
-    const r = upPy(gateArgs(name, concurrency));
+    const r = upPy(gateArgs(name, concurrency, config, ports));
     return { ...parseGateInfo(r.stdout, r.stderr, r.status), logOffsets: offsets };
   }
-  const child = spawn('python3', [resolve(ROOT, 'tests/up.py'), ...gateArgs(name, concurrency)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('python3', [resolve(ROOT, 'tests/up.py'), ...gateArgs(name, concurrency, config, ports)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
@@ -163,8 +166,8 @@ export function startGate({ name = 'faults', concurrency = 4, background = false
   done.catch(() => {});
   return {
     done,
-    hosts: { envoy: `http://127.0.0.1:${PORTS.envoy}`, worker: `http://127.0.0.1:${PORTS.worker}` },
-    envoy_admin_url: `http://127.0.0.1:${PORTS.admin}`,
+    hosts: { envoy: `http://127.0.0.1:${ports.envoy}`, worker: `http://127.0.0.1:${ports.worker}` },
+    envoy_admin_url: `http://127.0.0.1:${ports.admin}`,
     envoy_log: resolve(ROOT, `run/logs/${name}-envoy-main.log`),
     worker_log: resolve(ROOT, `run/logs/${name}-worker.log`),
     logOffsets: offsets,

@@ -1,5 +1,4 @@
 use super::*;
-use crate::config::RemoteJwks;
 use crate::fetched::{FetchEvent, FetchResult, Fetched, Status, Validators};
 use serde_json::{json, Value};
 
@@ -118,23 +117,8 @@ fn the_cursor_goes_into_the_path_as_since() {
     assert_eq!(FeedDoc::parse(&no_cursor, &cx()).unwrap().request_path("/r"), "/r");
 }
 
-fn remote() -> RemoteJwks {
-    RemoteJwks {
-        cluster: None,
-        uri: Some("https://idp.example/revocations".into()),
-        path: "/revocations".into(),
-        authority: "idp.example".into(),
-        refresh_interval_s: 5,
-        min_refresh_interval_s: 5,
-        timeout_ms: 1000,
-        max_stale_s: 15,
-        kid_refetch_cooldown_s: 5,
-        max_body_bytes: 2048,
-    }
-}
-
 fn machine() -> Fetched<FeedDoc> {
-    Fetched::new(crate::fetched::DocId::revocation(0), remote(), cx(), 7)
+    Fetched::new(crate::fetched::DocId::revocation(0), crate::test_support::feed_remote(15, 2048), cx(), 7)
 }
 
 fn held_version(m: &Fetched<FeedDoc>) -> Option<u64> {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::RemoteJwks;
+use crate::test_support::feed_remote;
 use serde_json::json;
 
 const ISS: &str = "https://idp.example";
@@ -8,23 +8,8 @@ fn entry(v: serde_json::Value) -> Entry {
     Entry::from_json(&v).expect("valid entry")
 }
 
-fn feed_remote(max_stale_s: u64) -> RemoteJwks {
-    RemoteJwks {
-        cluster: None,
-        uri: Some("https://idp.example/revocations".into()),
-        path: "/revocations".into(),
-        authority: "idp.example".into(),
-        refresh_interval_s: 5,
-        min_refresh_interval_s: 5,
-        timeout_ms: 1000,
-        max_stale_s,
-        kid_refetch_cooldown_s: 5,
-        max_body_bytes: 64 * 1024,
-    }
-}
-
 fn revocation(inline: Vec<Entry>, feed: bool, on_stale: OnStale) -> Revocation {
-    let cfg = RevocationConfig { inline, feed: feed.then(|| feed_remote(15)), on_stale };
+    let cfg = RevocationConfig { inline, feed: feed.then(|| feed_remote(15, 64 * 1024)), on_stale };
     Revocation::new(0, &cfg, ISS, 0, 1)
 }
 
