@@ -4,10 +4,10 @@
 //! the second mutably (see `decide.rs`), so neither needs a shared-pointer workaround.
 
 use crate::cache::TokenCache;
-use crate::config::{ConfigError, GateConfig, JwksSource};
+use crate::config::{ConfigError, GateConfig, JwksSource, KeySource, ProviderConfig};
 use crate::decide::Pass;
 use crate::decision::Decision;
-use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent};
+use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent, KeyStore};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use sha2::{Digest, Sha256};
@@ -23,6 +23,8 @@ pub struct Gate {
 pub(crate) struct GateState {
     pub keys: Vec<KeySet>,
     pub cache: TokenCache,
+    /// The key table of each `api_keys` provider (`None` for JWT providers), by index.
+    pub api_keys: Vec<Option<KeyStore>>,
 }
 
 impl Gate {
@@ -40,9 +42,10 @@ impl Gate {
                 }
             })
             .collect();
+        let api_keys = config.providers.iter().enumerate().map(|(i, p)| key_store(i, p, seed)).collect();
         let cache = TokenCache::new(config.token_cache_size);
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
-        Gate { config, verifier, state: GateState { keys, cache } }
+        Gate { config, verifier, state: GateState { keys, cache, api_keys } }
     }
 
     /// A gate with the software verifier.
@@ -79,6 +82,11 @@ impl Gate {
         self.state.keys.get(provider).map_or(0, KeySet::key_count)
     }
 
+    /// API-key digests held by `api_keys` provider `provider` (0 for any other).
+    pub fn api_key_count(&self, provider: usize) -> usize {
+        self.state.api_keys.get(provider).and_then(Option::as_ref).map_or(0, KeyStore::key_count)
+    }
+
     /// The largest JWKS body worth reading for `provider`; hosts read at most one byte more.
     pub fn fetch_body_cap(&self, provider: usize) -> usize {
         self.state.keys.get(provider).map_or(0, KeySet::body_cap)
@@ -100,6 +108,17 @@ impl Gate {
     }
 }
 
+/// The key table an `api_keys` provider starts with: its inline digests, or a cold feed.
+fn key_store(i: usize, p: &ProviderConfig, seed: u64) -> Option<KeyStore> {
+    let keys = p.api_keys()?;
+    Some(match &keys.keys {
+        KeySource::Inline(table) => KeyStore::Inline(table.clone()),
+        KeySource::Feed(remote) => {
+            KeyStore::feed(i, remote.clone(), keys.rendering.clone(), seed.wrapping_add(0x6b65_7973 + i as u64))
+        }
+    })
+}
+
 /// A short, stable, non-reversible label for a token in logs.
 pub fn fingerprint(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
@@ -109,3 +128,7 @@ pub fn fingerprint(token: &str) -> String {
 #[cfg(test)]
 #[path = "gate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "gate_apikey_tests.rs"]
+mod apikey_tests;

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod alg;
+pub mod apikey;
 mod b64;
 mod cache;
 mod check;
@@ -35,13 +36,14 @@ mod verify;
 
 pub use alg::Alg;
 pub use config::{
-    Audiences, ConfigError, GateConfig, JwksSource, ProviderConfig, RemoteJwks, Requirement, TokenSource,
+    ApiKeysConfig, Audiences, ConfigError, GateConfig, JwksSource, KeySource, ProviderConfig, ProviderKind, RemoteJwks,
+    Requirement, TokenSource,
 };
 pub use decision::{Allowed, Decision, Denial};
 pub use error::AuthError;
 pub use fetched::{
-    parse_max_age, FetchEvent, FetchIdentity, FetchReason, FetchRequest, FetchResult, KeySetEvent, KeysLoaded,
-    Validators,
+    parse_max_age, FetchEvent, FetchIdentity, FetchReason, FetchRequest, FetchResult, KeyFeedEvent, KeyFeedLoaded,
+    KeySetEvent, KeysLoaded, Validators,
 };
 pub use gate::{fingerprint, Gate};
 pub use host::HostKind;

@@ -10,9 +10,11 @@
 //!
 //! Hosts carry out every fetch the same way whatever `D` is.
 
+mod api_keys;
 mod jwks;
 mod machine;
 
+pub use api_keys::{KeyFeedEvent, KeyFeedLoaded, KeyLookup, KeyStore};
 pub use jwks::{KeySet, KeySetEvent, KeysLoaded, Lookup};
 pub use machine::{Fetched, Phase, Status};
 
