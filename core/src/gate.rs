@@ -7,7 +7,7 @@ use crate::cache::TokenCache;
 use crate::config::{ConfigError, GateConfig, JwksSource, KeySource, ProviderConfig};
 use crate::decide::Pass;
 use crate::decision::Decision;
-use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent, KeyStore};
+use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet, KeyStore};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use sha2::{Digest, Sha256};
@@ -84,21 +84,76 @@ impl Gate {
 
     /// API-key digests held by `api_keys` provider `provider` (0 for any other).
     pub fn api_key_count(&self, provider: usize) -> usize {
-        self.state.api_keys.get(provider).and_then(Option::as_ref).map_or(0, KeyStore::key_count)
+        self.key_store(provider).map_or(0, KeyStore::key_count)
     }
 
-    /// The largest JWKS body worth reading for `provider`; hosts read at most one byte more.
-    pub fn fetch_body_cap(&self, provider: usize) -> usize {
-        self.state.keys.get(provider).map_or(0, KeySet::body_cap)
+    fn key_store(&self, provider: usize) -> Option<&KeyStore> {
+        self.state.api_keys.get(provider).and_then(Option::as_ref)
+    }
+
+    /// Every remote document known at load, with its fetch identity. Envoy opens one
+    /// shared-data channel per entry; documents that appear later (named by a token, say)
+    /// are found with [`Gate::fetch_identity`] when their first fetch is asked for.
+    pub fn remote_docs(&self) -> Vec<(DocId, FetchIdentity)> {
+        let n = self.config.providers.len();
+        let docs = (0..n).map(DocId::jwks).chain((0..n).map(DocId::api_keys));
+        docs.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
+    }
+
+    /// What decides the bytes `doc`'s fetch returns (plus the issuer it is trusted for);
+    /// `None` for a document that is not fetched (inline keys) or does not exist.
+    pub fn fetch_identity(&self, doc: DocId) -> Option<FetchIdentity> {
+        let provider = self.config.providers.get(doc.provider)?;
+        match (doc.kind, &provider.jwks) {
+            (DocKind::Jwks, JwksSource::Remote(r)) if !provider.is_api_keys() => {
+                Some(FetchIdentity::of(doc.kind, r, &provider.issuer))
+            }
+            (DocKind::Jwks, _) => None,
+            // A feed is trusted for its provider: the name takes the issuer's place.
+            (DocKind::ApiKeys, _) => match &provider.api_keys()?.keys {
+                KeySource::Feed(r) => Some(FetchIdentity::of(doc.kind, r, &provider.name)),
+                KeySource::Inline(_) => None,
+            },
+        }
+    }
+
+    /// The largest body worth reading for `doc`; hosts read at most one byte more.
+    pub fn fetch_body_cap(&self, doc: DocId) -> usize {
+        match doc.kind {
+            DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
+            DocKind::ApiKeys => self.key_store(doc.provider).map_or(0, KeyStore::body_cap),
+        }
     }
 
     /// Fetches the host must start now.
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
-        self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms)).collect()
+        let jwks = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms));
+        let feeds = self.state.api_keys.iter_mut().flatten().filter_map(|k| k.poll(now_ms));
+        jwks.chain(feeds).collect()
     }
 
-    pub fn on_fetch_result(&mut self, provider: usize, now_ms: u64, r: FetchResult<'_>) -> Option<KeySetEvent> {
-        self.state.keys.get_mut(provider).map(|k| k.on_fetch_result(now_ms, r))
+    /// Applies the outcome of a fetch of `doc` (this host's, or one another VM of the
+    /// process published). `None`: no such document.
+    pub fn on_fetch_result(&mut self, doc: DocId, now_ms: u64, r: FetchResult<'_>) -> Option<DocEvent> {
+        match doc.kind {
+            DocKind::Jwks => {
+                self.state.keys.get_mut(doc.provider).map(|k| DocEvent::Keys(k.on_fetch_result(now_ms, r)))
+            }
+            DocKind::ApiKeys => {
+                let store = self.state.api_keys.get_mut(doc.provider)?.as_mut()?;
+                Some(DocEvent::ApiKeys(store.on_fetch_result(now_ms, r)))
+            }
+        }
+    }
+
+    /// Gauges describing `doc` now (name, value), for the host to set after each event:
+    /// `jwks_keys.<provider>` for a key set.
+    pub fn doc_gauges(&self, doc: DocId) -> Vec<(String, u64)> {
+        let Some(provider) = self.config.providers.get(doc.provider) else { return Vec::new() };
+        match doc.kind {
+            DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
+            DocKind::ApiKeys => vec![(format!("api_keys.{}", provider.name), self.api_key_count(doc.provider) as u64)],
+        }
     }
 
     /// Entries in the verified-token cache (tests only: no host needs it).
@@ -113,9 +168,12 @@ fn key_store(i: usize, p: &ProviderConfig, seed: u64) -> Option<KeyStore> {
     let keys = p.api_keys()?;
     Some(match &keys.keys {
         KeySource::Inline(table) => KeyStore::Inline(table.clone()),
-        KeySource::Feed(remote) => {
-            KeyStore::feed(i, remote.clone(), keys.rendering.clone(), seed.wrapping_add(0x6b65_7973 + i as u64))
-        }
+        KeySource::Feed(remote) => KeyStore::feed(
+            DocId::api_keys(i),
+            remote.clone(),
+            keys.rendering.clone(),
+            seed.wrapping_add(0x6b65_7973 + i as u64),
+        ),
     })
 }
 

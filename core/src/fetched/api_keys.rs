@@ -75,8 +75,8 @@ pub enum KeyStore {
 }
 
 impl KeyStore {
-    pub fn feed(provider: usize, remote: RemoteJwks, r: Rendering, seed: u64) -> KeyStore {
-        KeyStore::Feed(Box::new(Fetched::new(provider, remote, r, seed)))
+    pub fn feed(doc: super::DocId, remote: RemoteJwks, r: Rendering, seed: u64) -> KeyStore {
+        KeyStore::Feed(Box::new(Fetched::new(doc, remote, r, seed)))
     }
 
     pub fn lookup(&self, digest: &KeyDigest, now_ms: u64) -> KeyLookup<'_> {

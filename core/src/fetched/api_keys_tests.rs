@@ -34,7 +34,7 @@ fn feed(entries: serde_json::Value) -> Vec<u8> {
 }
 
 fn loaded(body: &[u8]) -> KeyStore {
-    let mut s = KeyStore::feed(0, remote(), rendering(), 7);
+    let mut s = KeyStore::feed(super::super::DocId::api_keys(0), remote(), rendering(), 7);
     let req = s.poll(T0).expect("a cold feed asks for a fetch");
     assert_eq!(req.path, "/feed.json");
     let ev = s.on_fetch_result(T0, FetchResult::response(T0, 200, body));
@@ -45,7 +45,7 @@ fn loaded(body: &[u8]) -> KeyStore {
 #[test]
 fn a_cold_feed_is_unavailable_and_a_loaded_one_answers() {
     let k = generate([1; 32]);
-    let cold = KeyStore::feed(0, remote(), rendering(), 7);
+    let cold = KeyStore::feed(super::super::DocId::api_keys(0), remote(), rendering(), 7);
     assert!(matches!(cold.lookup(&k.digest, T0), KeyLookup::Unavailable { cold: true, .. }));
     let s = loaded(&feed(json!([{"digest": k.digest_line(), "client": "reports"}])));
     assert!(matches!(s.lookup(&k.digest, T0), KeyLookup::Found(app) if app.client == "reports"));
