@@ -12,7 +12,7 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy vectors-wasm apikey
+.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-apikey vectors-wasm apikey
 FUZZ_SECONDS ?= 300
 
 help:
@@ -117,6 +117,10 @@ bench-smoke: setup build
 # 5-condition `require` tree; prints ns/decision and the ratio (no servers, one core).
 bench-policy:
 	cargo bench -p jwtgate-core --bench policy
+
+# Native micro-benchmark: Gate::decide with an API key against a cached JWT (ratio).
+bench-apikey:
+	cargo bench -p jwtgate-core --bench apikey
 
 test: setup lint unit e2e fuzz-smoke bench-smoke
 

@@ -128,8 +128,8 @@ export function stopGate(name = 'faults') {
   if (r.status !== 0) throw new Error(`stop-gate failed: ${r.stderr}`);
 }
 
-function gateArgs(name, concurrency) {
-  return ['start-gate', '--name', name, '--gate-config', CONFIG_FILE,
+function gateArgs(name, concurrency, config = CONFIG_FILE) {
+  return ['start-gate', '--name', name, '--gate-config', config,
     '--envoy-port', String(PORTS.envoy), '--admin-port', String(PORTS.admin), '--worker-port', String(PORTS.worker),
     '--concurrency', String(concurrency)];
 }
@@ -145,14 +145,14 @@ function parseGateInfo(stdout, stderr, status) {
  * Starts the `faults` gate pair. With `background`, returns at once with
  * {done: Promise<info>} so a test can talk to the gate while it boots.
  */
-export function startGate({ name = 'faults', concurrency = 4, background = false } = {}) {
+export function startGate({ name = 'faults', concurrency = 4, background = false, config = CONFIG_FILE } = {}) {
   cleanups.add(gateStopper(name));
   const offsets = { envoy: fileSize(resolve(ROOT, `run/logs/${name}-envoy-main.log`)), worker: fileSize(resolve(ROOT, `run/logs/${name}-worker.log`)) };
   if (!background) {
-    const r = upPy(gateArgs(name, concurrency));
+    const r = upPy(gateArgs(name, concurrency, config));
     return { ...parseGateInfo(r.stdout, r.stderr, r.status), logOffsets: offsets };
   }
-  const child = spawn('python3', [resolve(ROOT, 'tests/up.py'), ...gateArgs(name, concurrency)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('python3', [resolve(ROOT, 'tests/up.py'), ...gateArgs(name, concurrency, config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });

@@ -114,6 +114,14 @@ mod tests {
         assert_eq!(k.digest, expected, "the digest is the SHA-256 of the whole key text");
     }
 
+    /// Pins the format: tests/keyfeed/apikey.mjs makes the same key from the same bytes.
+    #[test]
+    fn known_answer_shared_with_the_javascript_generator() {
+        let k = generate([7; 32]);
+        assert_eq!(k.key, "jg_BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcxKLid");
+        assert_eq!(k.digest_line(), "sha256:68c22135b5b691409728f779c64ae5e3db45330084a81ddc50538f15054d1b20");
+    }
+
     #[test]
     fn every_single_character_typo_is_caught_by_the_checksum() {
         let k = generate([42; 32]);
