@@ -12,7 +12,7 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-revocation vectors-wasm
+.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-revocation bench-apikey vectors-wasm apikey
 FUZZ_SECONDS ?= 300
 
 help:
@@ -123,7 +123,17 @@ bench-policy:
 bench-revocation:
 	cargo bench -p jwtgate-core --bench revocation
 
+# Native micro-benchmark: Gate::decide with an API key against a cached JWT (ratio).
+bench-apikey:
+	cargo bench -p jwtgate-core --bench apikey
+
 test: setup lint unit e2e fuzz-smoke bench-smoke
+
+# A new API key (256 bits from the OS CSPRNG, `jg_` prefix, checksum) and its digest
+# entry for an `api_keys` provider: `make apikey CLIENT=reports`.
+CLIENT ?= my-app
+apikey:
+	@cargo run -q -p jwtgate-core --bin jwtgate-apikey -- $(CLIENT)
 
 clean:
 	-python3 tests/up.py down

@@ -23,6 +23,7 @@ async function show(title, url, headers = {}) {
     console.log(`   the ${echo.service} upstream saw:`);
     for (const [k, v] of seen) console.log(`     ${k}: ${v}`);
     if (!seen.some(([k]) => k === 'authorization')) console.log('     (no authorization header: the token is not forwarded)');
+    if (!('x-api-key' in echo.headers)) console.log('     (no x-api-key header: an API key is never forwarded)');
   } else {
     console.log(`   body: ${body}`);
   }
@@ -44,6 +45,12 @@ for (const [host, base] of Object.entries(endpoints.hosts).filter(([h]) => !h.en
   await show('another tenant\'s path: 403 access_denied', `${base}/api/tenants/globex/orders`, auth);
   await show('report-only rule, no token: let through, the response header tells what would have happened',
     `${base}/api/shadow/orders`);
+  // API keys identify an application; /api/keys/ takes a key only, /api/either/ a key or a token.
+  const key = { 'x-api-key': endpoints.api_key };
+  await show(`API key of ${endpoints.api_key_client}: allowed, the upstream sees the application`, `${base}/api/keys/reports`, key);
+  await show('no API key (or a wrong one): 401 ApiKey challenge', `${base}/api/keys/reports`);
+  await show('a key or a token: the key', `${base}/api/either/reports`, key);
+  await show('a key and a token together: refused', `${base}/api/either/reports`, { ...key, ...auth });
 }
 
 // Revocation: a fresh token allowed everywhere, revoked at the IdP (RFC 7009), and refused

@@ -41,6 +41,8 @@ PORTS = {
     "faults": int(os.environ.get("JWTGATE_FAULT_PORT", 9430)),
     # The revocation fault suite: its feed server; 9451-9453 are its gate pair.
     "revocation_faults": int(os.environ.get("JWTGATE_REVOCATION_FAULT_PORT", 9450)),
+    "keyfeed": int(os.environ.get("JWTGATE_KEYFEED_PORT", 9405)),
+    "keyfeed_faults": int(os.environ.get("JWTGATE_KEYFEED_FAULT_PORT", 9455)),
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
 ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
@@ -58,7 +60,9 @@ def fill(text, values):
 def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
     return fill(Path(path).read_text(), {"IDP_ISSUER": ISSUER, "IDP_AUTHORITY": f"127.0.0.1:{PORTS['idp']}",
                                          "FAULT_PORT": PORTS["faults"],
-                                         "REVOCATION_FAULT_PORT": PORTS["revocation_faults"]})
+                                         "REVOCATION_FAULT_PORT": PORTS["revocation_faults"],
+                                         "KEYFEED_PORT": PORTS["keyfeed"],
+                                         "KEYFEED_FAULT_PORT": PORTS["keyfeed_faults"]})
 
 
 def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
@@ -71,6 +75,8 @@ def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
         "PY_PORT": PORTS["python"],
         "FAULT_PORT": PORTS["faults"],
         "REVOCATION_FAULT_PORT": PORTS["revocation_faults"],
+        "KEYFEED_PORT": PORTS["keyfeed"],
+        "KEYFEED_FAULT_PORT": PORTS["keyfeed_faults"],
         "WASM_PATH": json.dumps(wasm or WASM),
         "WASM_RUNTIME": RUNTIME,
         "GATE_CONFIG_JSON": json.dumps(gate_json_text),
@@ -158,7 +164,11 @@ def up():
                         "--keys-out", "run/idp-keys.json"], pids)
     node = start("node", ["node", "tests/upstreams/node/server.mjs", "--port", str(PORTS["node"])], pids)
     py = start("python", [sys.executable, "tests/upstreams/python/server.py", "--port", str(PORTS["python"])], pids)
+    keyfeed = start("keyfeed", ["node", "tests/keyfeed/server.mjs", "--port", str(PORTS["keyfeed"]),
+                                "--keys-out", "run/api-keys.json"], pids)
     wait_http("idp", ISSUER + "/jwks", idp)
+    wait_http("keyfeed", f"http://127.0.0.1:{PORTS['keyfeed']}/keys.json", keyfeed, ok=lambda s, b: s == 200)
+    api_keys = json.loads((RUN / "api-keys.json").read_text())
     wait_http("node", f"http://127.0.0.1:{PORTS['node']}/", node)
     wait_http("python", f"http://127.0.0.1:{PORTS['python']}/", py)
     gate_text = gate_config_text()
@@ -200,6 +210,12 @@ def up():
             "plain": {"client_id": "jwtgate-plain", "client_secret": "plain-secret"},
         },
         "audience": "https://api.example",
+        # A valid demo API key for /api/keys/ and /api/either/, and its application's name
+        # (tests/keyfeed/server.mjs serves the digests; run/api-keys.json has every demo key).
+        "api_key": api_keys["demo"],
+        "api_key_client": "reports-app",
+        "api_keys_path": "run/api-keys.json",
+        "keyfeed_url": f"http://127.0.0.1:{PORTS['keyfeed']}",
         "idp_keys_path": "run/idp-keys.json",
         # The test CA made at `make up` (tests/pki.py): TLS servers and client certificates.
         "ca_cert": str(ca_cert.relative_to(ROOT)),

@@ -21,6 +21,7 @@ fn provider(audiences: Audiences) -> ProviderConfig {
         sources: vec![],
         claim_headers: vec![],
         forward_token: false,
+        kind: crate::config::ProviderKind::Jwt,
         jwks: JwksSource::Inline(KeySetDoc::default()),
         revocation: None,
     }

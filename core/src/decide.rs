@@ -15,6 +15,9 @@ use crate::request::RequestView;
 use crate::rules;
 use std::ops::ControlFlow;
 
+#[path = "decide_keys.rs"]
+mod keys;
+
 pub(crate) struct Pass<'g> {
     config: &'g GateConfig,
     state: &'g mut GateState,
@@ -84,15 +87,24 @@ impl<'g> Pass<'g> {
         self.config.sources_of(providers)
     }
 
+    /// One credential for one of `ps`: a token, or an API key when `ps` has an
+    /// `api_keys` provider; a token *and* a key is two credentials, refused.
     fn require_one(&mut self, req: &RequestView<'_>, ps: &[usize], optional: bool, m: &Matched<'_, '_>) -> Decision {
         let found = match extract(req, &self.sources_of(ps)) {
-            Err(e) => return self.deny(e, None),
+            Err(e) => return self.deny(self.extraction_error(ps, e), None),
             Ok(None) if optional => return Decision::Allow(self.base_allow(req)),
-            Ok(None) => return self.deny(AuthError::MissingToken, None),
+            Ok(None) => return self.deny(self.missing(ps), None),
             Ok(Some(f)) => f,
         };
         let mut allowed = self.base_allow(req);
-        match self.admit(req, &found, ps, m, &mut allowed) {
+        let flow = match self.key_provider_for(ps, &found.source) {
+            Some(p) => self.admit_key(req, &found, p, m, &mut allowed),
+            None => {
+                let tokens = self.token_providers(ps);
+                self.admit(req, &found, &tokens, m, &mut allowed)
+            }
+        };
+        match flow {
             ControlFlow::Continue(()) => Decision::Allow(allowed),
             ControlFlow::Break(d) => d,
         }

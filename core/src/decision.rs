@@ -138,8 +138,17 @@ fn body(reason: &AuthError, with_reason: bool) -> String {
 }
 
 /// RFC 6750 §3: `Bearer realm="…"` plus `error`/`error_description` (and `scope`).
+/// An API-key denial challenges `ApiKey realm="…"` and says nothing more (missing and
+/// unknown keys get the same answer); a route that takes either offers both schemes
+/// (RFC 9110 §11.6.1: one header may list several challenges).
 fn www_authenticate(realm: &str, reason: &AuthError, description: &str) -> String {
-    let mut out = format!("Bearer realm=\"{}\"", quote_safe(realm));
+    let realm = quote_safe(realm);
+    match reason {
+        AuthError::InvalidApiKey => return format!("ApiKey realm=\"{realm}\""),
+        AuthError::MissingCredential => return format!("Bearer realm=\"{realm}\", ApiKey realm=\"{realm}\""),
+        _ => {}
+    }
+    let mut out = format!("Bearer realm=\"{realm}\"");
     if let Some(code) = reason.bearer_error() {
         out.push_str(&format!(", error=\"{code}\", error_description=\"{}\"", quote_safe(description)));
     }
@@ -176,6 +185,15 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&d.body).expect("json body");
         assert_eq!(body["error"], "invalid_token");
         assert!(d.log_line().contains("token=ab12"));
+    }
+
+    #[test]
+    fn api_key_denials_challenge_apikey_and_say_nothing_more() {
+        let d = Denial::new(AuthError::InvalidApiKey, "api", Some("ab12".into()));
+        assert_eq!((d.status, d.www_authenticate.as_deref()), (401, Some("ApiKey realm=\"api\"")));
+        assert_eq!(d.body, r#"{"error":"invalid_api_key","error_description":"a valid API key is required"}"#);
+        let d = Denial::new(AuthError::MissingCredential, "api", None);
+        assert_eq!(d.www_authenticate.as_deref(), Some("Bearer realm=\"api\", ApiKey realm=\"api\""));
     }
 
     #[test]

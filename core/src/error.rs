@@ -54,6 +54,11 @@ pub enum AuthError {
     ClaimTooDeep(String),
     /// The request's host is given twice, differently, and a rule depends on it.
     AmbiguousHost,
+    /// An API key is missing, malformed, unknown, disabled or expired: one answer for
+    /// all, so a caller never learns which (`WWW-Authenticate: ApiKey realm=…`).
+    InvalidApiKey,
+    /// A route that takes a token or an API key got neither (both challenges).
+    MissingCredential,
     /// No rule matches the request: deny by default.
     NoMatchingRule,
     /// The path cannot be matched safely (encoded slash, backslash, NUL, ...).
@@ -89,6 +94,7 @@ impl AuthError {
     pub fn bearer_error(&self) -> Option<&'static str> {
         match self {
             AuthError::MissingToken | AuthError::KeysUnavailable | AuthError::RevocationUnavailable => None,
+            AuthError::InvalidApiKey | AuthError::MissingCredential => None,
             AuthError::Unconfigured | AuthError::Internal(_) => None,
             AuthError::NoMatchingRule | AuthError::BadPath | AuthError::AmbiguousHost => None,
             AuthError::AccessDenied(_) => None,
@@ -102,6 +108,8 @@ impl AuthError {
     pub fn body_error(&self) -> &'static str {
         match self {
             AuthError::MissingToken => "missing_token",
+            AuthError::InvalidApiKey => "invalid_api_key",
+            AuthError::MissingCredential => "missing_credential",
             AuthError::NoMatchingRule | AuthError::AccessDenied(_) => "access_denied",
             AuthError::BadPath | AuthError::AmbiguousHost => "invalid_request",
             AuthError::KeysUnavailable | AuthError::RevocationUnavailable | AuthError::Unconfigured => {
@@ -116,6 +124,8 @@ impl AuthError {
     pub fn metric_reason(&self) -> &'static str {
         match self {
             AuthError::MissingToken => "missing",
+            AuthError::InvalidApiKey => "api_key",
+            AuthError::MissingCredential => "missing",
             AuthError::MultipleTokens => "multiple_tokens",
             AuthError::MalformedCredential(_) | AuthError::Malformed(_) => "malformed",
             AuthError::TokenTooLarge => "too_large",
@@ -152,6 +162,8 @@ impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AuthError::MissingToken => f.write_str("a bearer token is required"),
+            AuthError::InvalidApiKey => f.write_str("a valid API key is required"),
+            AuthError::MissingCredential => f.write_str("a bearer token or an API key is required"),
             AuthError::MultipleTokens => f.write_str("more than one token was sent"),
             AuthError::MalformedCredential(what) => write!(f, "malformed credential: {what}"),
             AuthError::TokenTooLarge => f.write_str("token is too large"),

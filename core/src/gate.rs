@@ -4,10 +4,10 @@
 //! the second mutably (see `decide.rs`), so neither needs a shared-pointer workaround.
 
 use crate::cache::TokenCache;
-use crate::config::{ConfigError, GateConfig, JwksSource};
+use crate::config::{ConfigError, GateConfig, JwksSource, KeySource, ProviderConfig};
 use crate::decide::Pass;
 use crate::decision::Decision;
-use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet};
+use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet, KeyStore};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use crate::revocation::Revocation;
@@ -26,6 +26,8 @@ pub(crate) struct GateState {
     pub cache: TokenCache,
     /// Each provider's denylists (`None`: no `revocation` block).
     pub revocations: Vec<Option<Revocation>>,
+    /// The key table of each `api_keys` provider (`None` for JWT providers), by index.
+    pub api_keys: Vec<Option<KeyStore>>,
 }
 
 impl Gate {
@@ -52,9 +54,10 @@ impl Gate {
                 p.revocation.as_ref().map(|r| Revocation::new(i, r, &p.issuer, p.clock_skew_s, seed))
             })
             .collect();
+        let api_keys = config.providers.iter().enumerate().map(|(i, p)| key_store(i, p, seed)).collect();
         let cache = TokenCache::new(config.token_cache_size);
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
-        Gate { config, verifier, state: GateState { keys, cache, revocations } }
+        Gate { config, verifier, state: GateState { keys, cache, revocations, api_keys } }
     }
 
     /// A gate with the software verifier.
@@ -91,12 +94,22 @@ impl Gate {
         self.state.keys.get(provider).map_or(0, KeySet::key_count)
     }
 
+    /// API-key digests held by `api_keys` provider `provider` (0 for any other).
+    pub fn api_key_count(&self, provider: usize) -> usize {
+        self.key_store(provider).map_or(0, KeyStore::key_count)
+    }
+
+    fn key_store(&self, provider: usize) -> Option<&KeyStore> {
+        self.state.api_keys.get(provider).and_then(Option::as_ref)
+    }
+
     /// Every remote document known at load, with its fetch identity. Envoy opens one
     /// shared-data channel per entry; documents that appear later (named by a token, say)
     /// are found with [`Gate::fetch_identity`] when their first fetch is asked for.
     pub fn remote_docs(&self) -> Vec<(DocId, FetchIdentity)> {
         let n = self.config.providers.len();
-        let docs = (0..n).map(DocId::jwks).chain((0..n).map(DocId::revocation));
+        let kinds: [fn(usize) -> DocId; 3] = [DocId::jwks, DocId::revocation, DocId::api_keys];
+        let docs = kinds.into_iter().flat_map(|kind| (0..n).map(kind));
         docs.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
     }
 
@@ -105,12 +118,19 @@ impl Gate {
     pub fn fetch_identity(&self, doc: DocId) -> Option<FetchIdentity> {
         let provider = self.config.providers.get(doc.provider)?;
         match (doc.kind, &provider.jwks) {
-            (DocKind::Jwks, JwksSource::Remote(r)) => Some(FetchIdentity::of(doc.kind, r, &provider.issuer)),
-            (DocKind::Jwks, JwksSource::Inline(_)) => None,
             (DocKind::Revocation, _) => {
                 let remote = self.revocation(doc.provider)?.remote()?;
                 Some(FetchIdentity::of(doc.kind, remote, &provider.issuer))
             }
+            (DocKind::Jwks, JwksSource::Remote(r)) if !provider.is_api_keys() => {
+                Some(FetchIdentity::of(doc.kind, r, &provider.issuer))
+            }
+            (DocKind::Jwks, _) => None,
+            // A feed is trusted for its provider: the name takes the issuer's place.
+            (DocKind::ApiKeys, _) => match &provider.api_keys()?.keys {
+                KeySource::Feed(r) => Some(FetchIdentity::of(doc.kind, r, &provider.name)),
+                KeySource::Inline(_) => None,
+            },
         }
     }
 
@@ -119,14 +139,16 @@ impl Gate {
         match doc.kind {
             DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
             DocKind::Revocation => self.revocation(doc.provider).map_or(0, Revocation::body_cap),
+            DocKind::ApiKeys => self.key_store(doc.provider).map_or(0, KeyStore::body_cap),
         }
     }
 
     /// Fetches the host must start now.
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
-        let keys = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms));
         let lists = self.state.revocations.iter_mut().flatten().filter_map(|r| r.poll(now_ms));
-        keys.chain(lists).collect()
+        let jwks = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms));
+        let feeds = self.state.api_keys.iter_mut().flatten().filter_map(|k| k.poll(now_ms));
+        jwks.chain(lists).chain(feeds).collect()
     }
 
     /// Applies the outcome of a fetch of `doc` (this host's, or one another VM of the
@@ -140,6 +162,10 @@ impl Gate {
                 let r = self.state.revocations.get_mut(doc.provider)?.as_mut()?.on_fetch_result(now_ms, r)?;
                 Some(DocEvent::Revocation(r))
             }
+            DocKind::ApiKeys => {
+                let store = self.state.api_keys.get_mut(doc.provider)?.as_mut()?;
+                Some(DocEvent::ApiKeys(store.on_fetch_result(now_ms, r)))
+            }
         }
     }
 
@@ -150,6 +176,7 @@ impl Gate {
         match doc.kind {
             DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
             DocKind::Revocation => self.revocation(doc.provider).map_or_else(Vec::new, |r| r.gauges(&provider.name)),
+            DocKind::ApiKeys => vec![(format!("api_keys.{}", provider.name), self.api_key_count(doc.provider) as u64)],
         }
     }
 
@@ -164,6 +191,20 @@ impl Gate {
     }
 }
 
+/// The key table an `api_keys` provider starts with: its inline digests, or a cold feed.
+fn key_store(i: usize, p: &ProviderConfig, seed: u64) -> Option<KeyStore> {
+    let keys = p.api_keys()?;
+    Some(match &keys.keys {
+        KeySource::Inline(table) => KeyStore::Inline(table.clone()),
+        KeySource::Feed(remote) => KeyStore::feed(
+            DocId::api_keys(i),
+            remote.clone(),
+            keys.rendering.clone(),
+            seed.wrapping_add(0x6b65_7973 + i as u64),
+        ),
+    })
+}
+
 /// A short, stable, non-reversible label for a token in logs.
 pub fn fingerprint(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
@@ -173,3 +214,7 @@ pub fn fingerprint(token: &str) -> String {
 #[cfg(test)]
 #[path = "gate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "gate_apikey_tests.rs"]
+mod apikey_tests;

@@ -1,7 +1,7 @@
 //! What each host needs from the shared config beyond what the core validates: one
 //! function, so both hosts report a missing field with the same `ConfigError` path.
 
-use crate::config::{ConfigError, GateConfig, JwksSource};
+use crate::config::{ConfigError, GateConfig, JwksSource, KeySource};
 
 /// The host a gate runs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +24,11 @@ impl HostKind {
     /// the edge. The shared config may carry both, so the core cannot demand either.
     pub fn check(self, config: &GateConfig) -> Result<(), ConfigError> {
         for p in &config.providers {
-            let JwksSource::Remote(r) = &p.jwks else { continue };
+            let (member, r) = match (&p.jwks, p.api_keys().map(|k| &k.keys)) {
+                (_, Some(KeySource::Feed(r))) => ("feed", r),
+                (JwksSource::Remote(r), None) => ("jwks", r),
+                _ => continue,
+            };
             let (field, present, why) = match self {
                 HostKind::Envoy => {
                     ("cluster", r.cluster.is_some(), "required in Envoy (the cluster that reaches the IdP)")
@@ -32,7 +36,10 @@ impl HostKind {
                 HostKind::Edge => ("uri", r.uri.is_some(), "required at the edge (the full JWKS URL)"),
             };
             if !present {
-                return Err(ConfigError { field: format!("providers.{}.jwks.{field}", p.name), problem: why.into() });
+                return Err(ConfigError {
+                    field: format!("providers.{}.{member}.{field}", p.name),
+                    problem: why.into(),
+                });
             }
         }
         Ok(())
@@ -69,6 +76,21 @@ mod tests {
             e.to_string(),
             "invalid config at `providers.corp.jwks.uri`: required at the edge (the full JWKS URL)"
         );
+    }
+
+    #[test]
+    fn a_key_feed_needs_the_same_per_host_field() {
+        let feed = |f: serde_json::Value| {
+            json!({
+                "providers": {"svc": {"kind": "api_keys", "feed": f}},
+                "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "svc"}}]
+            })
+            .to_string()
+        };
+        let e = HostKind::Envoy.load_config(&feed(json!({"uri": "https://k.example/feed"}))).expect_err("no cluster");
+        assert_eq!(e.field, "providers.svc.feed.cluster");
+        let e = HostKind::Edge.load_config(&feed(json!({"cluster": "k", "path": "/feed"}))).expect_err("no uri");
+        assert_eq!(e.field, "providers.svc.feed.uri");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod alg;
+pub mod apikey;
 mod b64;
 mod cache;
 mod check;
@@ -36,14 +37,14 @@ mod verify;
 
 pub use alg::Alg;
 pub use config::{
-    Audiences, ConfigError, GateConfig, JwksSource, OnStale, ProviderConfig, RemoteJwks, Requirement, RevocationConfig,
-    TokenSource,
+    ApiKeysConfig, Audiences, ConfigError, GateConfig, JwksSource, KeySource, OnStale, ProviderConfig, ProviderKind,
+    RemoteJwks, Requirement, RevocationConfig, TokenSource,
 };
 pub use decision::{Allowed, Decision, Denial};
 pub use error::AuthError;
 pub use fetched::{
     parse_max_age, DocEvent, DocId, DocKind, FetchEvent, FetchIdentity, FetchMethod, FetchReason, FetchRequest,
-    FetchResult, KeySetEvent, KeysLoaded, Validators,
+    FetchResult, KeyFeedEvent, KeyFeedLoaded, KeySetEvent, KeysLoaded, Validators,
 };
 pub use gate::{fingerprint, Gate};
 pub use host::HostKind;

@@ -18,8 +18,9 @@ import concurrency from './concurrency.mjs';
 import metrics from './metrics.mjs';
 import conditional from './conditional.mjs';
 import revocation from './revocation.mjs';
+import keyfeed from './keyfeed.mjs';
 
-const SCENARIOS = { rotation, outages, coldstart, spray: kidSpray, concurrency, metrics, conditional, revocation };
+const SCENARIOS = { rotation, outages, coldstart, spray: kidSpray, concurrency, metrics, conditional, revocation, keyfeed };
 const only = process.env.FAULTS_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
 for (const name of only ?? []) {
   if (!(name in SCENARIOS)) throw new Error(`FAULTS_ONLY: unknown scenario ${name} (known: ${Object.keys(SCENARIOS).join(', ')})`);

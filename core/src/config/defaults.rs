@@ -45,3 +45,14 @@ pub const REVOCATION_MAX_STALENESS_S: u64 = 60;
 pub const REVOCATION_MAX_STALENESS_CAP_S: u64 = 86_400;
 /// Revocation `feed.max_body_bytes` (a full list of 100,000 entries is about 6 MiB).
 pub const REVOCATION_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// `api_keys` provider `client_header`: the application's name, upstream.
+pub const API_KEY_CLIENT_HEADER: &str = "x-jwt-client";
+/// The application's scopes, space-separated (the same header as a token's `scope`).
+pub const API_KEY_SCOPE_HEADER: &str = "x-jwt-scope";
+/// Each metadata member `m` of a key entry is forwarded as `x-jwt-meta-m`.
+pub const API_KEY_METADATA_PREFIX: &str = "x-jwt-meta-";
+/// A key feed's `refresh_interval_s` and `max_stale_s` when not given: a disabled or
+/// removed key stops working within one refresh, and a feed down longer than the
+/// bound closes the provider's routes (503).
+pub const KEY_FEED_REFRESH_INTERVAL_S: u64 = 60;
+pub const KEY_FEED_MAX_STALE_S: u64 = 900;

@@ -4,6 +4,7 @@
 //! an operator can fix it, and a config that loads has no silent gaps (audiences are
 //! required, HMAC needs an explicit inline secret, every rule names real providers).
 
+mod api_keys;
 pub mod defaults;
 mod raw;
 mod revocation;
@@ -135,6 +136,45 @@ pub struct ProviderConfig {
     /// Denylist entries and/or a feed; `None`: tokens of this provider are never
     /// checked for revocation.
     pub revocation: Option<RevocationConfig>,
+    pub kind: ProviderKind,
+}
+
+impl ProviderConfig {
+    /// A provider of `"kind": "api_keys"`.
+    pub fn is_api_keys(&self) -> bool {
+        matches!(self.kind, ProviderKind::ApiKeys(_))
+    }
+
+    /// The API-key settings, for a provider of that kind.
+    pub fn api_keys(&self) -> Option<&ApiKeysConfig> {
+        match &self.kind {
+            ProviderKind::ApiKeys(k) => Some(k),
+            ProviderKind::Jwt => None,
+        }
+    }
+}
+
+/// What a provider authenticates. A JWT provider uses the fields above; an `api_keys`
+/// provider only `name` and `sources` (its JWT fields hold inert values: its issuer
+/// is empty and token selection never offers it a token).
+#[derive(Clone, Debug)]
+pub enum ProviderKind {
+    Jwt,
+    ApiKeys(Box<ApiKeysConfig>),
+}
+
+#[derive(Clone, Debug)]
+pub struct ApiKeysConfig {
+    pub keys: KeySource,
+    /// The header names an application's identity is forwarded under.
+    pub rendering: crate::apikey::Rendering,
+}
+
+/// Where an `api_keys` provider's digests come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    Inline(crate::apikey::KeyTable),
+    Feed(RemoteJwks),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -67,6 +67,18 @@ pub struct RawProvider {
     pub claim_to_headers: Vec<RawClaimToHeader>,
     #[serde(default)]
     pub forward_token: bool,
+    /// `"jwt"` (default) or `"api_keys"`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// `api_keys`: inline key entries (digests, never keys).
+    #[serde(default)]
+    pub keys: Option<Vec<crate::apikey::RawKeyEntry>>,
+    /// `api_keys`: a feed of key entries, fetched like a JWKS.
+    #[serde(default)]
+    pub feed: Option<RawJwks>,
+    /// `api_keys`: the header the application's name is forwarded under.
+    #[serde(default)]
+    pub client_header: Option<String>,
     /// Denylist entries and/or a revocation feed (`config/revocation.rs`).
     #[serde(default)]
     pub revocation: Option<RawRevocation>,

@@ -29,12 +29,23 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
     let names: Vec<String> = raw_providers.keys().cloned().collect();
     let mut providers = Vec::new();
     for (name, p) in raw_providers {
-        providers.push(provider(&name, p)?);
+        providers.push(match p.kind.as_deref() {
+            None | Some("jwt") => {
+                super::api_keys::refuse_key_fields(&name, &p)?;
+                provider(&name, p)?
+            }
+            Some("api_keys") => super::api_keys::provider(&name, p)?,
+            Some(_) => return err(format!("providers.{name}.kind"), "must be \"jwt\" or \"api_keys\""),
+        });
     }
+    super::api_keys::check_disjoint_sources(&providers)?;
     if raw_rules.is_empty() {
         return err("rules", "at least one rule is required (requests matching no rule are denied)");
     }
     let rules = super::rule::rules(raw_rules, &names)?;
+    for (i, r) in rules.iter().enumerate() {
+        super::api_keys::check_rule(&format!("rules[{i}].requires"), &r.requirement, &providers)?;
+    }
     // Identity headers the gate writes, plus `x-envoy-original-path`: a client-sent copy
     // must never reach a backend that trusts it (CVE-2023-27487).
     let mut strip_headers: Vec<String> = defaults::CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
@@ -52,8 +63,12 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         Some(None) => return err("mode", "must be \"enforce\" or \"report_only\""),
     };
     // A client-sent copy of the report header never reaches the upstream either.
-    let written =
-        providers.iter().flat_map(|p| p.claim_headers.iter().map(|c| c.header.clone())).chain(report_header.clone());
+    let key_clients = providers.iter().filter_map(|p| p.api_keys().map(|k| k.rendering.client_header.clone()));
+    let written = providers
+        .iter()
+        .flat_map(|p| p.claim_headers.iter().map(|c| c.header.clone()))
+        .chain(key_clients)
+        .chain(report_header.clone());
     for (i, h) in raw.strip_headers.iter().enumerate() {
         header_name(&format!("strip_headers[{i}]"), h)?;
     }
@@ -167,6 +182,7 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
             None => None,
         },
         jwks,
+        kind: ProviderKind::Jwt,
     })
 }
 
@@ -190,7 +206,7 @@ fn algorithms(field: &str, list: Option<&[String]>) -> R<Vec<Alg>> {
     Ok(out)
 }
 
-fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
+pub(super) fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
     let remote_fields = j.cluster.is_some() || j.uri.is_some() || j.path.is_some();
     if let Some(inline) = j.inline {
         if remote_fields {
@@ -277,7 +293,7 @@ fn split_uri(uri: &str) -> Option<(Option<String>, Option<String>)> {
     (!authority.is_empty()).then(|| (Some(authority.to_owned()), Some(path.to_owned())))
 }
 
-fn sources(field: &str, from: Option<Vec<RawSource>>) -> R<Vec<TokenSource>> {
+pub(super) fn sources(field: &str, from: Option<Vec<RawSource>>) -> R<Vec<TokenSource>> {
     let Some(list) = from else {
         return Ok(vec![TokenSource::Header { name: "authorization".into(), prefix: "Bearer ".into() }]);
     };

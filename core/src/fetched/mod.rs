@@ -10,9 +10,11 @@
 //!
 //! Hosts carry out every fetch the same way whatever `D` is.
 
+mod api_keys;
 mod jwks;
 mod machine;
 
+pub use api_keys::{KeyFeedEvent, KeyFeedLoaded, KeyLookup, KeyStore};
 pub use jwks::{KeySet, KeySetEvent, KeysLoaded, Lookup};
 pub use machine::{Fetched, Phase, Status};
 
@@ -30,6 +32,8 @@ pub enum DocKind {
     Jwks,
     /// The provider's revocation feed (`revocation.feed`).
     Revocation,
+    /// An `api_keys` provider's key feed.
+    ApiKeys,
 }
 
 impl DocKind {
@@ -38,6 +42,7 @@ impl DocKind {
         match self {
             DocKind::Jwks => "jwks",
             DocKind::Revocation => "revocation",
+            DocKind::ApiKeys => "api_keys",
         }
     }
 }
@@ -57,6 +62,10 @@ impl DocId {
 
     pub fn revocation(provider: usize) -> DocId {
         DocId { provider, kind: DocKind::Revocation }
+    }
+
+    pub fn api_keys(provider: usize) -> DocId {
+        DocId { provider, kind: DocKind::ApiKeys }
     }
 }
 
@@ -275,6 +284,7 @@ impl<S: Summary> fmt::Display for FetchEvent<S> {
 pub enum DocEvent {
     Keys(KeySetEvent),
     Revocation(crate::revocation::RevocationEvent),
+    ApiKeys(KeyFeedEvent),
 }
 
 impl DocEvent {
@@ -282,6 +292,7 @@ impl DocEvent {
         match self {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Failed { .. }),
+            DocEvent::ApiKeys(e) => matches!(e, FetchEvent::Failed { .. }),
         }
     }
 
@@ -289,6 +300,7 @@ impl DocEvent {
         match self {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Unchanged),
+            DocEvent::ApiKeys(e) => matches!(e, FetchEvent::Unchanged),
         }
     }
 }
@@ -298,6 +310,7 @@ impl fmt::Display for DocEvent {
         match self {
             DocEvent::Keys(e) => fmt::Display::fmt(e, f),
             DocEvent::Revocation(e) => fmt::Display::fmt(e, f),
+            DocEvent::ApiKeys(e) => fmt::Display::fmt(e, f),
         }
     }
 }

@@ -24,13 +24,24 @@ pub fn mode_of(config: &GateConfig, rule: Option<&Rule>) -> Mode {
 
 /// Scopes, then the `require` tree, for a verified token.
 pub fn authorize(m: &Matched<'_, '_>, v: &Verified, req: &RequestView<'_>) -> Result<(), AuthError> {
+    authorize_grant(m, &v.scopes, v.claims.as_deref(), req)
+}
+
+/// Scopes, then the `require` tree, for whatever a credential grants: a token's scopes
+/// and claims, or an API-key application's scopes and metadata (the same checks).
+pub fn authorize_grant(
+    m: &Matched<'_, '_>,
+    scopes: &[String],
+    claims: Option<&Map<String, serde_json::Value>>,
+    req: &RequestView<'_>,
+) -> Result<(), AuthError> {
     let rule = m.rule;
-    if !rule.scopes.iter().all(|s| v.scopes.contains(s)) {
+    if !rule.scopes.iter().all(|s| scopes.contains(s)) {
         return Err(AuthError::InsufficientScope(rule.scopes.join(" ")));
     }
     let Some(policy) = &rule.require else { return Ok(()) };
     let empty = Map::new();
-    let claims = v.claims.as_deref().unwrap_or(&empty);
+    let claims = claims.unwrap_or(&empty);
     evaluate(policy, &Inputs { claims, captures: &m.captures, request: req })
 }
 

@@ -20,7 +20,7 @@ mod report;
 
 pub use compile::compile;
 pub use eval::{evaluate, Inputs};
-pub use hook::{authorize, finish, mode_of, Matched};
+pub use hook::{authorize, authorize_grant, finish, mode_of, Matched};
 pub use keep::keep;
 pub use report::{Outcome, Verdict, UNMATCHED_RULE};
 
