@@ -60,7 +60,7 @@ impl<'a> Case<'a> {
     fn new(path: &'a str, headers: &'a [(String, String)], now_ms: u64) -> Case<'a> {
         // A fresh gate per rule, so each measures one cache entry and one rule.
         let mut gate = gate();
-        let view = RequestView { method: "GET", path, headers };
+        let view = RequestView { method: "GET", path, headers, conn: Default::default() };
         // The first decision verifies the token and caches it; the rounds hit the cache.
         assert!(matches!(gate.decide(&view, now_ms, now_ms), Decision::Allow(_)), "{path} must be allowed");
         Case { gate, view }

@@ -33,6 +33,16 @@ pub struct Verified {
     /// only), so a cache hit is authorized like a fresh token; `None` when no rule
     /// has a tree.
     pub claims: Option<Rc<Map<String, Value>>>,
+    /// The token's sender binding (`cnf`), checked on every use.
+    pub cnf: Confirmation,
+}
+
+/// RFC 7800 `cnf` members jwtgate checks: the DPoP key thumbprint (RFC 9449 §6) and the
+/// client-certificate thumbprint (RFC 8705 §3.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Confirmation {
+    pub jkt: Option<String>,
+    pub x5t_s256: Option<String>,
 }
 
 /// FIFO-evicting map with a fixed capacity (0 disables caching).
@@ -95,6 +105,7 @@ mod tests {
             scopes: vec![],
             headers: vec![],
             claims: None,
+            cnf: Confirmation::default(),
         }
     }
 

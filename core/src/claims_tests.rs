@@ -22,6 +22,7 @@ fn provider(audiences: Audiences) -> ProviderConfig {
         claim_headers: vec![],
         forward_token: false,
         jwks: JwksSource::Inline(KeySetDoc::default()),
+        sender_constraint: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::decision::Decision;
 use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
+use crate::sender::replay::{MemoryReplay, ReplayStore};
 use sha2::{Digest, Sha256};
 
 pub struct Gate {
@@ -23,6 +24,8 @@ pub struct Gate {
 pub(crate) struct GateState {
     pub keys: Vec<KeySet>,
     pub cache: TokenCache,
+    /// DPoP proof ids seen (in memory unless the host installs a shared store).
+    pub replay: Box<dyn ReplayStore>,
 }
 
 impl Gate {
@@ -42,7 +45,14 @@ impl Gate {
             .collect();
         let cache = TokenCache::new(config.token_cache_size);
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
-        Gate { config, verifier, state: GateState { keys, cache } }
+        let replay = Box::new(MemoryReplay::new(config.dpop.replay_cache_size));
+        Gate { config, verifier, state: GateState { keys, cache, replay } }
+    }
+
+    /// Replaces the in-memory DPoP replay set, e.g. with one that every Envoy worker VM
+    /// of the process shares.
+    pub fn set_replay_store(&mut self, store: Box<dyn ReplayStore>) {
+        self.state.replay = store;
     }
 
     /// A gate with the software verifier.

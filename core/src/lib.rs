@@ -27,6 +27,7 @@ mod policy;
 mod request;
 mod route;
 mod rules;
+mod sender;
 mod strip;
 #[cfg(test)]
 mod test_support;
@@ -48,7 +49,9 @@ pub use host::HostKind;
 pub use job::{KeyRef, Verifier, VerifyJob};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
 pub use policy::{Mode, Outcome, Unmet, Verdict};
-pub use request::RequestView;
+pub use request::{Connection, RequestView};
+pub use sender::replay::{bucket_add, bucket_count, BucketUpdate, Replay, ReplayId, ReplayStore};
+pub use sender::SenderConstraint;
 pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
 pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};

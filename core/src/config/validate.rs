@@ -35,6 +35,8 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         return err("rules", "at least one rule is required (requests matching no rule are denied)");
     }
     let rules = super::rule::rules(raw_rules, &names)?;
+    super::sender::add_dpop_sources(&mut providers, &rules);
+    let dpop = super::sender::dpop(raw.dpop, raw.dpop_nonce)?;
     // Identity headers the gate writes, plus `x-envoy-original-path`: a client-sent copy
     // must never reach a backend that trusts it (CVE-2023-27487).
     let mut strip_headers: Vec<String> = defaults::CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
@@ -99,6 +101,7 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         report_header,
         reason_in_body: raw.reason_in_body,
         policy_claims,
+        dpop,
     })
 }
 
@@ -162,6 +165,8 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         claim_headers,
         forward_token: p.forward_token,
         jwks,
+        sender_constraint: super::sender::constraint(&f("sender_constraint"), p.sender_constraint.as_deref())?
+            .unwrap_or_default(),
     })
 }
 
