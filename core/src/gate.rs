@@ -7,7 +7,7 @@ use crate::cache::TokenCache;
 use crate::config::{ConfigError, GateConfig, JwksSource};
 use crate::decide::Pass;
 use crate::decision::Decision;
-use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent};
+use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use crate::sender::replay::{MemoryReplay, ReplayStore};
@@ -89,9 +89,29 @@ impl Gate {
         self.state.keys.get(provider).map_or(0, KeySet::key_count)
     }
 
-    /// The largest JWKS body worth reading for `provider`; hosts read at most one byte more.
-    pub fn fetch_body_cap(&self, provider: usize) -> usize {
-        self.state.keys.get(provider).map_or(0, KeySet::body_cap)
+    /// Every remote document known at load, with its fetch identity. Envoy opens one
+    /// shared-data channel per entry; documents that appear later (named by a token, say)
+    /// are found with [`Gate::fetch_identity`] when their first fetch is asked for.
+    pub fn remote_docs(&self) -> Vec<(DocId, FetchIdentity)> {
+        let jwks = (0..self.config.providers.len()).map(DocId::jwks);
+        jwks.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
+    }
+
+    /// What decides the bytes `doc`'s fetch returns (plus the issuer it is trusted for);
+    /// `None` for a document that is not fetched (inline keys) or does not exist.
+    pub fn fetch_identity(&self, doc: DocId) -> Option<FetchIdentity> {
+        let provider = self.config.providers.get(doc.provider)?;
+        match (doc.kind, &provider.jwks) {
+            (DocKind::Jwks, JwksSource::Remote(r)) => Some(FetchIdentity::of(doc.kind, r, &provider.issuer)),
+            (DocKind::Jwks, JwksSource::Inline(_)) => None,
+        }
+    }
+
+    /// The largest body worth reading for `doc`; hosts read at most one byte more.
+    pub fn fetch_body_cap(&self, doc: DocId) -> usize {
+        match doc.kind {
+            DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
+        }
     }
 
     /// Fetches the host must start now.
@@ -99,8 +119,23 @@ impl Gate {
         self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms)).collect()
     }
 
-    pub fn on_fetch_result(&mut self, provider: usize, now_ms: u64, r: FetchResult<'_>) -> Option<KeySetEvent> {
-        self.state.keys.get_mut(provider).map(|k| k.on_fetch_result(now_ms, r))
+    /// Applies the outcome of a fetch of `doc` (this host's, or one another VM of the
+    /// process published). `None`: no such document.
+    pub fn on_fetch_result(&mut self, doc: DocId, now_ms: u64, r: FetchResult<'_>) -> Option<DocEvent> {
+        match doc.kind {
+            DocKind::Jwks => {
+                self.state.keys.get_mut(doc.provider).map(|k| DocEvent::Keys(k.on_fetch_result(now_ms, r)))
+            }
+        }
+    }
+
+    /// Gauges describing `doc` now (name, value), for the host to set after each event:
+    /// `jwks_keys.<provider>` for a key set.
+    pub fn doc_gauges(&self, doc: DocId) -> Vec<(String, u64)> {
+        let Some(provider) = self.config.providers.get(doc.provider) else { return Vec::new() };
+        match doc.kind {
+            DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
+        }
     }
 
     /// Entries in the verified-token cache (tests only: no host needs it).
