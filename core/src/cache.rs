@@ -37,6 +37,16 @@ pub struct Verified {
     /// What revocation entries match (`jti`, `sub`, `sid`, client, `iat`), kept only
     /// for providers with a `revocation` block: every hit is checked again.
     pub ids: Option<Box<TokenIds>>,
+    /// The token's sender binding (`cnf`), checked on every use.
+    pub cnf: Confirmation,
+}
+
+/// RFC 7800 `cnf` members jwtgate checks: the DPoP key thumbprint (RFC 9449 §6) and the
+/// client-certificate thumbprint (RFC 8705 §3.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Confirmation {
+    pub jkt: Option<String>,
+    pub x5t_s256: Option<String>,
 }
 
 /// FIFO-evicting map with a fixed capacity (0 disables caching).
@@ -100,6 +110,7 @@ mod tests {
             headers: vec![],
             claims: None,
             ids: None,
+            cnf: Confirmation::default(),
         }
     }
 

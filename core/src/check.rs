@@ -26,7 +26,7 @@ pub enum Checked {
 }
 
 /// Outcome of the signature step.
-enum Signature {
+pub(crate) enum Signature {
     Valid,
     Invalid,
     /// The key found by `kid` cannot verify this `alg`.
@@ -156,6 +156,10 @@ impl Checker<'_> {
             Ok(c) => c,
             Err(e) => return Checked::Err(e),
         };
+        let cnf = match claims::confirmation(&u.claims) {
+            Ok(c) => c,
+            Err(e) => return Checked::Err(e),
+        };
         Checked::Ok(Verified {
             provider: p,
             alg: u.header.alg,
@@ -166,6 +170,7 @@ impl Checker<'_> {
             headers,
             claims: policy_claims,
             ids: prov.revocation.as_ref().map(|_| Box::new(TokenIds::of(&u.claims))),
+            cnf,
         })
     }
 
@@ -181,8 +186,9 @@ impl Checker<'_> {
     ) -> ControlFlow<Checked, Result<(), AuthError>> {
         let verified = match keys.lookup(u.header.kid.as_deref(), u.header.alg, self.now_ms) {
             Lookup::Found(key) => {
-                let key_ref = KeyRef { provider: p, generation: keys.generation(), kid: key.kid.clone() };
-                match self.verify_signature(key, key_ref, u, digest, verdicts) {
+                let key_ref = KeyRef::Provider { provider: p, generation: keys.generation(), kid: key.kid.clone() };
+                let sig = (u.signing_input, u.signature.as_slice());
+                match signature(self.verifier, key, key_ref, u.header.alg, sig, digest, verdicts) {
                     Signature::Valid => Ok(()),
                     Signature::Invalid => Err(AuthError::BadSignature),
                     Signature::WrongKey => Err(AuthError::UnknownKey),
@@ -202,42 +208,44 @@ impl Checker<'_> {
         }
         ControlFlow::Continue(verified)
     }
+}
 
-    /// By verifier: the asynchronous host's verdict for this token and key (or a request
-    /// for one), or the host's synchronous verifier; the software verifier covers
-    /// whatever they decline (HMAC, keys a host cannot take).
-    fn verify_signature(
-        &self,
-        key: &Key,
-        key_ref: KeyRef,
-        u: &Unverified<'_>,
-        digest: &TokenDigest,
-        verdicts: &[Verdict],
-    ) -> Signature {
-        let alg = u.header.alg;
-        let Some(software) = key.verifier(alg) else { return Signature::WrongKey };
-        let message = u.signing_input.as_bytes();
-        let verdict = match (self.verifier, key.spki(), key.public_jwk()) {
-            (Verifier::Async, _, Some(jwk)) if !alg.is_symmetric() => match verdict_for(verdicts, digest, &key_ref) {
-                Some(valid) => Some(valid),
-                None => {
-                    return Signature::Ask(Ask {
-                        digest: *digest,
-                        key: key_ref,
-                        alg,
-                        jwk: jwk.to_owned(),
-                        message: u.signing_input.to_owned(),
-                        signature: u.signature.clone(),
-                    })
-                }
-            },
-            (Verifier::Native(n), Some(spki), _) => n.verify(alg, spki, message, &u.signature),
-            _ => None,
-        };
-        match verdict.unwrap_or_else(|| software.verify(message, &u.signature)) {
-            true => Signature::Valid,
-            false => Signature::Invalid,
-        }
+/// By verifier: the asynchronous host's verdict for this signature and key (or a
+/// request for one), or the host's synchronous verifier; the software verifier covers
+/// whatever they decline (HMAC, keys a host cannot take). Tokens and DPoP proofs both
+/// come through here. `sig` is the signing input and the signature.
+pub(crate) fn signature(
+    verifier: &Verifier,
+    key: &Key,
+    key_ref: KeyRef,
+    alg: crate::alg::Alg,
+    sig: (&str, &[u8]),
+    digest: &TokenDigest,
+    verdicts: &[Verdict],
+) -> Signature {
+    let (input, signature) = sig;
+    let Some(software) = key.verifier(alg) else { return Signature::WrongKey };
+    let message = input.as_bytes();
+    let verdict = match (verifier, key.spki(), key.public_jwk()) {
+        (Verifier::Async, _, Some(jwk)) if !alg.is_symmetric() => match verdict_for(verdicts, digest, &key_ref) {
+            Some(valid) => Some(valid),
+            None => {
+                return Signature::Ask(Ask {
+                    digest: *digest,
+                    key: key_ref,
+                    alg,
+                    jwk: jwk.to_owned(),
+                    message: input.to_owned(),
+                    signature: signature.to_vec(),
+                })
+            }
+        },
+        (Verifier::Native(n), Some(spki), _) => n.verify(alg, spki, message, signature),
+        _ => None,
+    };
+    match verdict.unwrap_or_else(|| software.verify(message, signature)) {
+        true => Signature::Valid,
+        false => Signature::Invalid,
     }
 }
 

@@ -84,6 +84,20 @@ fn check_audience(claims: &Map<String, Value>, policy: &Audiences) -> Result<(),
     }
 }
 
+/// The token's `cnf` (RFC 7800): `jkt` and `x5t#S256` when they are strings. A `cnf`
+/// that is not an object, or a member of the wrong type, refuses the token: a binding
+/// the gate cannot read must not make it a bearer token.
+pub fn confirmation(claims: &Map<String, Value>) -> Result<crate::cache::Confirmation, AuthError> {
+    let Some(cnf) = claims.get("cnf") else { return Ok(Default::default()) };
+    let cnf = cnf.as_object().ok_or(AuthError::BadClaim("cnf"))?;
+    let member = |name: &str| match cnf.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(AuthError::BadClaim("cnf")),
+    };
+    Ok(crate::cache::Confirmation { jkt: member("jkt")?, x5t_s256: member("x5t#S256")? })
+}
+
 /// Scopes granted by the token: `scope` (RFC 8693/9068, space-separated) or `scp`
 /// (an array, as some IdPs send).
 pub fn granted_scopes(claims: &Map<String, Value>) -> Vec<&str> {

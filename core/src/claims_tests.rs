@@ -24,6 +24,7 @@ fn provider(audiences: Audiences) -> ProviderConfig {
         kind: crate::config::ProviderKind::Jwt,
         jwks: JwksSource::Inline(KeySetDoc::default()),
         revocation: None,
+        sender_constraint: Default::default(),
     }
 }
 

@@ -3,8 +3,8 @@
 //! or, with the verdicts an asynchronous host has given so far, from `Gate::resume`.
 
 use crate::check::{Checked, Checker};
-use crate::config::{GateConfig, Requirement, TokenSource};
-use crate::decision::{Allowed, Decision, Denial};
+use crate::config::{GateConfig, Requirement, Rule, TokenSource};
+use crate::decision::{Allowed, Decision, Denial, DpopChallenge};
 use crate::error::AuthError;
 use crate::extract::{extract, removal_edits, Found};
 use crate::gate::{fingerprint, GateState};
@@ -13,6 +13,8 @@ use crate::path;
 use crate::policy::{self, Matched, Mode};
 use crate::request::RequestView;
 use crate::rules;
+use crate::sender::replay::Replay;
+use crate::sender::{Binder, Bound, Pending};
 use std::ops::ControlFlow;
 
 #[path = "decide_keys.rs"]
@@ -25,6 +27,10 @@ pub(crate) struct Pass<'g> {
     arrived_ms: u64,
     /// The asynchronous host's verdicts for this request so far.
     verdicts: Vec<Verdict>,
+    /// Set once the rule is known, if it accepts DPoP.
+    challenge: Option<DpopChallenge>,
+    /// Accepted DPoP proofs, recorded in the replay set if the decision is an allow.
+    pending: Vec<Pending>,
 }
 
 impl<'g> Pass<'g> {
@@ -38,7 +44,7 @@ impl<'g> Pass<'g> {
         // The hold ends `startup_hold_ms` after arrival, whichever host holds the request.
         let may_hold = now_ms.saturating_sub(arrived_ms) < config.startup_hold_ms;
         let checker = Checker { config, verifier, now_ms, may_hold };
-        Pass { config, state, checker, arrived_ms, verdicts: Vec::new() }
+        Pass { config, state, checker, arrived_ms, verdicts: Vec::new(), challenge: None, pending: Vec::new() }
     }
 
     pub fn decide(mut self, req: &RequestView<'_>, verdicts: Vec<Verdict>) -> Decision {
@@ -52,6 +58,7 @@ impl<'g> Pass<'g> {
             Ok(m) => m,
             Err(e) => return self.deny(e, None),
         };
+        self.challenge = matched.as_ref().and_then(|m| self.challenge_for(m.rule));
         let decision = match &matched {
             None => self.deny(AuthError::NoMatchingRule, None),
             Some(m) => match &m.rule.requirement {
@@ -62,6 +69,7 @@ impl<'g> Pass<'g> {
                 Requirement::AllOf(ps) => self.require_all(req, ps, m),
             },
         };
+        let decision = self.record_proofs(decision);
         // Labels the decision; in report-only mode a denial becomes a pass-through.
         let decision = policy::finish(config, decision, matched.as_ref().map(|m| m.rule), req);
         match decision {
@@ -71,8 +79,52 @@ impl<'g> Pass<'g> {
     }
 
     fn deny(&self, reason: AuthError, token_hash: Option<String>) -> Decision {
-        let d = Denial::new(reason, &self.config.realm, token_hash);
+        let mut d = Denial::new(reason, &self.config.realm, token_hash);
+        if let Some(ch) = &self.challenge {
+            d = d.with_dpop(&self.config.realm, ch);
+        }
         Decision::Deny(if self.config.reason_in_body { d.with_reason_in_body() } else { d })
+    }
+
+    /// The DPoP challenge of `rule`, if any of its effective sender constraints accepts
+    /// DPoP; `required` when every one of them is `dpop_required`.
+    fn challenge_for(&self, rule: &Rule) -> Option<DpopChallenge> {
+        let providers: &[usize] = match &rule.requirement {
+            Requirement::Public => return None,
+            Requirement::Provider(p) => std::slice::from_ref(p),
+            Requirement::AnyOf(ps) | Requirement::AllOf(ps) | Requirement::AllowMissing(ps) => ps,
+        };
+        let constraints: Vec<_> = providers
+            .iter()
+            .map(|p| rule.sender_constraint.unwrap_or(self.config.providers[*p].sender_constraint))
+            .collect();
+        constraints.iter().any(|c| c.accepts_dpop()).then(|| DpopChallenge {
+            required: constraints.iter().all(|c| *c == crate::sender::SenderConstraint::DpopRequired),
+            algs: self.config.dpop.algs_param(),
+            nonce: self.config.dpop.nonce.as_ref().map(|n| n.current(self.checker.now_ms)),
+        })
+    }
+
+    /// An allow that accepted DPoP proofs records their ids now: a proof seen before is
+    /// refused, and a full replay set refuses with 503 (never allows). The client gets
+    /// the current nonce with the answer when nonces are on.
+    fn record_proofs(&mut self, decision: Decision) -> Decision {
+        let Decision::Allow(mut allowed) = decision else { return decision };
+        let now = self.checker.now_ms;
+        for p in std::mem::take(&mut self.pending) {
+            match self.state.replay.admit(p.id, p.expires_ms, now) {
+                Replay::Fresh => {}
+                Replay::Seen => {
+                    return self.deny(AuthError::InvalidDpopProof("the proof was already used"), allowed.token_hash)
+                }
+                Replay::Full => return self.deny(AuthError::ReplayCacheUnavailable, allowed.token_hash),
+            }
+            if let Some(ch) = self.challenge.as_ref().and_then(|c| c.nonce.clone()) {
+                allowed.response_headers.retain(|(k, _)| k != "dpop-nonce");
+                allowed.response_headers.push(("dpop-nonce".to_owned(), ch));
+            }
+        }
+        Decision::Allow(allowed)
     }
 
     /// The headers this request carries that the gate strips, in whatever spelling the
@@ -148,6 +200,23 @@ impl<'g> Pass<'g> {
             }
             Checked::Err(e) => return ControlFlow::Break(self.deny(e, Some(hash))),
         };
+        // The holder of the token, as the route's sender constraint requires.
+        let constraint = m.rule.sender_constraint.unwrap_or(self.config.providers[v.provider].sender_constraint);
+        let binder = Binder {
+            dpop: &self.config.dpop,
+            verifier: self.checker.verifier,
+            now_ms: self.checker.now_ms,
+            verdicts: &self.verdicts,
+        };
+        match binder.bind(constraint, req, found, &v.cnf) {
+            Bound::Ok(pending) => self.pending.extend(pending),
+            Bound::Ask(ask) => {
+                let verdicts = std::mem::take(&mut self.verdicts);
+                let job = VerifyJob::new(ask, req.to_owned_request(), self.arrived_ms, verdicts);
+                return ControlFlow::Break(Decision::Verify(Box::new(job)));
+            }
+            Bound::Err(e) => return ControlFlow::Break(self.deny(e, Some(hash))),
+        }
         // Scopes and `require`; in report-only mode a failure is recorded and the valid
         // token's claim headers are still set.
         if let Err(e) = policy::authorize(m, &v, req) {

@@ -67,6 +67,18 @@ pub struct Denial {
     pub token_hash: Option<String>,
     /// Rule, reason and mode, for the decision metric.
     pub verdict: Option<Verdict>,
+    /// A fresh `DPoP-Nonce` for the client (RFC 9449 §8), when nonces are configured.
+    pub dpop_nonce: Option<String>,
+}
+
+/// How a route that accepts DPoP challenges the client (RFC 9449 §7.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DpopChallenge {
+    /// Only DPoP is accepted: no `Bearer` challenge at all.
+    pub required: bool,
+    /// The `algs` parameter: proof algorithms accepted.
+    pub algs: String,
+    pub nonce: Option<String>,
 }
 
 impl Denial {
@@ -81,7 +93,23 @@ impl Denial {
         };
         let body = body(&reason, false);
         let retry_after_s = (status == 503).then_some(5);
-        Denial { status, reason, www_authenticate, retry_after_s, body, token_hash, verdict: None }
+        Denial { status, reason, www_authenticate, retry_after_s, body, token_hash, verdict: None, dpop_nonce: None }
+    }
+
+    /// The same denial on a route that accepts DPoP: a `DPoP` challenge with `algs`
+    /// (carrying the error when it is about DPoP, or when DPoP is the only scheme), after
+    /// the `Bearer` one otherwise; and a fresh nonce if nonces are on.
+    pub(crate) fn with_dpop(mut self, realm: &str, ch: &DpopChallenge) -> Denial {
+        let Some(bearer) = self.www_authenticate.take() else { return self };
+        let dpop_error = matches!(self.reason, AuthError::InvalidDpopProof(_) | AuthError::UseDpopNonce);
+        let dpop = format!("DPoP realm=\"{}\", algs=\"{}\"", quote_safe(realm), ch.algs);
+        self.www_authenticate = Some(if dpop_error || ch.required {
+            format!("{dpop}{}", params(&self.reason, &self.reason.to_string()))
+        } else {
+            format!("{bearer}, {dpop}")
+        });
+        self.dpop_nonce = ch.nonce.clone();
+        self
     }
 
     /// The same denial with its stable reason code in the body (`reason_in_body`).
@@ -108,6 +136,9 @@ impl Denial {
         }
         if let Some(r) = self.retry_after_s {
             out.push(("retry-after", r.to_string()));
+        }
+        if let Some(n) = &self.dpop_nonce {
+            out.push(("dpop-nonce", n.clone()));
         }
         out
     }
@@ -148,7 +179,12 @@ fn www_authenticate(realm: &str, reason: &AuthError, description: &str) -> Strin
         AuthError::MissingCredential => return format!("Bearer realm=\"{realm}\", ApiKey realm=\"{realm}\""),
         _ => {}
     }
-    let mut out = format!("Bearer realm=\"{realm}\"");
+    format!("Bearer realm=\"{realm}\"{}", params(reason, description))
+}
+
+/// The `error`, `error_description` (and `scope`) parameters of a challenge.
+fn params(reason: &AuthError, description: &str) -> String {
+    let mut out = String::new();
     if let Some(code) = reason.bearer_error() {
         out.push_str(&format!(", error=\"{code}\", error_description=\"{}\"", quote_safe(description)));
     }

@@ -52,6 +52,20 @@ pub enum AuthError {
     ClaimTooLarge(String),
     /// A claim member a `require` tree reads nests deeper than the evaluation bound.
     ClaimTooDeep(String),
+    /// The DPoP proof is missing, malformed, or does not match the request (RFC 9449
+    /// `invalid_dpop_proof`).
+    InvalidDpopProof(&'static str),
+    /// The proof carries no nonce, or one that is not current (`use_dpop_nonce`; the
+    /// answer carries a fresh `DPoP-Nonce`).
+    UseDpopNonce,
+    /// The token is not presented by its holder: a DPoP-bound token with the `Bearer`
+    /// scheme, an unbound token where the route requires binding, or a proof by another key.
+    NotBound(&'static str),
+    /// RFC 8705: no client certificate, or not the one `cnf.x5t#S256` names.
+    CertificateMismatch(&'static str),
+    /// The proof replay cache is full (or its shared store failed): refuse with 503,
+    /// never accept a proof that might be a replay.
+    ReplayCacheUnavailable,
     /// The request's host is given twice, differently, and a rule depends on it.
     AmbiguousHost,
     /// An API key is missing, malformed, unknown, disabled or expired: one answer for
@@ -84,6 +98,7 @@ impl AuthError {
             AuthError::InsufficientScope(_) | AuthError::NoMatchingRule | AuthError::AccessDenied(_) => 403,
             AuthError::BadPath | AuthError::AmbiguousHost => 400,
             AuthError::KeysUnavailable | AuthError::RevocationUnavailable | AuthError::Unconfigured => 503,
+            AuthError::ReplayCacheUnavailable => 503,
             AuthError::Internal(_) => 500,
             _ => 401,
         }
@@ -95,6 +110,9 @@ impl AuthError {
         match self {
             AuthError::MissingToken | AuthError::KeysUnavailable | AuthError::RevocationUnavailable => None,
             AuthError::InvalidApiKey | AuthError::MissingCredential => None,
+            AuthError::ReplayCacheUnavailable => None,
+            AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            AuthError::UseDpopNonce => Some("use_dpop_nonce"),
             AuthError::Unconfigured | AuthError::Internal(_) => None,
             AuthError::NoMatchingRule | AuthError::BadPath | AuthError::AmbiguousHost => None,
             AuthError::AccessDenied(_) => None,
@@ -115,6 +133,7 @@ impl AuthError {
             AuthError::KeysUnavailable | AuthError::RevocationUnavailable | AuthError::Unconfigured => {
                 "temporarily_unavailable"
             }
+            AuthError::ReplayCacheUnavailable => "temporarily_unavailable",
             AuthError::Internal(_) => "server_error",
             other => other.bearer_error().unwrap_or("invalid_token"),
         }
@@ -146,6 +165,11 @@ impl AuthError {
             AuthError::AccessDenied(why) => why.code(),
             AuthError::ClaimTooLarge(_) => "claim_too_large",
             AuthError::ClaimTooDeep(_) => "claim_too_deep",
+            AuthError::InvalidDpopProof(_) => "dpop_proof",
+            AuthError::UseDpopNonce => "dpop_nonce",
+            AuthError::NotBound(_) => "not_bound",
+            AuthError::CertificateMismatch(_) => "certificate",
+            AuthError::ReplayCacheUnavailable => "replay_cache",
             AuthError::AmbiguousHost => "host",
             AuthError::NoMatchingRule => "no_rule",
             AuthError::BadPath => "path",
@@ -187,6 +211,11 @@ impl fmt::Display for AuthError {
             AuthError::AccessDenied(_) => f.write_str("the token does not meet this route's access policy"),
             AuthError::ClaimTooLarge(c) => write!(f, "claim `{c}` is too large to evaluate"),
             AuthError::ClaimTooDeep(c) => write!(f, "claim `{c}` is nested too deeply to evaluate"),
+            AuthError::InvalidDpopProof(why) => write!(f, "invalid DPoP proof: {why}"),
+            AuthError::UseDpopNonce => f.write_str("the DPoP proof must carry the server's current nonce"),
+            AuthError::NotBound(why) => f.write_str(why),
+            AuthError::CertificateMismatch(why) => f.write_str(why),
+            AuthError::ReplayCacheUnavailable => f.write_str("the DPoP replay cache is full; retry shortly"),
             AuthError::AmbiguousHost => f.write_str("the request names more than one host"),
             AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
             AuthError::BadPath => f.write_str("request path cannot be matched safely"),

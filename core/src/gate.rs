@@ -11,6 +11,7 @@ use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, Fetc
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use crate::revocation::Revocation;
+use crate::sender::replay::{MemoryReplay, ReplayStore};
 use sha2::{Digest, Sha256};
 
 pub struct Gate {
@@ -28,6 +29,8 @@ pub(crate) struct GateState {
     pub revocations: Vec<Option<Revocation>>,
     /// The key table of each `api_keys` provider (`None` for JWT providers), by index.
     pub api_keys: Vec<Option<KeyStore>>,
+    /// DPoP proof ids seen (in memory unless the host installs a shared store).
+    pub replay: Box<dyn ReplayStore>,
 }
 
 impl Gate {
@@ -57,7 +60,14 @@ impl Gate {
         let api_keys = config.providers.iter().enumerate().map(|(i, p)| key_store(i, p, seed)).collect();
         let cache = TokenCache::new(config.token_cache_size);
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
-        Gate { config, verifier, state: GateState { keys, cache, revocations, api_keys } }
+        let replay = Box::new(MemoryReplay::new(config.dpop.replay_cache_size));
+        Gate { config, verifier, state: GateState { keys, cache, revocations, api_keys, replay } }
+    }
+
+    /// Replaces the in-memory DPoP replay set, e.g. with one that every Envoy worker VM
+    /// of the process shares.
+    pub fn set_replay_store(&mut self, store: Box<dyn ReplayStore>) {
+        self.state.replay = store;
     }
 
     /// A gate with the software verifier.

@@ -4,7 +4,7 @@
 //! once, for its own request, and never waits in shared state.
 
 use super::*;
-use crate::job::{Verifier, VerifyJob};
+use crate::job::{KeyRef, Verifier, VerifyJob};
 use crate::verify::NativeVerifier;
 
 fn job(d: Decision) -> VerifyJob {
@@ -92,7 +92,14 @@ fn all_of_with_four_tokens_keeps_every_verdict_until_the_decision_is_final() {
         asked.push(j.key_ref.clone());
         d = w.gate.resume(*j, true, NOW_MS);
     }
-    assert_eq!(asked.iter().map(|k| k.provider).collect::<Vec<_>>(), [0, 1, 2, 3], "one job per token, in order");
+    let providers: Vec<usize> = asked
+        .iter()
+        .filter_map(|k| match k {
+            KeyRef::Provider { provider, .. } => Some(*provider),
+            KeyRef::Proof { .. } => None,
+        })
+        .collect();
+    assert_eq!(providers, [0, 1, 2, 3], "one job per token, in order");
     let a = allowed(d);
     let issuers: Vec<&str> = a.set.iter().filter(|(k, _)| k == "x-jwt-iss").map(|(_, v)| v.as_str()).collect();
     assert_eq!(issuers, [ISS_A, ISS_B, "https://idp-c.example", "https://idp-d.example"]);

@@ -36,19 +36,25 @@ impl fmt::Debug for Verifier {
     }
 }
 
-/// Names one key across requests: provider, key-set generation and `kid`. A refresh
-/// bumps the generation, so an answer about a replaced key never counts for its successor.
-/// Its `Display` form is a stable string a host may key its imported-key cache on.
+/// Names one key across requests. Its `Display` form is a stable string a host may key
+/// its imported-key cache on.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct KeyRef {
-    pub provider: usize,
-    pub generation: u64,
-    pub kid: Option<String>,
+pub enum KeyRef {
+    /// A provider's key by key-set generation and `kid`: a refresh bumps the generation,
+    /// so an answer about a replaced key never counts for its successor.
+    Provider { provider: usize, generation: u64, kid: Option<String> },
+    /// A DPoP proof's own key (from the proof header), by its RFC 7638 thumbprint.
+    Proof { jkt: String },
 }
 
 impl fmt::Display for KeyRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.provider, self.generation, self.kid.as_deref().unwrap_or(""))
+        match self {
+            KeyRef::Provider { provider, generation, kid } => {
+                write!(f, "{provider}:{generation}:{}", kid.as_deref().unwrap_or(""))
+            }
+            KeyRef::Proof { jkt } => write!(f, "dpop:{jkt}"),
+        }
     }
 }
 
@@ -143,7 +149,7 @@ mod tests {
     fn ask(digest: u8) -> Ask {
         Ask {
             digest: [digest; 32],
-            key: KeyRef { provider: 1, generation: 2, kid: Some("k".into()) },
+            key: KeyRef::Provider { provider: 1, generation: 2, kid: Some("k".into()) },
             alg: Alg::ES256,
             jwk: "{}".into(),
             message: "h.p".into(),
@@ -153,28 +159,31 @@ mod tests {
 
     #[test]
     fn key_ref_display_is_stable() {
-        let k = KeyRef { provider: 0, generation: 3, kid: None };
+        let k = KeyRef::Provider { provider: 0, generation: 3, kid: None };
         assert_eq!(k.to_string(), "0:3:");
+        assert_eq!(KeyRef::Proof { jkt: "abc".into() }.to_string(), "dpop:abc");
         assert_eq!(ask(0).key.to_string(), "1:2:k");
     }
 
     #[test]
     fn an_answer_is_recorded_for_its_own_token_and_key_only() {
-        let request = OwnedRequest { method: "GET".into(), path: "/x".into(), headers: vec![] };
+        let request =
+            OwnedRequest { method: "GET".into(), path: "/x".into(), headers: vec![], conn: Default::default() };
         let job = VerifyJob::new(ask(7), request, 5, vec![]);
         let rest = job.answer(true);
         assert_eq!(rest.arrived_ms, 5);
-        let key = KeyRef { provider: 1, generation: 2, kid: Some("k".into()) };
+        let key = KeyRef::Provider { provider: 1, generation: 2, kid: Some("k".into()) };
         assert_eq!(verdict_for(&rest.verdicts, &[7; 32], &key), Some(true));
         assert_eq!(verdict_for(&rest.verdicts, &[8; 32], &key), None, "another token");
-        let newer = KeyRef { generation: 3, ..key };
+        let newer = KeyRef::Provider { provider: 1, generation: 3, kid: Some("k".into()) };
         assert_eq!(verdict_for(&rest.verdicts, &[7; 32], &newer), None, "a refreshed key set");
     }
 
     #[test]
     fn debug_never_shows_the_request() {
         let secret = ("authorization".to_owned(), "Bearer secret-token".to_owned());
-        let request = OwnedRequest { method: "GET".into(), path: "/x".into(), headers: vec![secret] };
+        let request =
+            OwnedRequest { method: "GET".into(), path: "/x".into(), headers: vec![secret], conn: Default::default() };
         let text = format!("{:?}", VerifyJob::new(ask(1), request, 0, vec![]));
         assert!(!text.contains("secret-token") && !text.contains("h.p"), "{text}");
     }

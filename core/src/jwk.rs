@@ -126,7 +126,7 @@ pub fn parse_jwks(bytes: &[u8], origin: JwksOrigin, allowed: &[Alg]) -> Result<K
 
 type KeyResult<T> = Result<T, &'static str>;
 
-fn parse_key(m: &Map<String, Value>, origin: JwksOrigin, allowed: &[Alg]) -> KeyResult<Key> {
+pub(crate) fn parse_key(m: &Map<String, Value>, origin: JwksOrigin, allowed: &[Alg]) -> KeyResult<Key> {
     if let Some(u) = m.get("use") {
         if u.as_str() != Some("sig") {
             return Err("`use` is not \"sig\"");

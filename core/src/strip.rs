@@ -91,7 +91,7 @@ mod tests {
     use super::*;
 
     fn view<'a>(headers: &'a [(String, String)]) -> RequestView<'a> {
-        RequestView { method: "GET", path: "/", headers }
+        RequestView { method: "GET", path: "/", headers, conn: Default::default() }
     }
 
     fn pairs(names: &[&str]) -> Vec<(String, String)> {

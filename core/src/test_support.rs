@@ -134,6 +134,7 @@ pub fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> Req {
         method: method.to_owned(),
         path: path.to_owned(),
         headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        conn: Default::default(),
     }
 }
 

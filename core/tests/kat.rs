@@ -177,7 +177,11 @@ fn claims_set_vectors_pass_the_whole_gate() {
         let decide = |token: &str, now_s: u64| {
             let mut gate = Gate::from_json(&config.to_string(), 7).unwrap_or_else(|e| panic!("{}: {e}", k.name));
             let headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
-            gate.decide(&RequestView { method: "GET", path: "/x", headers: &headers }, now_s * 1000, now_s * 1000)
+            gate.decide(
+                &RequestView { method: "GET", path: "/x", headers: &headers, conn: Default::default() },
+                now_s * 1000,
+                now_s * 1000,
+            )
         };
         let denial = |d: Decision| match d {
             Decision::Deny(d) => d.reason,

@@ -26,6 +26,15 @@ pub fn headers(map: MapType) -> Vec<(String, String)> {
         .collect()
 }
 
+/// SHA-256 of the verified TLS client certificate (DER), from Envoy's
+/// `connection.sha256_peer_certificate_digest` property (hex). `None` without TLS, without
+/// a client certificate, or if the value is not 32 bytes of hex.
+pub fn client_cert_sha256() -> Option<[u8; 32]> {
+    let hex = hostcalls::get_property(vec!["connection", "sha256_peer_certificate_digest"]).ok().flatten()?;
+    let bytes = jwtgate_core::hex::decode(std::str::from_utf8(&hex).ok()?)?;
+    bytes.try_into().ok()
+}
+
 pub fn header(map: MapType, name: &str) -> Option<String> {
     hostcalls::get_map_value_bytes(map, name).ok().flatten().map(|v| String::from_utf8_lossy(&v).into_owned())
 }

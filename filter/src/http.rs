@@ -4,7 +4,7 @@ use crate::apply;
 use crate::fetch::Links;
 use crate::host;
 use crate::state::{Held, Shared, State};
-use jwtgate_core::{Decision, Denial, Mode, RequestView};
+use jwtgate_core::{Connection, Decision, Denial, Mode, RequestView};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, MapType};
 use std::rc::Rc;
@@ -31,12 +31,14 @@ impl HttpContext for Request {
             return action;
         }
         self.links.catch_up(&mut state, now);
-        let view = RequestView { method: &method, path: &path, headers: &headers };
+        let client_cert = if state.client_certs { host::client_cert_sha256() } else { None };
+        let conn = Connection { scheme: None, client_cert_sha256: client_cert };
+        let view = RequestView { method: &method, path: &path, headers: &headers, conn };
         let decision = state.gate.decide(&view, now, now);
         match carry_out(self.id, &decision, &mut state) {
             Some(action) => action,
             None => {
-                state.held.insert(self.id, Held { method, path, headers, since_ms: now });
+                state.held.insert(self.id, Held { method, path, headers, client_cert, since_ms: now });
                 state.metrics.count("held_requests");
                 Action::Pause
             }

@@ -15,6 +15,7 @@ mod metrics;
 #[cfg(test)]
 mod mock_host;
 mod native;
+mod replay;
 mod root;
 mod state;
 #[cfg(feature = "vector-endpoint")]

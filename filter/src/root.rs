@@ -7,7 +7,7 @@ use crate::http::{carry_out, Request};
 use crate::metrics::Metrics;
 use crate::native::EnvoyVerifier;
 use crate::state::{Shared, State};
-use jwtgate_core::{Decision, Denial, Gate, HostKind, RequestView, Verifier};
+use jwtgate_core::{Connection, Decision, Denial, Gate, HostKind, RequestView, Verifier};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
@@ -34,7 +34,12 @@ impl Root {
         let seed = host::now_ms() ^ (u64::from(self.id) << 32);
         let config = HostKind::Envoy.load_config(text).map_err(|e| e.to_string())?;
         let verifier = if config.prefer_native { native_verifier() } else { Verifier::Software };
-        Ok(Gate::new(config, verifier, seed))
+        let dpop = config.uses_dpop().then_some(config.dpop.replay_cache_size);
+        let mut gate = Gate::new(config, verifier, seed);
+        if let Some(size) = dpop {
+            gate.set_replay_store(Box::new(crate::replay::SharedReplay::open(size)));
+        }
+        Ok(gate)
     }
 
     /// Decides every held request again; the core ends holds that ran out.
@@ -42,7 +47,8 @@ impl Root {
         let ids: Vec<u32> = state.held.keys().copied().collect();
         for id in ids {
             let Some(held) = state.held.get(&id) else { continue };
-            let view = RequestView { method: &held.method, path: &held.path, headers: &held.headers };
+            let conn = Connection { scheme: None, client_cert_sha256: held.client_cert };
+            let view = RequestView { method: &held.method, path: &held.path, headers: &held.headers, conn };
             let decision = state.gate.decide(&view, now, held.since_ms);
             if matches!(decision, Decision::NeedKeys { .. }) {
                 continue;
@@ -97,8 +103,14 @@ impl RootContext for Root {
             Ok(gate) => {
                 self.fetcher = Fetcher::open(&gate);
                 let warnings = gate.config().warnings();
-                let state =
-                    State { gate, held: Default::default(), metrics: Metrics::default(), respond: Default::default() };
+                let client_certs = gate.config().uses_client_certs();
+                let state = State {
+                    gate,
+                    held: Default::default(),
+                    metrics: Metrics::default(),
+                    respond: Default::default(),
+                    client_certs,
+                };
                 self.shared = Some(Rc::new(RefCell::new(state)));
                 let _ = hostcalls::set_tick_period(TICK);
                 host::log(LogLevel::Info, "jwtgate: configuration loaded");

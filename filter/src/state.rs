@@ -10,6 +10,7 @@ pub struct Held {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    pub client_cert: Option<[u8; 32]>,
     pub since_ms: u64,
 }
 
@@ -21,6 +22,9 @@ pub struct State {
     /// Response headers to set when each HTTP context's response arrives (the
     /// report-only header). Removed then, or at stream end.
     pub respond: BTreeMap<u32, Vec<(String, String)>>,
+    /// Read the client certificate for each request (some route checks
+    /// certificate-bound tokens).
+    pub client_certs: bool,
 }
 
 pub type Shared = Rc<RefCell<State>>;

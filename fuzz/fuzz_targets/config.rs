@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let bearer = [("authorization".to_owned(), format!("Bearer {token}"))];
     let requests = [("GET", "/", &bearer[..]), ("POST", "/api/x?y=1", &[][..]), ("GET", "/public/%2e%2e/admin", &bearer[..])];
     for (method, path, headers) in requests {
-        let _ = gate.decide(&RequestView { method, path, headers }, common::NOW_MS, common::NOW_MS);
+        let _ = gate.decide(&RequestView { method, path, headers, conn: Default::default() }, common::NOW_MS, common::NOW_MS);
     }
     let _ = gate.poll_fetches(common::NOW_MS);
 });

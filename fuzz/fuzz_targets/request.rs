@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let mut gate = common::gate();
     // Just arrived (may be held), and arrived a minute ago (the hold has ended).
     for arrived in [common::NOW_MS, common::NOW_MS - 60_000] {
-        let d = gate.decide(&RequestView { method, path, headers: &headers }, common::NOW_MS, arrived);
+        let d = gate.decide(&RequestView { method, path, headers: &headers, conn: Default::default() }, common::NOW_MS, arrived);
         common::check(&d);
     }
 });

@@ -15,9 +15,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut gate = common::gate();
     let headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
-    let d = gate.decide(&RequestView { method: "GET", path: "/api", headers: &headers }, common::NOW_MS, common::NOW_MS);
+    let d = gate.decide(&RequestView { method: "GET", path: "/api", headers: &headers, conn: Default::default() }, common::NOW_MS, common::NOW_MS);
     common::check(&d);
     let path = format!("/opt/x?access_token={token}");
-    let d = gate.decide(&RequestView { method: "GET", path: &path, headers: &[] }, common::NOW_MS, common::NOW_MS - 60_000);
+    let d = gate.decide(&RequestView { method: "GET", path: &path, headers: &[], conn: Default::default() }, common::NOW_MS, common::NOW_MS - 60_000);
     common::check(&d);
 });

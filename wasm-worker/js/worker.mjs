@@ -143,8 +143,10 @@ async function decide(request, url) {
   const headers = [];
   for (const [k, v] of request.headers) headers.push(k, v);
   const path = url.pathname + url.search;
+  const scheme = url.protocol.replace(/:$/, '');
+  const cert = clientCert(request);
   const arrived = Date.now();
-  let d = gate.decide(request.method, path, headers, arrived, arrived);
+  let d = gate.decide(request.method, path, headers, scheme, cert, arrived, arrived);
   for (;;) {
     switch (d.kind) {
       case DecisionKind.Verify: {
@@ -156,13 +158,23 @@ async function decide(request, url) {
         const mine = startDueFetches();
         if (mine.length) await Promise.all(mine);
         else await sleep(20); // another request's fetch is in flight: look again shortly
-        d = gate.decide(request.method, path, headers, Date.now(), arrived);
+        d = gate.decide(request.method, path, headers, scheme, cert, Date.now(), arrived);
         break;
       }
       default:
         return d;
     }
   }
+}
+
+// The verified client certificate's SHA-256 (hex), as Cloudflare's edge reports it for
+// mTLS (RFC 8705 certificate-bound tokens). Only a certificate the edge verified counts.
+// Plain workerd does not terminate client TLS: the local stack injects `cf` instead.
+function clientCert(request) {
+  const auth = request.cf?.tlsClientAuth;
+  if (!auth || auth.certPresented !== '1' || auth.certVerified !== 'SUCCESS') return undefined;
+  const fp = auth.certFingerprintSHA256;
+  return typeof fp === 'string' && /^[0-9a-fA-F]{64}$/.test(fp) ? fp : undefined;
 }
 
 function originFor(pathname) {

@@ -9,7 +9,7 @@ mod wire;
 
 pub use wire::{DecisionKind, EdgeAllow, EdgeDecision, EdgeDenial, EdgeFetch, EdgeJob};
 
-use jwtgate_core::{parse_max_age, FetchResult, Gate, HostKind, RequestView, Validators, Verifier};
+use jwtgate_core::{parse_max_age, Connection, FetchResult, Gate, HostKind, RequestView, Validators, Verifier};
 use wasm_bindgen::prelude::*;
 
 /// One gate per isolate; JS keeps it in module scope so the JWKS cache survives requests.
@@ -38,17 +38,24 @@ impl EdgeGate {
     }
 
     /// Decides a request that arrived at `arrived_ms`. `headers` is a flat
-    /// `[name, value, name, value, …]` list.
+    /// `[name, value, name, value, …]` list; `scheme` is the request URL's (`https`);
+    /// `client_cert_sha256` the hex SHA-256 of a verified client certificate
+    /// (`request.cf.tlsClientAuth.certFingerprintSHA256`), if any.
+    #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &mut self,
         method: &str,
         path: &str,
         headers: Vec<String>,
+        scheme: &str,
+        client_cert_sha256: Option<String>,
         now_ms: f64,
         arrived_ms: f64,
     ) -> EdgeDecision {
         let pairs = wire::pairs(headers);
-        let view = RequestView { method, path, headers: &pairs };
+        let cert = client_cert_sha256.and_then(|h| jwtgate_core::hex::decode(&h)).and_then(|b| b.try_into().ok());
+        let conn = Connection { scheme: Some(scheme), client_cert_sha256: cert };
+        let view = RequestView { method, path, headers: &pairs, conn };
         self.gate.decide(&view, now_ms as u64, arrived_ms as u64).into()
     }
 

@@ -49,7 +49,8 @@ fn gate(verifier: Verifier) -> Gate {
 fn allow_carries_the_normalised_path_for_the_origin_choice() {
     let mut g = gate(Verifier::Software);
     let headers = vec![("x-keep".to_owned(), "1".to_owned())];
-    let view = RequestView { method: "GET", path: "/api/node/../py/x?q=1", headers: &headers };
+    let view =
+        RequestView { method: "GET", path: "/api/node/../py/x?q=1", headers: &headers, conn: Default::default() };
     let mut d = EdgeDecision::from(g.decide(&view, 0, 0));
     assert_eq!(d.kind(), Some(DecisionKind::Allow));
     let a = d.allow().expect("allowed");
@@ -63,7 +64,7 @@ fn allow_carries_the_normalised_path_for_the_origin_choice() {
 fn a_cold_remote_provider_asks_for_a_fetch_by_uri() {
     let mut g = gate(Verifier::Async);
     let headers = vec![("authorization".to_owned(), "Bearer a.b.c".to_owned())];
-    let view = RequestView { method: "GET", path: "/api/node/x", headers: &headers };
+    let view = RequestView { method: "GET", path: "/api/node/x", headers: &headers, conn: Default::default() };
     // A malformed token is refused before any key is needed.
     assert_eq!(EdgeDecision::from(g.decide(&view, 0, 0)).kind(), Some(DecisionKind::Deny));
     let fetches = fetches(&g.poll_fetches(0), |p| g.fetch_body_cap(p));

@@ -13,7 +13,7 @@ pub struct Case<'a> {
 
 impl<'a> Case<'a> {
     pub fn new(mut gate: Gate, path: &'a str, headers: &'a [(String, String)], now_ms: u64) -> Case<'a> {
-        let view = RequestView { method: "GET", path, headers };
+        let view = RequestView { method: "GET", path, headers, conn: Default::default() };
         // The first decision verifies the token and caches it; the rounds hit the cache.
         assert!(matches!(gate.decide(&view, now_ms, now_ms), Decision::Allow(_)), "{path} must be allowed");
         Case { gate, view }

@@ -10,7 +10,7 @@ use super::*;
 use crate::apikey::{KeyTable, Rendering};
 
 /// Fields of a JWT provider, named as the config spells them, and whether `p` sets each.
-fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 11] {
+fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 12] {
     [
         ("issuer", p.issuer.is_some()),
         ("audiences", p.audiences.is_some()),
@@ -23,6 +23,7 @@ fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 11] {
         ("claim_to_headers", !p.claim_to_headers.is_empty()),
         ("forward_token", p.forward_token),
         ("revocation", p.revocation.is_some()),
+        ("sender_constraint", p.sender_constraint.is_some()),
     ]
 }
 
@@ -82,6 +83,7 @@ pub(super) fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         forward_token: false,
         jwks: JwksSource::Inline(crate::jwk::KeySetDoc { keys: Vec::new(), skipped: Vec::new() }),
         revocation: None,
+        sender_constraint: Default::default(),
         kind: ProviderKind::ApiKeys(Box::new(ApiKeysConfig { keys, rendering })),
     })
 }

@@ -56,3 +56,21 @@ pub const API_KEY_METADATA_PREFIX: &str = "x-jwt-meta-";
 /// bound closes the provider's routes (503).
 pub const KEY_FEED_REFRESH_INTERVAL_S: u64 = 60;
 pub const KEY_FEED_MAX_STALE_S: u64 = 900;
+/// `dpop.algorithms`: proof algorithms accepted (asymmetric only).
+pub const DPOP_ALGORITHMS: [&str; 5] = ["ES256", "ES384", "RS256", "PS256", "EdDSA"];
+/// `dpop.max_age_s`: how old a proof's `iat` may be; also how long its `jti` is kept.
+pub const DPOP_MAX_AGE_S: u64 = 60;
+pub const MAX_DPOP_MAX_AGE_S: u64 = 600;
+/// `dpop.clock_skew_s`: tolerance for client clocks ahead of or behind the gate.
+pub const DPOP_CLOCK_SKEW_S: u64 = 5;
+pub const MAX_DPOP_CLOCK_SKEW_S: u64 = 300;
+/// `dpop.max_proof_bytes` and its range.
+pub const DPOP_MAX_PROOF_BYTES: usize = 4096;
+pub const DPOP_PROOF_BYTES_RANGE: std::ops::RangeInclusive<usize> = 256..=16384;
+/// `dpop.replay_cache_size`: proofs remembered (per process on Envoy, per isolate at the edge).
+pub const DPOP_REPLAY_CACHE_SIZE: usize = 65_536;
+pub const DPOP_REPLAY_CACHE_RANGE: std::ops::RangeInclusive<usize> = 8..=1_048_576;
+/// `dpop_nonce.window_s` and its range; `dpop_nonce.key` needs at least this many bytes.
+pub const DPOP_NONCE_WINDOW_S: u64 = 300;
+pub const DPOP_NONCE_WINDOW_RANGE_S: std::ops::RangeInclusive<u64> = 10..=86_400;
+pub const DPOP_NONCE_MIN_KEY_BYTES: usize = 32;

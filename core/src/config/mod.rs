@@ -9,12 +9,14 @@ pub mod defaults;
 mod raw;
 mod revocation;
 mod rule;
+mod sender;
 mod validate;
 
 use crate::alg::Alg;
 use crate::jwk::KeySetDoc;
 use crate::policy::{Mode, Policy};
 use crate::route::{HostMatch, Template};
+use crate::sender::{DpopConfig, SenderConstraint};
 use crate::strip::StripPolicy;
 use std::fmt;
 
@@ -58,6 +60,8 @@ pub struct GateConfig {
     pub reason_in_body: bool,
     /// Top-level claims any `require` tree reads: what the token cache keeps.
     pub policy_claims: Vec<String>,
+    /// DPoP proof checking (`dpop`, `dpop_nonce`).
+    pub dpop: DpopConfig,
 }
 
 impl GateConfig {
@@ -116,6 +120,32 @@ impl GateConfig {
     }
 }
 
+impl GateConfig {
+    /// The sender constraint in force for each (rule, provider) pair a token may be
+    /// checked under.
+    fn constraints(&self) -> impl Iterator<Item = SenderConstraint> + '_ {
+        self.rules.iter().flat_map(move |r| {
+            let ps: &[usize] = match &r.requirement {
+                Requirement::Public => &[],
+                Requirement::Provider(p) => std::slice::from_ref(p),
+                Requirement::AnyOf(ps) | Requirement::AllOf(ps) | Requirement::AllowMissing(ps) => ps,
+            };
+            ps.iter().map(move |p| r.sender_constraint.unwrap_or(self.providers[*p].sender_constraint))
+        })
+    }
+
+    /// Whether any route checks DPoP proofs (a host sets up its replay store then).
+    pub fn uses_dpop(&self) -> bool {
+        self.constraints().any(SenderConstraint::accepts_dpop)
+    }
+
+    /// Whether any route checks certificate-bound tokens (a host reads the client
+    /// certificate only then: it costs a host call per request).
+    pub fn uses_client_certs(&self) -> bool {
+        self.constraints().any(|c| matches!(c, SenderConstraint::Mtls | SenderConstraint::DpopOrMtls))
+    }
+}
+
 /// The `field` of errors about the document as a whole.
 const DOCUMENT: &str = "(document)";
 
@@ -133,6 +163,8 @@ pub struct ProviderConfig {
     pub claim_headers: Vec<ClaimHeader>,
     pub forward_token: bool,
     pub jwks: JwksSource,
+    /// How tokens of this provider must be presented, unless a rule says otherwise.
+    pub sender_constraint: SenderConstraint,
     /// Denylist entries and/or a feed; `None`: tokens of this provider are never
     /// checked for revocation.
     pub revocation: Option<RevocationConfig>,
@@ -218,6 +250,18 @@ pub enum TokenSource {
     Cookie(String),
 }
 
+impl TokenSource {
+    /// The `Authorization: DPoP …` source every DPoP-accepting provider reads.
+    pub fn dpop_scheme() -> TokenSource {
+        TokenSource::Header { name: "authorization".into(), prefix: "DPoP ".into() }
+    }
+
+    /// Whether a token found here was presented with the `DPoP` scheme.
+    pub fn is_dpop_scheme(&self) -> bool {
+        matches!(self, TokenSource::Header { name, prefix } if name == "authorization" && prefix.trim_end().eq_ignore_ascii_case("dpop"))
+    }
+}
+
 /// Copy a (possibly nested, dotted) claim into a request header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimHeader {
@@ -241,6 +285,8 @@ pub struct Rule {
     pub require: Option<Policy>,
     /// `None`: the gate's mode.
     pub mode: Option<Mode>,
+    /// `None`: the verifying provider's `sender_constraint`.
+    pub sender_constraint: Option<SenderConstraint>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -40,6 +40,32 @@ pub struct RawConfig {
     /// Put each denial's stable reason code in its JSON body as `reason`.
     #[serde(default)]
     pub reason_in_body: bool,
+    /// DPoP proof checking (RFC 9449) for routes whose `sender_constraint` accepts it.
+    #[serde(default)]
+    pub dpop: Option<RawDpop>,
+    /// Server-issued DPoP nonces (stateless HMAC over a time window).
+    #[serde(default)]
+    pub dpop_nonce: Option<RawDpopNonce>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDpop {
+    pub algorithms: Option<Vec<String>>,
+    pub max_age_s: Option<u64>,
+    pub clock_skew_s: Option<u64>,
+    pub max_proof_bytes: Option<usize>,
+    pub replay_cache_size: Option<usize>,
+    /// `x-forwarded-proto` and/or `x-forwarded-host`: set by a trusted proxy in front.
+    #[serde(default)]
+    pub trusted_forwarded_headers: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawDpopNonce {
+    pub key: Option<String>,
+    pub window_s: Option<u64>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -67,6 +93,9 @@ pub struct RawProvider {
     pub claim_to_headers: Vec<RawClaimToHeader>,
     #[serde(default)]
     pub forward_token: bool,
+    /// `none` (default), `dpop_optional`, `dpop_required`, `mtls` or `dpop_or_mtls`.
+    #[serde(default)]
+    pub sender_constraint: Option<String>,
     /// `"jwt"` (default) or `"api_keys"`.
     #[serde(default)]
     pub kind: Option<String>,
@@ -178,6 +207,9 @@ pub struct RawRule {
     /// which names each nested field itself).
     #[serde(default)]
     pub require: Option<serde_json::Value>,
+    /// Overrides the providers' `sender_constraint` on this route.
+    #[serde(default)]
+    pub sender_constraint: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -79,7 +79,12 @@ fn rule(field: &str, index: usize, r: RawRule, names: &[String]) -> R<Rule> {
         },
     };
     let name = rule_name(&format!("{field}.name"), index, r.name)?;
-    Ok(Rule { name, path, host, methods, requirement, scopes: r.scopes, require, mode })
+    let sender_field = format!("{field}.sender_constraint");
+    let sender_constraint = super::sender::constraint(&sender_field, r.sender_constraint.as_deref())?;
+    if sender_constraint.is_some() && requirement == Requirement::Public {
+        return err(sender_field, "a public rule checks no token, so it cannot constrain its sender");
+    }
+    Ok(Rule { name, path, host, methods, requirement, scopes: r.scopes, require, mode, sender_constraint })
 }
 
 /// Rule names are metric labels: short, lower-case words, so stat names stay bounded

@@ -46,6 +46,8 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
     for (i, r) in rules.iter().enumerate() {
         super::api_keys::check_rule(&format!("rules[{i}].requires"), &r.requirement, &providers)?;
     }
+    super::sender::add_dpop_sources(&mut providers, &rules);
+    let dpop = super::sender::dpop(raw.dpop, raw.dpop_nonce)?;
     // Identity headers the gate writes, plus `x-envoy-original-path`: a client-sent copy
     // must never reach a backend that trusts it (CVE-2023-27487).
     let mut strip_headers: Vec<String> = defaults::CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
@@ -114,6 +116,7 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         report_header,
         reason_in_body: raw.reason_in_body,
         policy_claims,
+        dpop,
     })
 }
 
@@ -183,6 +186,8 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         },
         jwks,
         kind: ProviderKind::Jwt,
+        sender_constraint: super::sender::constraint(&f("sender_constraint"), p.sender_constraint.as_deref())?
+            .unwrap_or_default(),
     })
 }
 
