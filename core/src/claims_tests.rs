@@ -22,6 +22,8 @@ fn provider(audiences: Audiences) -> ProviderConfig {
         claim_headers: vec![],
         forward_token: false,
         jwks: JwksSource::Inline(KeySetDoc::default()),
+        validation: crate::config::Validation::Jwt,
+        introspection: None,
     }
 }
 

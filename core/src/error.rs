@@ -61,6 +61,11 @@ pub enum AuthError {
     /// The gate has no usable keys (cold start past the hold, or an IdP outage past the
     /// stale bound). This is the gate's own failure: 503, never 401, never allow.
     KeysUnavailable,
+    /// The IdP's introspection endpoint said `active: false` (revoked, expired, unknown).
+    Inactive,
+    /// No introspection answer (timeout, 5xx, a broken answer, the hold ran out): the
+    /// gate cannot tell, so 503, never 401, never allow.
+    IntrospectionUnavailable,
     /// The host could not load a valid config: every request gets 503 until it does.
     Unconfigured,
     /// The host got an answer from the core it cannot carry out (a bug): fail closed, 500.
@@ -73,7 +78,7 @@ impl AuthError {
         match self {
             AuthError::InsufficientScope(_) | AuthError::NoMatchingRule | AuthError::AccessDenied(_) => 403,
             AuthError::BadPath | AuthError::AmbiguousHost => 400,
-            AuthError::KeysUnavailable | AuthError::Unconfigured => 503,
+            AuthError::KeysUnavailable | AuthError::IntrospectionUnavailable | AuthError::Unconfigured => 503,
             AuthError::Internal(_) => 500,
             _ => 401,
         }
@@ -83,7 +88,7 @@ impl AuthError {
     /// and for failures that are not the client's.
     pub fn bearer_error(&self) -> Option<&'static str> {
         match self {
-            AuthError::MissingToken | AuthError::KeysUnavailable => None,
+            AuthError::MissingToken | AuthError::KeysUnavailable | AuthError::IntrospectionUnavailable => None,
             AuthError::Unconfigured | AuthError::Internal(_) => None,
             AuthError::NoMatchingRule | AuthError::BadPath | AuthError::AmbiguousHost => None,
             AuthError::AccessDenied(_) => None,
@@ -99,7 +104,9 @@ impl AuthError {
             AuthError::MissingToken => "missing_token",
             AuthError::NoMatchingRule | AuthError::AccessDenied(_) => "access_denied",
             AuthError::BadPath | AuthError::AmbiguousHost => "invalid_request",
-            AuthError::KeysUnavailable | AuthError::Unconfigured => "temporarily_unavailable",
+            AuthError::KeysUnavailable | AuthError::IntrospectionUnavailable | AuthError::Unconfigured => {
+                "temporarily_unavailable"
+            }
             AuthError::Internal(_) => "server_error",
             other => other.bearer_error().unwrap_or("invalid_token"),
         }
@@ -133,6 +140,8 @@ impl AuthError {
             AuthError::NoMatchingRule => "no_rule",
             AuthError::BadPath => "path",
             AuthError::KeysUnavailable => "keys_unavailable",
+            AuthError::Inactive => "inactive",
+            AuthError::IntrospectionUnavailable => "introspection_unavailable",
             AuthError::Unconfigured => "unconfigured",
             AuthError::Internal(_) => "internal",
         }
@@ -170,6 +179,8 @@ impl fmt::Display for AuthError {
             AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
             AuthError::BadPath => f.write_str("request path cannot be matched safely"),
             AuthError::KeysUnavailable => f.write_str("signing keys are temporarily unavailable"),
+            AuthError::Inactive => f.write_str("token is not active (introspection)"),
+            AuthError::IntrospectionUnavailable => f.write_str("token introspection is temporarily unavailable"),
             AuthError::Unconfigured => f.write_str("jwtgate is not configured"),
             AuthError::Internal(what) => write!(f, "internal error: {what}"),
         }
@@ -186,6 +197,9 @@ mod tests {
     fn gate_infrastructure_failure_is_503_never_401() {
         assert_eq!(AuthError::KeysUnavailable.status(), 503);
         assert_eq!(AuthError::KeysUnavailable.bearer_error(), None);
+        assert_eq!(AuthError::IntrospectionUnavailable.status(), 503);
+        assert_eq!(AuthError::IntrospectionUnavailable.bearer_error(), None);
+        assert_eq!((AuthError::Inactive.status(), AuthError::Inactive.bearer_error()), (401, Some("invalid_token")));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::config::{ConfigError, GateConfig, JwksSource};
 use crate::decide::Pass;
 use crate::decision::Decision;
 use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent};
+use crate::introspect::{answer, Call, IntrospectionEvent, Introspector, Stats};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use sha2::{Digest, Sha256};
@@ -23,6 +24,8 @@ pub struct Gate {
 pub(crate) struct GateState {
     pub keys: Vec<KeySet>,
     pub cache: TokenCache,
+    /// One per provider with an `introspection` block, by provider index.
+    pub introspectors: Vec<Option<Introspector>>,
 }
 
 impl Gate {
@@ -41,8 +44,9 @@ impl Gate {
             })
             .collect();
         let cache = TokenCache::new(config.token_cache_size);
+        let introspectors = config.providers.iter().map(|p| p.introspection.clone().map(Introspector::new)).collect();
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
-        Gate { config, verifier, state: GateState { keys, cache } }
+        Gate { config, verifier, state: GateState { keys, cache, introspectors } }
     }
 
     /// A gate with the software verifier.
@@ -93,11 +97,60 @@ impl Gate {
         self.state.keys.get_mut(provider).map(|k| k.on_fetch_result(now_ms, r))
     }
 
+    /// Introspection calls to start now, by provider (single-flight: one per token).
+    pub fn poll_introspections(&mut self, now_ms: u64) -> Vec<(usize, Call)> {
+        let mut out = Vec::new();
+        for (p, intro) in self.state.introspectors.iter_mut().enumerate() {
+            if let Some(intro) = intro {
+                out.extend(intro.poll(now_ms, &mut fresh_jti).into_iter().map(|c| (p, c)));
+            }
+        }
+        out
+    }
+
+    /// The response to introspection call `slot` of `provider` (`status: None`: no
+    /// response). An `active` answer goes through the same claim checks as a JWT.
+    pub fn on_introspection_result(
+        &mut self,
+        provider: usize,
+        slot: u64,
+        now_ms: u64,
+        status: Option<u16>,
+        body: &[u8],
+    ) -> Option<IntrospectionEvent> {
+        let config = &self.config;
+        let intro = self.state.introspectors.get_mut(provider)?.as_mut()?;
+        Some(
+            intro.on_result(slot, now_ms, status, body, |claims| {
+                answer::accept(config, provider, claims, now_ms / 1000)
+            }),
+        )
+    }
+
+    /// Introspection counters of `provider` (calls, hits, stale_served, ...).
+    pub fn introspection_stats(&self, provider: usize) -> Option<Stats> {
+        self.state.introspectors.get(provider)?.as_ref().map(Introspector::stats)
+    }
+
     /// Entries in the verified-token cache (tests only: no host needs it).
     #[cfg(test)]
     pub(crate) fn cached_tokens(&self) -> usize {
         self.state.cache.len()
     }
+}
+
+/// 128 fresh random bits for a client assertion's `jti`. Should the platform's source
+/// fail, the clock and a counter still make it unique per gate (it must be unique, and
+/// is not a secret).
+fn fresh_jti() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if getrandom::getrandom(&mut out).is_err() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        out.copy_from_slice(&Sha256::digest(format!("{n}:{:p}", &COUNTER).as_bytes())[..16]);
+    }
+    out
 }
 
 /// A short, stable, non-reversible label for a token in logs.

@@ -22,6 +22,9 @@ mod asynchronous;
 #[path = "gate_hardening_tests.rs"]
 mod hardening;
 
+#[path = "gate_introspect_tests.rs"]
+mod introspect;
+
 /// When a test request arrived: just now (the hold may still run), or a whole
 /// `startup_hold_ms` before the decision (the hold has ended).
 #[derive(Clone, Copy, Debug)]

@@ -55,7 +55,17 @@ mod tests {
 
     fn rule(path: PathMatch, methods: &[&str], requirement: Requirement) -> Rule {
         let methods = methods.iter().map(|m| m.to_string()).collect();
-        Rule { name: "r".into(), path, host: None, methods, requirement, scopes: vec![], require: None, mode: None }
+        Rule {
+            name: "r".into(),
+            path,
+            host: None,
+            methods,
+            requirement,
+            scopes: vec![],
+            require: None,
+            mode: None,
+            introspect: false,
+        }
     }
 
     fn find<'c>(rules: &'c [Rule], path: &str, method: &str) -> Option<&'c Rule> {

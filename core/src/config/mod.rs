@@ -5,6 +5,7 @@
 //! required, HMAC needs an explicit inline secret, every rule names real providers).
 
 pub mod defaults;
+mod introspection;
 mod raw;
 mod rule;
 mod validate;
@@ -14,7 +15,10 @@ use crate::jwk::KeySetDoc;
 use crate::policy::{Mode, Policy};
 use crate::route::{HostMatch, Template};
 use crate::strip::StripPolicy;
+use std::collections::HashMap;
 use std::fmt;
+
+pub use introspection::{AssertionKey, ClientAuth, IntrospectionConfig, Validation};
 
 /// A config error: the dotted path of the offending field and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +58,8 @@ pub struct GateConfig {
     pub reason_in_body: bool,
     /// Top-level claims any `require` tree reads: what the token cache keeps.
     pub policy_claims: Vec<String>,
+    /// Provider indices by issuer, in config order (selection by `iss` in O(1)).
+    pub issuers: HashMap<String, Vec<usize>>,
 }
 
 impl GateConfig {
@@ -85,6 +91,12 @@ impl GateConfig {
 }
 
 impl GateConfig {
+    /// The first of `ps` whose issuer is `iss`: one map lookup, then a scan of the few
+    /// providers sharing that issuer (never of every provider).
+    pub fn provider_for_issuer(&self, iss: &str, ps: &[usize]) -> Option<usize> {
+        self.issuers.get(iss)?.iter().copied().find(|p| ps.contains(p))
+    }
+
     /// The token sources of `providers`, each once, in order.
     pub fn sources_of(&self, providers: &[usize]) -> Vec<&TokenSource> {
         let mut out: Vec<&TokenSource> = Vec::new();
@@ -114,6 +126,8 @@ pub struct ProviderConfig {
     pub claim_headers: Vec<ClaimHeader>,
     pub forward_token: bool,
     pub jwks: JwksSource,
+    pub validation: Validation,
+    pub introspection: Option<IntrospectionConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,6 +194,8 @@ pub struct Rule {
     pub require: Option<Policy>,
     /// `None`: the gate's mode.
     pub mode: Option<Mode>,
+    /// Introspect the token even when it is a locally valid JWT (revocable routes).
+    pub introspect: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,6 +214,17 @@ pub enum Requirement {
     AllOf(Vec<usize>),
     /// A token is optional; if one is sent it must be valid for one of these.
     AllowMissing(Vec<usize>),
+}
+
+impl Requirement {
+    /// Every provider the requirement names.
+    pub fn providers(&self) -> &[usize] {
+        match self {
+            Requirement::Public => &[],
+            Requirement::Provider(p) => std::slice::from_ref(p),
+            Requirement::AnyOf(ps) | Requirement::AllOf(ps) | Requirement::AllowMissing(ps) => ps,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -67,6 +67,38 @@ pub struct RawProvider {
     pub claim_to_headers: Vec<RawClaimToHeader>,
     #[serde(default)]
     pub forward_token: bool,
+    /// `"jwt"` (default), `"introspection"` or `"hybrid"`.
+    #[serde(default)]
+    pub validation: Option<String>,
+    /// The RFC 7662 endpoint and client credentials (needed by `introspection`/`hybrid`
+    /// and by rules with `introspect: true`).
+    #[serde(default)]
+    pub introspection: Option<RawIntrospection>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntrospection {
+    /// Envoy: the cluster that reaches the IdP.
+    pub cluster: Option<String>,
+    pub path: Option<String>,
+    pub authority: Option<String>,
+    /// Edge worker: the full endpoint URL.
+    pub uri: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
+    pub auth_method: Option<String>,
+    /// `private_key_jwt`: the gate's own private key, a P-256 JWK with `d`.
+    pub private_key: Option<serde_json::Value>,
+    /// `private_key_jwt`: the assertion's `aud` (default: the endpoint URL).
+    pub assertion_audience: Option<String>,
+    pub max_ttl_s: Option<u64>,
+    pub negative_ttl_s: Option<u64>,
+    pub stale_if_error_s: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub cache_size: Option<usize>,
 }
 
 /// `"*"` (explicitly no audience check) or a non-empty list (any-of).
@@ -130,6 +162,9 @@ pub struct RawRule {
     /// `"enforce"` or `"report_only"`; default: the gate's `mode`.
     #[serde(default)]
     pub mode: Option<String>,
+    /// Introspect the token (RFC 7662) even when it is a locally valid JWT.
+    #[serde(default)]
+    pub introspect: bool,
     /// The `all` / `any` / `not` tree of claim conditions (parsed by `policy::compile`,
     /// which names each nested field itself).
     #[serde(default)]

@@ -79,7 +79,10 @@ fn rule(field: &str, index: usize, r: RawRule, names: &[String]) -> R<Rule> {
         },
     };
     let name = rule_name(&format!("{field}.name"), index, r.name)?;
-    Ok(Rule { name, path, host, methods, requirement, scopes: r.scopes, require, mode })
+    if r.introspect && matches!(requirement, Requirement::Public) {
+        return err(format!("{field}.introspect"), "a public rule has no token to introspect");
+    }
+    Ok(Rule { name, path, host, methods, requirement, scopes: r.scopes, require, mode, introspect: r.introspect })
 }
 
 /// Rule names are metric labels: short, lower-case words, so stat names stay bounded

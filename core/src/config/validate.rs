@@ -4,7 +4,7 @@
 use super::defaults;
 use super::raw::*;
 use super::*;
-use crate::jwk::{parse_jwks, JwksOrigin};
+use crate::jwk::{parse_jwks, JwksOrigin, KeySetDoc};
 use crate::strip::{StripPolicy, METHOD_OVERRIDE_HEADERS};
 
 pub(super) type R<T> = Result<T, ConfigError>;
@@ -35,6 +35,12 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         return err("rules", "at least one rule is required (requests matching no rule are denied)");
     }
     let rules = super::rule::rules(raw_rules, &names)?;
+    for (i, r) in rules.iter().enumerate() {
+        if r.introspect && r.requirement.providers().iter().any(|p| providers[*p].introspection.is_none()) {
+            return err(format!("rules[{i}].introspect"), "every provider of the rule needs an `introspection` block");
+        }
+    }
+    let issuers = issuer_index(&providers);
     // Identity headers the gate writes, plus `x-envoy-original-path`: a client-sent copy
     // must never reach a backend that trusts it (CVE-2023-27487).
     let mut strip_headers: Vec<String> = defaults::CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
@@ -99,6 +105,7 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         report_header,
         reason_in_body: raw.reason_in_body,
         policy_claims,
+        issuers,
     })
 }
 
@@ -120,7 +127,19 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     };
     let algorithms = algorithms(&f("algorithms"), p.algorithms.as_deref())?;
     let hmac = algorithms.iter().any(|a| a.is_symmetric());
-    let jwks = jwks(&f("jwks"), required(&f("jwks"), p.jwks)?, &algorithms)?;
+    let validation = super::introspection::validation(&f("validation"), p.validation.as_deref())?;
+    let introspection = match p.introspection {
+        Some(raw) => Some(super::introspection::introspection(&f("introspection"), raw)?),
+        None if validation != Validation::Jwt => {
+            return err(f("introspection"), "is required when `validation` is \"introspection\" or \"hybrid\"")
+        }
+        None => None,
+    };
+    // An introspection-only provider checks nothing locally: an empty key set stands in.
+    let jwks = match (validation.verifies_locally(), p.jwks) {
+        (false, None) => JwksSource::Inline(KeySetDoc::default()),
+        (_, raw) => jwks(&f("jwks"), required(&f("jwks"), raw)?, &algorithms)?,
+    };
     if hmac && !matches!(jwks, JwksSource::Inline(_)) {
         return err(f("algorithms"), "HMAC algorithms need an inline secret (`jwks.inline` with an `oct` key)");
     }
@@ -162,7 +181,19 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         claim_headers,
         forward_token: p.forward_token,
         jwks,
+        validation,
+        introspection,
     })
+}
+
+/// Providers by issuer, in config order: selection by a token's `iss` is one map lookup
+/// however many providers there are.
+fn issuer_index(providers: &[ProviderConfig]) -> std::collections::HashMap<String, Vec<usize>> {
+    let mut map: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    for (i, p) in providers.iter().enumerate() {
+        map.entry(p.issuer.clone()).or_default().push(i);
+    }
+    map
 }
 
 fn algorithms(field: &str, list: Option<&[String]>) -> R<Vec<Alg>> {
@@ -257,7 +288,7 @@ fn jwks(field: &str, j: RawJwks, algs: &[Alg]) -> R<JwksSource> {
 }
 
 /// `http(s)://authority/path` → (authority, path). Anything else is refused.
-fn split_uri(uri: &str) -> Option<(Option<String>, Option<String>)> {
+pub(super) fn split_uri(uri: &str) -> Option<(Option<String>, Option<String>)> {
     let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
