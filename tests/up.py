@@ -21,6 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pki
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "run"
 LOGS = RUN / "logs"
@@ -141,6 +143,7 @@ def up():
     if PIDS.exists():
         down()
     RUN.mkdir(exist_ok=True)
+    ca_cert = pki.ensure_ca()
     pids = {}
     idp = start("idp", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp"]),
                         "--keys-out", "run/idp-keys.json"], pids)
@@ -184,6 +187,8 @@ def up():
         },
         "audience": "https://api.example",
         "idp_keys_path": "run/idp-keys.json",
+        # The test CA made at `make up` (tests/pki.py): TLS servers and client certificates.
+        "ca_cert": str(ca_cert.relative_to(ROOT)),
         "envoy_url": envoy_url,
         "envoy_admin_url": f"http://127.0.0.1:{PORTS['envoy_admin']}",
         "upstreams": {"node": f"http://127.0.0.1:{PORTS['node']}", "python": f"http://127.0.0.1:{PORTS['python']}"},

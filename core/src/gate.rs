@@ -7,8 +7,8 @@ use crate::cache::TokenCache;
 use crate::config::{ConfigError, GateConfig, JwksSource};
 use crate::decide::Pass;
 use crate::decision::Decision;
-use crate::fetched::{FetchRequest, FetchResult, KeySet, KeySetEvent};
-use crate::introspect::{answer, Call, IntrospectionEvent, Introspector, Stats};
+use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet};
+use crate::introspect::{answer, Introspector, Stats};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use sha2::{Digest, Sha256};
@@ -83,53 +83,83 @@ impl Gate {
         self.state.keys.get(provider).map_or(0, KeySet::key_count)
     }
 
-    /// The largest JWKS body worth reading for `provider`; hosts read at most one byte more.
-    pub fn fetch_body_cap(&self, provider: usize) -> usize {
-        self.state.keys.get(provider).map_or(0, KeySet::body_cap)
+    /// Every remote document known at load, with its fetch identity. Envoy opens one
+    /// shared-data channel per entry; documents that appear later (named by a token, say)
+    /// are found with [`Gate::fetch_identity`] when their first fetch is asked for.
+    pub fn remote_docs(&self) -> Vec<(DocId, FetchIdentity)> {
+        let jwks = (0..self.config.providers.len()).map(DocId::jwks);
+        jwks.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
     }
 
-    /// Fetches the host must start now.
+    /// What decides the bytes `doc`'s fetch returns (plus the issuer it is trusted for);
+    /// `None` for a document that is not fetched (inline keys) or does not exist.
+    pub fn fetch_identity(&self, doc: DocId) -> Option<FetchIdentity> {
+        let provider = self.config.providers.get(doc.provider)?;
+        match (doc.kind, &provider.jwks) {
+            (DocKind::Jwks, JwksSource::Remote(r)) => Some(FetchIdentity::of(doc.kind, r, &provider.issuer)),
+            (DocKind::Jwks, JwksSource::Inline(_)) => None,
+            (DocKind::Introspection(_), _) => {
+                provider.introspection.as_ref().map(|i| FetchIdentity::of_introspection(doc.kind, i, &provider.issuer))
+            }
+        }
+    }
+
+    /// The largest body worth reading for `doc`; hosts read at most one byte more.
+    pub fn fetch_body_cap(&self, doc: DocId) -> usize {
+        match doc.kind {
+            DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
+            DocKind::Introspection(_) => self.introspector(doc.provider).map_or(0, |i| i.config().max_body_bytes),
+        }
+    }
+
+    /// Fetches the host must start now: due key sets, then introspection calls (one per
+    /// token being waited for).
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
-        self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms)).collect()
-    }
-
-    pub fn on_fetch_result(&mut self, provider: usize, now_ms: u64, r: FetchResult<'_>) -> Option<KeySetEvent> {
-        self.state.keys.get_mut(provider).map(|k| k.on_fetch_result(now_ms, r))
-    }
-
-    /// Introspection calls to start now, by provider (single-flight: one per token).
-    pub fn poll_introspections(&mut self, now_ms: u64) -> Vec<(usize, Call)> {
-        let mut out = Vec::new();
+        let mut out: Vec<FetchRequest> = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms)).collect();
         for (p, intro) in self.state.introspectors.iter_mut().enumerate() {
             if let Some(intro) = intro {
-                out.extend(intro.poll(now_ms, &mut fresh_jti).into_iter().map(|c| (p, c)));
+                out.extend(intro.poll(p, now_ms, &mut fresh_jti));
             }
         }
         out
     }
 
-    /// The response to introspection call `slot` of `provider` (`status: None`: no
-    /// response). An `active` answer goes through the same claim checks as a JWT.
-    pub fn on_introspection_result(
-        &mut self,
-        provider: usize,
-        slot: u64,
-        now_ms: u64,
-        status: Option<u16>,
-        body: &[u8],
-    ) -> Option<IntrospectionEvent> {
-        let config = &self.config;
-        let intro = self.state.introspectors.get_mut(provider)?.as_mut()?;
-        Some(
-            intro.on_result(slot, now_ms, status, body, |claims| {
-                answer::accept(config, provider, claims, now_ms / 1000)
-            }),
-        )
+    /// Applies the outcome of a fetch of `doc` (this host's, or one another VM of the
+    /// process published). `None`: no such document.
+    pub fn on_fetch_result(&mut self, doc: DocId, now_ms: u64, r: FetchResult<'_>) -> Option<DocEvent> {
+        match doc.kind {
+            DocKind::Jwks => {
+                self.state.keys.get_mut(doc.provider).map(|k| DocEvent::Keys(k.on_fetch_result(now_ms, r)))
+            }
+            DocKind::Introspection(slot) => {
+                // An `active` answer goes through the same claim checks as a JWT.
+                let config = &self.config;
+                let intro = self.state.introspectors.get_mut(doc.provider)?.as_mut()?;
+                let accept = |claims| answer::accept(config, doc.provider, claims, now_ms / 1000);
+                Some(DocEvent::Introspection(intro.on_result(slot, now_ms, r.status, r.body, accept)))
+            }
+        }
+    }
+
+    /// Gauges describing `doc` now (name, value), for the host to set after each event:
+    /// `jwks_keys.<provider>` for a key set.
+    pub fn doc_gauges(&self, doc: DocId) -> Vec<(String, u64)> {
+        let Some(provider) = self.config.providers.get(doc.provider) else { return Vec::new() };
+        match doc.kind {
+            DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
+            DocKind::Introspection(_) => {
+                self.introspection_stats(doc.provider).map_or_else(Vec::new, |s| s.gauges(&provider.name))
+            }
+        }
+    }
+
+    fn introspector(&self, provider: usize) -> Option<&Introspector> {
+        self.state.introspectors.get(provider)?.as_ref()
     }
 
     /// Introspection counters of `provider` (calls, hits, stale_served, ...).
     pub fn introspection_stats(&self, provider: usize) -> Option<Stats> {
-        self.state.introspectors.get(provider)?.as_ref().map(Introspector::stats)
+        self.introspector(provider).map(Introspector::stats)
     }
 
     /// Entries in the verified-token cache (tests only: no host needs it).
@@ -140,8 +170,8 @@ impl Gate {
 }
 
 /// 128 fresh random bits for a client assertion's `jti`. Should the platform's source
-/// fail, the clock and a counter still make it unique per gate (it must be unique, and
-/// is not a secret).
+/// fail, a counter and the hash of an address still make it unique per gate (it must be
+/// unique, not secret).
 fn fresh_jti() -> [u8; 16] {
     let mut out = [0u8; 16];
     if getrandom::getrandom(&mut out).is_err() {

@@ -1,9 +1,10 @@
 //! `Gate::decide` with introspection (RFC 7662): single-flight calls, the positive and
 //! negative TTLs, failures as 503, `stale_if_error_s`, hybrid providers and
 //! `introspect: true` rules. Calls are driven the way hosts drive them:
-//! `poll_introspections`, then `on_introspection_result`.
+//! `poll_fetches`, then `on_fetch_result` with the call's `DocId`.
 
 use super::*;
+use crate::fetched::{DocKind, FetchMethod, FetchRequest};
 
 const ISS_X: &str = "https://idp-x.example";
 /// Providers in name order: a, b, r, x.
@@ -36,11 +37,25 @@ fn active(iss: &str, changes: serde_json::Value) -> Vec<u8> {
     p.to_string().into_bytes()
 }
 
+/// The introspection calls the gate asks for now.
+fn calls(w: &mut World, now: u64) -> Vec<FetchRequest> {
+    let all = w.gate.poll_fetches(now);
+    all.into_iter().filter(|f| matches!(f.doc.kind, DocKind::Introspection(_))).collect()
+}
+
+fn result(now: u64, status: Option<u16>, body: &[u8]) -> FetchResult<'_> {
+    match status {
+        Some(s) => FetchResult::response(now, s, body),
+        None => FetchResult::no_response(now),
+    }
+}
+
 /// Answers every call the gate asks for with `status` and `body`; returns how many.
 fn answer(w: &mut World, now: u64, status: Option<u16>, body: &[u8]) -> usize {
-    let calls = w.gate.poll_introspections(now);
-    for (p, c) in &calls {
-        w.gate.on_introspection_result(*p, c.slot, now, status, body).expect("provider introspects");
+    let calls = calls(w, now);
+    for c in &calls {
+        let ev = w.gate.on_fetch_result(c.doc, now, result(now, status, body)).expect("provider introspects");
+        assert_eq!(ev.failed(), status != Some(200) || body.len() > 16 * 1024 || !body.starts_with(b"{"));
     }
     calls.len()
 }
@@ -56,15 +71,27 @@ fn an_opaque_token_is_held_for_one_call_then_decided_from_the_answer() {
     // `a` is the first introspecting provider of the rule (hybrid).
     assert_eq!(at(&mut w, &r, NOW_MS), Decision::NeedKeys { provider: 0 });
     assert_eq!(at(&mut w, &r, NOW_MS), Decision::NeedKeys { provider: 0 }, "still waiting");
-    let calls = w.gate.poll_introspections(NOW_MS);
-    assert_eq!(calls.len(), 1, "single-flight: one call for two waiting requests");
-    let body = String::from_utf8(calls[0].1.parts.body.clone()).expect("utf-8");
-    assert_eq!(body, format!("token={OPAQUE}&token_type_hint=access_token"));
-    assert!(calls[0].1.parts.headers.contains(&("authorization".into(), "Basic Z2F0ZTpzM2NyZXQ=".into())));
+    let sent = calls(&mut w, NOW_MS);
+    assert_eq!(sent.len(), 1, "single-flight: one call for two waiting requests");
+    let c = &sent[0];
+    assert_eq!(
+        (c.method, c.uri.as_deref(), c.accept),
+        (FetchMethod::Post, Some("https://idp-a.example/introspect"), "application/json")
+    );
+    assert_eq!(
+        String::from_utf8(c.body.clone()).expect("utf-8"),
+        format!("token={OPAQUE}&token_type_hint=access_token")
+    );
+    assert!(c.headers.contains(&("authorization".into(), "Basic Z2F0ZTpzM2NyZXQ=".into())));
+    assert_eq!(w.gate.fetch_body_cap(c.doc), 16 * 1024);
+    assert!(!c.doc.kind.shared(), "introspection answers stay in their VM");
     assert_eq!(at(&mut w, &r, NOW_MS), Decision::NeedKeys { provider: 0 });
-    assert!(w.gate.poll_introspections(NOW_MS).is_empty(), "the call is in flight, not asked again");
-    let ev = w.gate.on_introspection_result(0, calls[0].1.slot, NOW_MS, Some(200), &active(ISS_A, json!({})));
+    assert!(calls(&mut w, NOW_MS).is_empty(), "the call is in flight, not asked again");
+    let body = active(ISS_A, json!({}));
+    let ev = w.gate.on_fetch_result(c.doc, NOW_MS, FetchResult::response(NOW_MS, 200, &body));
     assert_eq!(ev.map(|e| e.failed()), Some(false));
+    let gauges = w.gate.doc_gauges(c.doc);
+    assert!(gauges.contains(&("introspection_calls.a".into(), 1)), "{gauges:?}");
     let a = allowed(at(&mut w, &r, NOW_MS + 10));
     assert_eq!(set(&a, "x-jwt-sub"), Some("svc-user"));
     assert_eq!(set(&a, "x-jwt-iss"), Some(ISS_A));
@@ -99,7 +126,7 @@ fn inactive_is_401_and_cached_for_the_negative_ttl() {
     assert_eq!((d.status, &d.reason), (401, &AuthError::Inactive));
     assert!(d.www_authenticate.as_deref().is_some_and(|h| h.contains("error=\"invalid_token\"")));
     denied(at(&mut w, &r, NOW_MS + 4_999));
-    assert_eq!(w.gate.poll_introspections(NOW_MS + 4_999).len(), 0, "negative answer reused");
+    assert_eq!(calls(&mut w, NOW_MS + 4_999).len(), 0, "negative answer reused");
     assert_eq!(at(&mut w, &r, NOW_MS + 5_000), Decision::NeedKeys { provider: 0 });
 }
 
@@ -189,7 +216,7 @@ fn hybrid_checks_jwts_locally_and_an_introspect_rule_asks_the_idp_too() {
     let mut w = intro_world(|_| {});
     let jwt = es256_token(&w.ec_a, &payload(json!({})));
     allowed(at(&mut w, &bearer("/intro/x", &jwt), NOW_MS));
-    assert!(w.gate.poll_introspections(NOW_MS).is_empty(), "a hybrid provider's JWT needs no call");
+    assert!(calls(&mut w, NOW_MS).is_empty(), "a hybrid provider's JWT needs no call");
     let r = bearer("/revocable/x", &jwt);
     assert_eq!(at(&mut w, &r, NOW_MS), Decision::NeedKeys { provider: 0 });
     answer(&mut w, NOW_MS, Some(200), br#"{"active":false}"#);
@@ -197,7 +224,7 @@ fn hybrid_checks_jwts_locally_and_an_introspect_rule_asks_the_idp_too() {
     // A bad signature is refused before any call.
     let forged = es256_token(&w.ec_b, &payload(json!({"sub": "other"})));
     assert_eq!(denied(at(&mut w, &bearer("/revocable/x", &forged), NOW_MS)).status, 401);
-    assert!(w.gate.poll_introspections(NOW_MS).is_empty());
+    assert!(calls(&mut w, NOW_MS).is_empty());
     // Active: allowed, with the JWT's own claim headers.
     let mut w = intro_world(|_| {});
     let jwt = es256_token(&w.ec_a, &payload(json!({})));
@@ -213,7 +240,7 @@ fn opaque_tokens_without_an_introspecting_provider_fail_as_before() {
     let d = denied(at(&mut w, &bearer("/remote/x", OPAQUE), NOW_MS));
     assert_eq!(d.status, 401);
     assert!(matches!(d.reason, AuthError::Malformed(_)), "{:?}", d.reason);
-    assert!(w.gate.poll_introspections(NOW_MS).is_empty());
+    assert!(calls(&mut w, NOW_MS).is_empty());
 }
 
 #[test]
@@ -226,5 +253,5 @@ fn the_cache_is_bounded_and_keeps_calls_in_flight() {
     let stats = w.gate.introspection_stats(0).expect("stats");
     assert!(stats.evicted >= 2, "{stats:?}");
     at(&mut w, &bearer("/intro/x", &format!("{OPAQUE}0")), NOW_MS);
-    assert_eq!(w.gate.poll_introspections(NOW_MS).len(), 1, "the evicted answer is asked again");
+    assert_eq!(calls(&mut w, NOW_MS).len(), 1, "the evicted answer is asked again");
 }

@@ -19,7 +19,7 @@ pub(super) fn run_fetches(w: &mut World, now: u64, mut result: FetchResult<'_>) 
     result.sent_at_ms = now;
     let reqs = w.gate.poll_fetches(now);
     for r in &reqs {
-        w.gate.on_fetch_result(r.provider, now, result).expect("provider exists");
+        w.gate.on_fetch_result(r.doc, now, result).expect("provider exists");
     }
     reqs.len()
 }
@@ -66,14 +66,15 @@ fn cold_remote_provider_holds_then_503s_then_allows_after_the_fetch() {
     let reqs = w.gate.poll_fetches(NOW_MS);
     assert_eq!(reqs.len(), 1, "only the remote provider fetches: {reqs:?}");
     let f = &reqs[0];
-    assert_eq!(f.provider, PROVIDER_R);
+    assert_eq!(f.doc.provider, PROVIDER_R);
     assert_eq!(f.uri.as_deref(), Some("https://idp-r.example/jwks.json"));
     assert_eq!((f.path.as_str(), f.authority.as_str(), f.cluster.as_deref()), ("/jwks.json", "idp-r.example", None));
     assert!(w.gate.poll_fetches(NOW_MS + 10).is_empty(), "no duplicate fetch while one is in flight");
 
     let body = w.remote_body();
-    let ev = w.gate.on_fetch_result(PROVIDER_R, NOW_MS + 20, FetchResult { sent_at_ms: NOW_MS, ..ok(&body) });
-    assert_eq!(ev, Some(KeySetEvent::Loaded(crate::fetched::KeysLoaded { keys: 1, skipped: vec![] })));
+    let ev =
+        w.gate.on_fetch_result(DocId::jwks(PROVIDER_R), NOW_MS + 20, FetchResult { sent_at_ms: NOW_MS, ..ok(&body) });
+    assert_eq!(ev, Some(DocEvent::Keys(FetchEvent::Loaded(crate::fetched::KeysLoaded { keys: 1, skipped: vec![] }))));
     let a = allowed(decide_at(&mut w, &r, NOW_MS + 30, Hold::Fresh));
     assert_eq!(set(&a, "x-jwt-iss"), Some(ISS_R));
 }
@@ -159,7 +160,7 @@ fn a_key_rotated_while_a_scheduled_refresh_is_in_flight_is_allowed_on_its_first_
     let r = bearer("/remote/x", &es256_token(&new_key, &payload(json!({"iss": ISS_R}))));
     assert_eq!(decide_at(&mut w, &r, sched + 30, Hold::Fresh), Decision::NeedKeys { provider: PROVIDER_R });
     let old = FetchResult { sent_at_ms: sched, ..ok(&body) };
-    w.gate.on_fetch_result(PROVIDER_R, sched + 60, old).expect("provider exists");
+    w.gate.on_fetch_result(DocId::jwks(PROVIDER_R), sched + 60, old).expect("provider exists");
     assert_eq!(
         decide_at(&mut w, &r, sched + 61, Hold::Fresh),
         Decision::NeedKeys { provider: PROVIDER_R },
@@ -208,7 +209,45 @@ fn outage_past_max_stale_is_503_never_401_never_allow() {
 #[test]
 fn fetch_body_cap_follows_the_config() {
     let w = world_with(|c| c["providers"]["r"]["jwks"]["max_body_bytes"] = json!(4096));
-    assert_eq!(w.gate.fetch_body_cap(PROVIDER_R), 4096);
-    assert_eq!(w.gate.fetch_body_cap(0), 0, "inline providers fetch nothing");
-    assert_eq!(w.gate.fetch_body_cap(99), 0);
+    assert_eq!(w.gate.fetch_body_cap(DocId::jwks(PROVIDER_R)), 4096);
+    assert_eq!(w.gate.fetch_body_cap(DocId::jwks(0)), 0, "inline providers fetch nothing");
+    assert_eq!(w.gate.fetch_body_cap(DocId::jwks(99)), 0);
+}
+
+#[test]
+fn remote_docs_name_every_fetched_document_and_only_those() {
+    let w = world();
+    let docs = w.gate.remote_docs();
+    assert_eq!(docs.iter().map(|(d, _)| *d).collect::<Vec<_>>(), vec![DocId::jwks(PROVIDER_R)]);
+    assert_eq!(Some(docs[0].1.clone()), w.gate.fetch_identity(DocId::jwks(PROVIDER_R)));
+    assert_eq!(w.gate.fetch_identity(DocId::jwks(0)), None, "inline keys are not fetched");
+    assert_eq!(w.gate.fetch_identity(DocId::jwks(99)), None);
+}
+
+#[test]
+fn fetch_requests_carry_their_document_and_a_plain_get() {
+    let mut w = world();
+    let reqs = w.gate.poll_fetches(NOW_MS);
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(r.doc, DocId::jwks(PROVIDER_R));
+    assert_eq!((r.method, r.body.is_empty(), r.headers.is_empty()), (FetchMethod::Get, true, true));
+    assert!(r.accept.contains("application/jwk-set+json"), "{}", r.accept);
+}
+
+#[test]
+fn doc_events_and_gauges_report_the_key_set() {
+    let mut w = world();
+    let body = w.remote_body();
+    let doc = DocId::jwks(PROVIDER_R);
+    w.gate.poll_fetches(NOW_MS);
+    let ev = w.gate.on_fetch_result(doc, NOW_MS, FetchResult { sent_at_ms: NOW_MS, ..ok(&body) }).expect("exists");
+    assert!(!ev.failed() && !ev.unchanged(), "{ev}");
+    let name = &w.gate.config().providers[PROVIDER_R].name;
+    assert_eq!(w.gate.doc_gauges(doc), vec![(format!("jwks_keys.{name}"), 1)]);
+    w.gate.poll_fetches(NOW_MS + 400_000);
+    let failed = w.gate.on_fetch_result(doc, NOW_MS + 400_000, FetchResult::no_response(NOW_MS + 400_000));
+    let failed = failed.expect("exists");
+    assert!(failed.failed(), "{failed}");
+    assert!(failed.to_string().starts_with("JWKS fetch failed"), "{failed}");
 }

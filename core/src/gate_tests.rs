@@ -5,7 +5,7 @@ use super::*;
 use crate::b64;
 use crate::decision::{Allowed, Denial};
 use crate::error::AuthError;
-use crate::fetched::FetchResult;
+use crate::fetched::{FetchEvent, FetchMethod, FetchResult};
 use crate::test_support::*;
 use jwt_simple::prelude::ES256KeyPair;
 use serde_json::json;
@@ -189,7 +189,7 @@ fn unknown_kid_on_an_inline_provider_is_401_without_waiting() {
     let t = es256_token(&stranger, &payload(json!({})));
     assert_invalid_token(decide(&mut w, &bearer("/api/orders", &t)), AuthError::UnknownKey);
     let fetches = w.gate.poll_fetches(NOW_MS);
-    assert!(fetches.iter().all(|f| f.provider == PROVIDER_R), "inline providers never fetch: {fetches:?}");
+    assert!(fetches.iter().all(|f| f.doc.provider == PROVIDER_R), "inline providers never fetch: {fetches:?}");
     // A known kid with a key that did not sign the token is a bad signature, not unknown.
     let impostor = ec_key("ec-a");
     let t = es256_token(&impostor, &payload(json!({})));

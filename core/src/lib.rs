@@ -41,8 +41,8 @@ pub use config::{
 pub use decision::{Allowed, Decision, Denial};
 pub use error::AuthError;
 pub use fetched::{
-    parse_max_age, FetchEvent, FetchIdentity, FetchReason, FetchRequest, FetchResult, KeySetEvent, KeysLoaded,
-    Validators,
+    parse_max_age, DocEvent, DocId, DocKind, FetchEvent, FetchIdentity, FetchMethod, FetchReason, FetchRequest,
+    FetchResult, KeySetEvent, KeysLoaded, Validators,
 };
 pub use gate::{fingerprint, Gate};
 pub use host::HostKind;

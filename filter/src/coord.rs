@@ -1,4 +1,4 @@
-//! One JWKS fetch per Envoy process, not one per VM.
+//! One fetch per document per Envoy process, not one per VM.
 //!
 //! Envoy runs a VM per worker thread (plus one on the main thread); each would fetch
 //! the JWKS on its own (envoy#13708). VMs of one plugin share proxy-wasm shared data, so:
@@ -149,7 +149,7 @@ pub enum PublishError {
 
 const PUBLISH_ATTEMPTS: u32 = 8;
 
-/// Shared-data keys of one provider's JWKS.
+/// Shared-data keys of one fetched document of one provider.
 pub struct Channel {
     identity: String,
     lease_key: String,
@@ -160,8 +160,9 @@ pub struct Channel {
 }
 
 impl Channel {
-    pub fn new(provider: &str, identity: &FetchIdentity) -> Channel {
-        let prefix = format!("jwtgate/jwks/{provider}/{}", identity.key());
+    /// `label`: the document kind's [`jwtgate_core::DocKind::label`] ("jwks").
+    pub fn new(provider: &str, label: &str, identity: &FetchIdentity) -> Channel {
+        let prefix = format!("jwtgate/{label}/{provider}/{}", identity.key());
         let ch = Channel {
             identity: identity.as_str().to_owned(),
             lease_key: format!("{prefix}/lease"),

@@ -5,19 +5,18 @@
 use crate::coord::{Channel, Published};
 use crate::host;
 use crate::state::State;
-use jwtgate_core::{
-    parse_max_age, FetchIdentity, FetchReason, FetchRequest, FetchResult, Gate, JwksSource, KeySetEvent, Validators,
-};
+use jwtgate_core::{parse_max_age, DocEvent, DocId, FetchReason, FetchRequest, FetchResult, Gate, Validators};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// A JWKS call this VM dispatched and has not heard back from.
+/// A fetch this VM dispatched and has not heard back from.
 struct Call {
-    provider: usize,
+    doc: DocId,
     kid_triggered: bool,
     sent_at_ms: u64,
     if_none_match: Option<String>,
@@ -30,10 +29,9 @@ impl Call {
     }
 }
 
-/// One provider's link to the other VMs.
+/// One fetched document's link to the other VMs.
 struct Link {
-    /// `None` for inline key sets (nothing to fetch).
-    channel: Option<Channel>,
+    channel: Channel,
     /// The newest published generation this VM has applied.
     seen_generation: Cell<u64>,
 }
@@ -44,32 +42,44 @@ impl Link {
     }
 }
 
-/// Every provider's link, indexed by provider; shared by the root context and the HTTP
-/// contexts of one VM.
+/// Every fetched document's link, shared by the root context and the HTTP contexts of
+/// one VM. Documents known at load get theirs at once; others (named later by a token)
+/// when their first fetch is asked for. Ordered, so every VM catches up in one order.
 #[derive(Default)]
-pub struct Links(Vec<Link>);
+pub struct Links(RefCell<BTreeMap<DocId, Link>>);
 
 impl Links {
     /// Applies results other VMs published since this VM last looked. Runs on every tick
-    /// and before every decision: once any VM has applied a new key set (a rotated-out
-    /// key removed, say), no VM of the process decides with the old one. Costs one
-    /// 8-byte shared-data read per remote provider when nothing changed.
+    /// and before every decision: once any VM has applied a new document (a key set with
+    /// a rotated-out key removed, say), no VM of the process decides with the old one.
+    /// Costs one 8-byte shared-data read per fetched document when nothing changed.
     pub fn catch_up(&self, state: &mut State, now: u64) -> bool {
         let mut adopted = false;
-        for (p, link) in self.0.iter().enumerate() {
-            let Some(channel) = link.channel.as_ref() else { continue };
+        for (doc, link) in self.0.borrow().iter() {
             let seen = link.seen_generation.get();
-            if channel.published_generation() <= seen {
+            if link.channel.published_generation() <= seen {
                 continue;
             }
-            let Some(rec) = channel.latest() else { continue };
+            let Some(rec) = link.channel.latest() else { continue };
             if rec.generation > seen {
                 link.saw(rec.generation);
-                apply_published(state, p, &rec, now);
+                apply_published(state, *doc, &rec, now);
                 adopted = true;
             }
         }
         adopted
+    }
+
+    /// Opens the link of `doc` unless it exists; `false` if the gate does not fetch it.
+    fn ensure(&self, gate: &Gate, doc: DocId) -> bool {
+        let mut links = self.0.borrow_mut();
+        if links.contains_key(&doc) {
+            return true;
+        }
+        let Some(identity) = gate.fetch_identity(doc) else { return false };
+        let channel = Channel::new(&provider_name(gate, doc.provider), doc.kind.label(), &identity);
+        links.insert(doc, Link { channel, seen_generation: Cell::new(0) });
+        true
     }
 }
 
@@ -82,19 +92,11 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn open(gate: &Gate) -> Fetcher {
-        let links = gate
-            .config()
-            .providers
-            .iter()
-            .map(|p| {
-                let channel = match &p.jwks {
-                    JwksSource::Remote(r) => Some(Channel::new(&p.name, &FetchIdentity::of(r, &p.issuer))),
-                    JwksSource::Inline(_) => None,
-                };
-                Link { channel, seen_generation: Cell::new(0) }
-            })
-            .collect();
-        Fetcher { calls: HashMap::new(), links: Rc::new(Links(links)) }
+        let links = Links::default();
+        for (doc, _) in gate.remote_docs() {
+            links.ensure(gate, doc);
+        }
+        Fetcher { calls: HashMap::new(), links: Rc::new(links) }
     }
 
     /// The links, for the HTTP contexts (see [`Links::catch_up`]).
@@ -106,39 +108,55 @@ impl Fetcher {
     /// (its result arrives through `adopt_published`) or published one that answers.
     pub fn start_fetches(&mut self, state: &mut State, now: u64) {
         for f in state.gate.poll_fetches(now) {
-            let p = f.provider;
-            let Some(link) = self.links.0.get(p) else { continue };
-            let Some(channel) = link.channel.as_ref() else { continue };
-            if let Some(rec) = channel.latest() {
-                if f.satisfied_by(rec.sent_at_ms, rec.succeeded(), rec.kid_triggered, now) {
-                    link.saw(rec.generation);
-                    apply_published(state, p, &rec, now);
-                    continue;
-                }
-            }
-            if !channel.try_lease(now, now + f.timeout_ms + 1000) {
+            let doc = f.doc;
+            // A per-VM document (an introspection call): no channel, no lease.
+            if !doc.kind.shared() {
+                self.dispatch_call(state, &f, now);
                 continue;
             }
-            let call = Call {
-                provider: p,
-                kid_triggered: f.reason == FetchReason::UnknownKid,
-                sent_at_ms: now,
-                if_none_match: f.if_none_match.clone(),
-                if_modified_since: f.if_modified_since.clone(),
+            if !self.links.ensure(&state.gate, doc) {
+                continue;
+            }
+            let leased = {
+                let links = self.links.0.borrow();
+                let Some(link) = links.get(&doc) else { continue };
+                match link.channel.latest() {
+                    Some(rec) if f.satisfied_by(rec.sent_at_ms, rec.succeeded(), rec.kid_triggered, now) => {
+                        link.saw(rec.generation);
+                        Err(rec)
+                    }
+                    _ => Ok(link.channel.try_lease(now, now + f.timeout_ms + 1000)),
+                }
             };
-            match dispatch(&f) {
-                Ok(token) => {
-                    self.calls.insert(token, call);
-                }
-                Err(why) => {
-                    let failed = FetchResult { sent: call.sent(), ..FetchResult::no_response(now) };
-                    self.finish(state, &call, now, failed, &format!("dispatch failed: {why}"));
-                }
+            match leased {
+                Err(rec) => apply_published(state, doc, &rec, now),
+                Ok(false) => {}
+                Ok(true) => self.dispatch_call(state, &f, now),
             }
         }
     }
 
-    /// The answer to one of this VM's calls; `false` if the token is not a JWKS call.
+    /// Sends `f` (this VM holds its lease); a refused dispatch is a failed fetch.
+    fn dispatch_call(&mut self, state: &mut State, f: &FetchRequest, now: u64) {
+        let call = Call {
+            doc: f.doc,
+            kid_triggered: f.reason == FetchReason::UnknownKid,
+            sent_at_ms: now,
+            if_none_match: f.if_none_match.clone(),
+            if_modified_since: f.if_modified_since.clone(),
+        };
+        match dispatch(f) {
+            Ok(token) => {
+                self.calls.insert(token, call);
+            }
+            Err(why) => {
+                let failed = FetchResult { sent: call.sent(), ..FetchResult::no_response(now) };
+                self.finish(state, &call, now, failed, &format!("dispatch failed: {why}"));
+            }
+        }
+    }
+
+    /// The answer to one of this VM's calls; `false` if the token is not a fetch call.
     pub fn on_response(&mut self, state: &mut State, token: u32, body_size: usize, now: u64) -> bool {
         let Some(call) = self.calls.remove(&token) else { return false };
         let header = |name: &str| host::header(MapType::HttpCallResponseHeaders, name);
@@ -146,7 +164,7 @@ impl Fetcher {
         let etag = header("etag");
         let last_modified = header("last-modified");
         // Read at most one byte past the cap: enough for the core to refuse it.
-        let cap = state.gate.fetch_body_cap(call.provider).saturating_add(1);
+        let cap = state.gate.fetch_body_cap(call.doc).saturating_add(1);
         let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size.min(cap))
             .ok()
             .flatten()
@@ -165,32 +183,30 @@ impl Fetcher {
 
     /// The lease holder's side: publish the outcome for the other VMs, release the lease,
     /// and apply it here. A publish that loses every compare-and-swap is logged and
-    /// counted (`jwks_publish_failed`): the other VMs then fetch on their own schedule.
+    /// counted (`<label>_publish_failed`): the other VMs then fetch on their own schedule.
     fn finish(&mut self, state: &mut State, call: &Call, now: u64, result: FetchResult<'_>, extra: &str) {
-        let p = call.provider;
-        if let Some(link) = self.links.0.get(p) {
-            if let Some(channel) = link.channel.as_ref() {
-                match channel.publish(&result, call.kid_triggered) {
-                    Ok(generation) => link.saw(generation),
-                    Err(e) => {
-                        let name = provider_name(state, p);
-                        host::log(
-                            LogLevel::Warn,
-                            &format!(
-                                "jwtgate: provider {name}: could not publish the JWKS result to the other VMs ({e:?})"
-                            ),
-                        );
-                        state.metrics.count("jwks_publish_failed");
-                    }
+        let doc = call.doc;
+        let label = doc.kind.label();
+        if let Some(link) = self.links.0.borrow().get(&doc) {
+            match link.channel.publish(&result, call.kid_triggered) {
+                Ok(generation) => link.saw(generation),
+                Err(e) => {
+                    let name = provider_name(&state.gate, doc.provider);
+                    host::log(
+                        LogLevel::Warn,
+                        &format!(
+                            "jwtgate: provider {name}: could not publish the {label} result to the other VMs ({e:?})"
+                        ),
+                    );
+                    state.metrics.count(&format!("{label}_publish_failed"));
                 }
-                channel.release();
             }
+            link.channel.release();
         }
-        if let Some(event) = state.gate.on_fetch_result(p, now, result) {
-            report(state, p, &event, extra);
-            let name =
-                if matches!(event, KeySetEvent::Failed { .. }) { "jwks_fetch_failed" } else { "jwks_fetch_success" };
-            state.metrics.count(name);
+        if let Some(event) = state.gate.on_fetch_result(doc, now, result) {
+            report(state, doc, &event, extra);
+            let outcome = if event.failed() { "fetch_failed" } else { "fetch_success" };
+            state.metrics.count(&format!("{label}_{outcome}"));
         }
     }
 }
@@ -198,42 +214,45 @@ impl Fetcher {
 fn dispatch(f: &FetchRequest) -> Result<u32, String> {
     let cluster = f.cluster.as_deref().ok_or("no cluster configured")?;
     let mut headers = vec![
-        (":method", "GET"),
+        (":method", f.method.as_str()),
         (":path", f.path.as_str()),
         (":authority", f.authority.as_str()),
-        ("accept", "application/json, application/jwk-set+json"),
+        ("accept", f.accept),
         ("user-agent", "jwtgate"),
     ];
+    headers.extend(f.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if let Some(v) = f.if_none_match.as_deref() {
         headers.push(("if-none-match", v));
     }
     if let Some(v) = f.if_modified_since.as_deref() {
         headers.push(("if-modified-since", v));
     }
-    hostcalls::dispatch_http_call(cluster, headers, None, vec![], Duration::from_millis(f.timeout_ms))
+    let body = (!f.body.is_empty()).then_some(f.body.as_slice());
+    hostcalls::dispatch_http_call(cluster, headers, body, vec![], Duration::from_millis(f.timeout_ms))
         .map_err(|s| format!("{s:?}"))
 }
 
 /// Applies a result another VM fetched (or this one, earlier). Only changes are logged;
 /// fetch counters belong to the VM that fetched.
-fn apply_published(state: &mut State, p: usize, rec: &Published, now: u64) {
-    if let Some(event) = state.gate.on_fetch_result(p, now, rec.as_result()) {
-        if event != KeySetEvent::Unchanged {
-            report(state, p, &event, "(fetched by another VM)");
+fn apply_published(state: &mut State, doc: DocId, rec: &Published, now: u64) {
+    if let Some(event) = state.gate.on_fetch_result(doc, now, rec.as_result()) {
+        if !event.unchanged() {
+            report(state, doc, &event, "(fetched by another VM)");
         }
     }
 }
 
-fn provider_name(state: &State, p: usize) -> String {
-    state.gate.config().providers.get(p).map_or("?", |p| p.name.as_str()).to_owned()
+fn provider_name(gate: &Gate, provider: usize) -> String {
+    gate.config().providers.get(provider).map_or("?", |p| p.name.as_str()).to_owned()
 }
 
-/// One log line per key-set state change, and the key-count gauge.
-fn report(state: &mut State, provider: usize, event: &KeySetEvent, extra: &str) {
-    let name = provider_name(state, provider);
-    let level = if matches!(event, KeySetEvent::Failed { .. }) { LogLevel::Warn } else { LogLevel::Info };
+/// One log line per document state change, and the document's gauges.
+fn report(state: &mut State, doc: DocId, event: &DocEvent, extra: &str) {
+    let name = provider_name(&state.gate, doc.provider);
+    let level = if event.failed() { LogLevel::Warn } else { LogLevel::Info };
     let sep = if extra.is_empty() { "" } else { " " };
     host::log(level, &format!("jwtgate: provider {name}: {event}{sep}{extra}"));
-    let keys = state.gate.key_count(provider) as u64;
-    state.metrics.gauge(&format!("jwks_keys.{name}"), keys);
+    for (gauge, value) in state.gate.doc_gauges(doc) {
+        state.metrics.gauge(&gauge, value);
+    }
 }

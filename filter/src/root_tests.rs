@@ -120,6 +120,9 @@ fn one_vm_fetches_under_the_lease_and_the_other_adopts_its_result() {
         ("idp", Some("/jwks"), Some("tenant-a.example"))
     );
     assert_eq!(call.header("if-none-match"), None, "nothing to validate on a cold start");
+    assert_eq!((call.header(":method"), call.body.is_empty()), (Some("GET"), true));
+    assert_eq!(call.header("accept"), Some("application/json, application/jwk-set+json"));
+    assert!(with(|h| h.shared.keys().any(|k| k.starts_with("jwtgate/jwks/"))), "channels are named by document kind");
     // A request on VM 2 waits for keys.
     let (_held, action) = request(&vm2, 20, &token());
     assert_eq!(action, Action::Pause);

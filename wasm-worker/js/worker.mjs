@@ -77,21 +77,26 @@ async function verifyJob(job) {
   }
 }
 
-// Runs one JWKS fetch the core asked for, within this request (Workers forbid awaiting
-// another request's promise), and feeds the outcome back. The fetch is conditional when
-// the core holds a document with validators (If-None-Match / If-Modified-Since).
+// Runs one fetch the core asked for (a JWKS or another document), within this request
+// (Workers forbid awaiting another request's promise), and feeds the outcome back. The
+// fetch is conditional when the core holds a document with validators (If-None-Match /
+// If-Modified-Since).
 async function runFetch(f) {
   let status = 0;
   let body = new Uint8Array(0);
   let cacheControl;
   let etag;
   let lastModified;
-  const headers = { accept: 'application/json, application/jwk-set+json', 'user-agent': 'jwtgate' };
+  const headers = { accept: f.accept, 'user-agent': 'jwtgate' };
+  const extra = f.headers;
+  for (let i = 0; i + 1 < extra.length; i += 2) headers[extra[i]] = extra[i + 1];
   if (f.if_none_match) headers['if-none-match'] = f.if_none_match;
   if (f.if_modified_since) headers['if-modified-since'] = f.if_modified_since;
   const sentAt = Date.now();
   try {
-    const res = await fetch(f.uri, { headers, signal: AbortSignal.timeout(f.timeout_ms), redirect: 'manual' });
+    const init = { method: f.method, headers, signal: AbortSignal.timeout(f.timeout_ms), redirect: 'manual' };
+    if (f.method !== 'GET') init.body = f.body;
+    const res = await fetch(f.uri, init);
     status = res.status;
     cacheControl = res.headers.get('cache-control') ?? undefined;
     etag = res.headers.get('etag') ?? undefined;
@@ -103,7 +108,7 @@ async function runFetch(f) {
   console.log(gate.on_fetch_result(f, Date.now(), sentAt, status, body, cacheControl, etag, lastModified));
 }
 
-// Reads at most `cap` bytes: enough for the core to refuse an oversized JWKS.
+// Reads at most `cap` bytes: enough for the core to refuse an oversized document.
 async function readCapped(res, cap) {
   const reader = res.body?.getReader();
   if (!reader) return new Uint8Array(0);

@@ -51,7 +51,7 @@ impl EdgeGate {
         self.gate.resume(job.into_inner(), valid, now_ms as u64).into()
     }
 
-    /// JWKS fetches due now.
+    /// Fetches due now (key sets and every other fetched document).
     pub fn poll_fetches(&mut self, now_ms: f64) -> Vec<EdgeFetch> {
         let fetches = self.gate.poll_fetches(now_ms as u64);
         wire::fetches(&fetches, |p| self.gate.fetch_body_cap(p))
@@ -60,7 +60,7 @@ impl EdgeGate {
     /// Feeds the outcome of `fetch` (as `poll_fetches` gave it, so the validators it sent
     /// travel with it) back; `status` 0 means no response (timeout, network), `sent_at_ms`
     /// is when the request left, `etag` / `last_modified` are the response's. Returns a
-    /// log line describing the key set's change.
+    /// log line describing the document's change.
     #[allow(clippy::too_many_arguments)]
     pub fn on_fetch_result(
         &mut self,
@@ -73,7 +73,7 @@ impl EdgeGate {
         etag: Option<String>,
         last_modified: Option<String>,
     ) -> String {
-        let provider = fetch.provider;
+        let doc = fetch.doc();
         let result = FetchResult {
             sent_at_ms: sent_at_ms as u64,
             status: (status != 0).then_some(status),
@@ -85,10 +85,10 @@ impl EdgeGate {
                 last_modified: fetch.if_modified_since.as_deref(),
             },
         };
-        let name = self.gate.config().providers.get(provider as usize).map_or("?", |p| p.name.as_str()).to_owned();
-        match self.gate.on_fetch_result(provider as usize, now_ms as u64, result) {
+        let name = self.gate.config().providers.get(doc.provider).map_or("?", |p| p.name.as_str()).to_owned();
+        match self.gate.on_fetch_result(doc, now_ms as u64, result) {
             Some(event) => format!("jwtgate: provider {name}: {event}"),
-            None => format!("jwtgate: fetch result for unknown provider {provider}"),
+            None => format!("jwtgate: fetch result for unknown document {doc:?}"),
         }
     }
 }

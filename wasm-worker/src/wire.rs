@@ -3,7 +3,7 @@
 //! own class, so a field the core adds is one getter here, not a JSON shape kept in sync
 //! by hand on both sides.
 
-use jwtgate_core::{Allowed, Decision, Denial, FetchRequest, Mode, Verdict, VerifyJob};
+use jwtgate_core::{Allowed, Decision, Denial, DocId, FetchRequest, Mode, Verdict, VerifyJob};
 use wasm_bindgen::prelude::*;
 
 pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
@@ -240,13 +240,27 @@ impl EdgeJob {
     }
 }
 
-/// A JWKS fetch to run now (plain data: read-only copies of the core's request).
+/// A fetch to run now (plain data: read-only copies of the core's request). JS sends
+/// `method`, `accept`, `headers` and `body` as given, then hands this object back with
+/// the response; the document it is for travels inside, opaque to JS.
 #[wasm_bindgen(getter_with_clone)]
 pub struct EdgeFetch {
+    doc: DocId,
+    /// The owning provider's index (for logs).
     #[wasm_bindgen(readonly)]
     pub provider: u32,
     #[wasm_bindgen(readonly)]
     pub uri: Option<String>,
+    #[wasm_bindgen(readonly)]
+    pub method: String,
+    #[wasm_bindgen(readonly)]
+    pub accept: String,
+    /// Extra request headers as alternating name, value.
+    #[wasm_bindgen(readonly)]
+    pub headers: Vec<String>,
+    /// Empty for `GET`.
+    #[wasm_bindgen(readonly)]
+    pub body: Vec<u8>,
     #[wasm_bindgen(readonly)]
     pub timeout_ms: f64,
     #[wasm_bindgen(readonly)]
@@ -259,15 +273,26 @@ pub struct EdgeFetch {
     pub if_modified_since: Option<String>,
 }
 
+impl EdgeFetch {
+    pub fn doc(&self) -> DocId {
+        self.doc
+    }
+}
+
 /// The fetches due now. Every remote provider has a `uri` at the edge (checked at load);
 /// were one missing, the fetch would fail in JS and be reported like any failed fetch.
-pub fn fetches(list: &[FetchRequest], cap: impl Fn(usize) -> usize) -> Vec<EdgeFetch> {
+pub fn fetches(list: &[FetchRequest], cap: impl Fn(DocId) -> usize) -> Vec<EdgeFetch> {
     list.iter()
         .map(|f| EdgeFetch {
-            provider: f.provider as u32,
+            doc: f.doc,
+            provider: f.doc.provider as u32,
             uri: f.uri.clone(),
+            method: f.method.as_str().to_owned(),
+            accept: f.accept.to_owned(),
+            headers: flatten(&f.headers),
+            body: f.body.clone(),
             timeout_ms: f.timeout_ms as f64,
-            max_body_bytes: cap(f.provider) as f64,
+            max_body_bytes: cap(f.doc) as f64,
             if_none_match: f.if_none_match.clone(),
             if_modified_since: f.if_modified_since.clone(),
         })

@@ -70,6 +70,9 @@ fn a_cold_remote_provider_asks_for_a_fetch_by_uri() {
     assert_eq!(fetches.len(), 1);
     assert_eq!((fetches[0].provider, fetches[0].uri.as_deref()), (0, Some("https://idp.example/jwks")));
     assert!(fetches[0].timeout_ms > 0.0 && fetches[0].max_body_bytes > 0.0);
+    assert_eq!(fetches[0].doc(), DocId::jwks(0));
+    assert_eq!((fetches[0].method.as_str(), fetches[0].body.is_empty()), ("GET", true));
+    assert_eq!(fetches[0].accept, "application/json, application/jwk-set+json");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! it was fetched; after that lookups report `Unavailable` (503), never a silent allow
 //! and never a 401.
 
-use super::{Document, FetchEvent, FetchRequest, FetchResult, Fetched, Status, Summary};
+use super::{DocId, Document, FetchEvent, FetchRequest, FetchResult, Fetched, Status, Summary};
 use crate::alg::Alg;
 use crate::config::RemoteJwks;
 use crate::jwk::{parse_jwks, JwksOrigin, Key, KeySetDoc};
@@ -38,6 +38,7 @@ impl Summary for KeysLoaded {
 pub type KeySetEvent = FetchEvent<KeysLoaded>;
 
 impl Document for KeySetDoc {
+    const ACCEPT: &'static str = "application/json, application/jwk-set+json";
     /// The provider's allowed algorithms: keys for none of them are skipped.
     type Context = Vec<Alg>;
     type Summary = KeysLoaded;
@@ -80,7 +81,7 @@ impl KeySet {
     }
 
     pub fn remote(provider: usize, remote: RemoteJwks, algorithms: Vec<Alg>, seed: u64) -> KeySet {
-        KeySet::Remote(Box::new(Fetched::new(provider, remote, algorithms, seed)))
+        KeySet::Remote(Box::new(Fetched::new(DocId::jwks(provider), remote, algorithms, seed)))
     }
 
     /// The largest JWKS body this key set accepts (0 for inline sets).

@@ -103,7 +103,7 @@ fn cold_remote_set_requests_one_fetch_until_the_result_arrives() {
     let mut ks = cold();
     assert!(matches!(ks.lookup(Some("k"), Alg::ES256, T0), Lookup::Unavailable { cold: true, refreshable: true }));
     let req = ks.poll(T0).expect("cold start fetches at once");
-    assert_eq!(req.provider, 3);
+    assert_eq!(req.doc.provider, 3);
     assert_eq!(req.cluster.as_deref(), Some("idp"));
     assert_eq!(req.uri.as_deref(), Some("https://idp.example/jwks.json"));
     assert_eq!((req.path.as_str(), req.authority.as_str(), req.timeout_ms), ("/jwks.json", "idp.example", 2000));

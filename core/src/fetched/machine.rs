@@ -5,7 +5,7 @@
 //! hosts and the gate ask, why to fetch ([`FetchReason`]), whether the document may be
 //! used ([`Status`]), is derived from those, so the answers cannot disagree.
 
-use super::{Document, FetchEvent, FetchReason, FetchRequest, FetchResult, Validators};
+use super::{DocId, Document, FetchEvent, FetchMethod, FetchReason, FetchRequest, FetchResult, Validators};
 use crate::config::RemoteJwks;
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
@@ -83,8 +83,8 @@ struct Demand {
 
 #[derive(Debug)]
 pub struct Fetched<D: Document> {
-    /// Index of the owner (the provider), echoed in every [`FetchRequest`].
-    owner: usize,
+    /// The document this machine fetches, echoed in every [`FetchRequest`].
+    owner: DocId,
     remote: RemoteJwks,
     cx: D::Context,
     phase: Phase<D>,
@@ -97,7 +97,7 @@ pub struct Fetched<D: Document> {
 }
 
 impl<D: Document> Fetched<D> {
-    pub fn new(owner: usize, remote: RemoteJwks, cx: D::Context, seed: u64) -> Fetched<D> {
+    pub fn new(owner: DocId, remote: RemoteJwks, cx: D::Context, seed: u64) -> Fetched<D> {
         Fetched {
             owner,
             remote,
@@ -192,7 +192,11 @@ impl<D: Document> Fetched<D> {
         let r = &self.remote;
         let validators = self.held().map(Held::validators).unwrap_or_default();
         Some(FetchRequest {
-            provider: self.owner,
+            doc: self.owner,
+            method: FetchMethod::Get,
+            body: Vec::new(),
+            headers: Vec::new(),
+            accept: D::ACCEPT,
             cluster: r.cluster.clone(),
             uri: r.uri.clone(),
             path: r.path.clone(),

@@ -57,7 +57,7 @@ fn machine() -> Fetched<Lines> {
         kid_refetch_cooldown_s: COOLDOWN_MS / 1000,
         max_body_bytes: 1024,
     };
-    Fetched::new(7, remote, (), 42)
+    Fetched::new(DocId::jwks(7), remote, (), 42)
 }
 
 fn ok(sent_at_ms: u64, body: &[u8]) -> FetchResult<'_> {
@@ -79,7 +79,7 @@ fn loaded() -> Fetched<Lines> {
 fn phases_cold_fresh_failing_stale_and_the_reasons_they_give() {
     let mut m = machine();
     assert_eq!(m.status(T0), Status::Cold);
-    assert_eq!(m.poll(T0).map(|f| (f.provider, f.reason)), Some((7, FetchReason::Cold)));
+    assert_eq!(m.poll(T0).map(|f| (f.doc.provider, f.reason)), Some((7, FetchReason::Cold)));
     assert!(matches!(
         m.on_fetch_result(T0, FetchResult::no_response(T0)),
         FetchEvent::Failed { have_last_good: false, .. }

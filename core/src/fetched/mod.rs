@@ -16,12 +16,76 @@ mod machine;
 pub use jwks::{KeySet, KeySetEvent, KeysLoaded, Lookup};
 pub use machine::{Fetched, Phase, Status};
 
-use crate::config::RemoteJwks;
+use crate::config::{IntrospectionConfig, RemoteJwks};
+use crate::introspect::IntrospectionEvent;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+/// Which kind of document a fetch is for. Each kind is one [`Document`] type held by
+/// the gate; hosts never look inside, they only carry it from [`FetchRequest::doc`] back
+/// to [`crate::Gate::on_fetch_result`] and name metrics and shared-data records by
+/// [`DocKind::label`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DocKind {
+    /// The provider's JWKS.
+    Jwks,
+    /// One introspection call (RFC 7662), by its slot in the provider's introspector.
+    /// Each is a one-off POST: per VM, never shared (see [`DocKind::shared`]).
+    Introspection(u64),
+}
+
+impl DocKind {
+    /// The document's name in metric names (`<label>_fetch_failed`) and shared-data keys.
+    pub fn label(self) -> &'static str {
+        match self {
+            DocKind::Jwks => "jwks",
+            DocKind::Introspection(_) => "introspection",
+        }
+    }
+
+    /// Whether Envoy shares this document between the VMs of a process (a shared-data
+    /// channel and a fetch lease). An introspection answer is not shared: it is one
+    /// token's, asked once and applied by the VM that holds the requests waiting for it.
+    pub fn shared(self) -> bool {
+        matches!(self, DocKind::Jwks)
+    }
+}
+
+/// One fetched document of one provider: what a fetch is for, echoed back with its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocId {
+    /// Index of the owning provider in [`crate::GateConfig::providers`].
+    pub provider: usize,
+    pub kind: DocKind,
+}
+
+impl DocId {
+    pub fn jwks(provider: usize) -> DocId {
+        DocId { provider, kind: DocKind::Jwks }
+    }
+}
+
+/// The HTTP method of a fetch. Documents are read with `GET`; endpoints that take
+/// a form (introspection, token exchange) are called with `POST` and [`FetchRequest::body`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchMethod {
+    Get,
+    Post,
+}
+
+impl FetchMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchMethod::Get => "GET",
+            FetchMethod::Post => "POST",
+        }
+    }
+}
+
 /// What a fetched document type supplies to the machine.
 pub trait Document: Sized {
+    /// The `Accept` header its fetches send.
+    const ACCEPT: &'static str = "application/json";
     /// What parsing needs besides the bytes (for a JWKS: the provider's allowed algorithms).
     type Context;
     /// What a successful load reports to the host's log.
@@ -43,7 +107,16 @@ pub trait Summary: Clone + fmt::Debug + PartialEq + fmt::Display {
 /// Something a host must fetch on the core's behalf.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchRequest {
-    pub provider: usize,
+    /// What is fetched; hand it back to [`crate::Gate::on_fetch_result`].
+    pub doc: DocId,
+    pub method: FetchMethod,
+    /// The request body (a form for `POST`; empty for `GET`).
+    pub body: Vec<u8>,
+    /// Request headers besides `:method`, `:path`, `:authority`, `accept`,
+    /// `user-agent` and the validators (e.g. `content-type`, client authentication).
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub accept: &'static str,
     /// Envoy: the cluster to call. `None` means the host must use `uri`.
     pub cluster: Option<String>,
     pub uri: Option<String>,
@@ -88,6 +161,34 @@ impl FetchRequest {
                 fetched_at_ms >= self.requested_at_ms || (kid_triggered && age < self.kid_cooldown_ms)
             }
             _ => succeeded && age < self.min_refresh_ms / 2,
+        }
+    }
+
+    /// A one-off `POST` of a form (an introspection call): no validators, no schedule.
+    pub(crate) fn post_form(
+        doc: DocId,
+        i: &IntrospectionConfig,
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+        now_ms: u64,
+    ) -> FetchRequest {
+        FetchRequest {
+            doc,
+            method: FetchMethod::Post,
+            body,
+            headers,
+            accept: "application/json",
+            cluster: i.cluster.clone(),
+            uri: i.uri.clone(),
+            path: i.path.clone(),
+            authority: i.authority.clone(),
+            timeout_ms: i.timeout_ms,
+            reason: FetchReason::Cold,
+            requested_at_ms: now_ms,
+            if_none_match: None,
+            if_modified_since: None,
+            kid_cooldown_ms: 0,
+            min_refresh_ms: 0,
         }
     }
 
@@ -188,6 +289,39 @@ impl<S: Summary> fmt::Display for FetchEvent<S> {
     }
 }
 
+/// A state change of any fetched document, for the host to log ([`fmt::Display`]) and
+/// count (`<label>_fetch_success` / `<label>_fetch_failed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DocEvent {
+    Keys(KeySetEvent),
+    Introspection(IntrospectionEvent),
+}
+
+impl DocEvent {
+    pub fn failed(&self) -> bool {
+        match self {
+            DocEvent::Keys(e) => matches!(e, FetchEvent::Failed { .. }),
+            DocEvent::Introspection(e) => e.failed(),
+        }
+    }
+
+    pub fn unchanged(&self) -> bool {
+        match self {
+            DocEvent::Keys(e) => matches!(e, FetchEvent::Unchanged),
+            DocEvent::Introspection(e) => matches!(e, IntrospectionEvent::Dropped),
+        }
+    }
+}
+
+impl fmt::Display for DocEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocEvent::Keys(e) => fmt::Display::fmt(e, f),
+            DocEvent::Introspection(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
 /// Everything that decides which bytes a fetch returns, plus the issuer the document is
 /// trusted for. Hosts that share fetched documents between processes or VMs (Envoy's
 /// shared data) key them on this, and adopt only a record carrying the same identity.
@@ -195,9 +329,10 @@ impl<S: Summary> fmt::Display for FetchEvent<S> {
 pub struct FetchIdentity(String);
 
 impl FetchIdentity {
-    pub fn of(remote: &RemoteJwks, issuer: &str) -> FetchIdentity {
+    pub fn of(kind: DocKind, remote: &RemoteJwks, issuer: &str) -> FetchIdentity {
         // A JSON array: unambiguous whatever the fields contain.
         let text = serde_json::json!([
+            kind.label(),
             remote.cluster,
             remote.authority,
             remote.path,
@@ -205,6 +340,13 @@ impl FetchIdentity {
             issuer,
             remote.max_body_bytes,
         ]);
+        FetchIdentity(text.to_string())
+    }
+
+    /// An introspection endpoint's identity (the client too: another client may be
+    /// answered differently).
+    pub fn of_introspection(kind: DocKind, i: &IntrospectionConfig, issuer: &str) -> FetchIdentity {
+        let text = serde_json::json!([kind.label(), i.cluster, i.authority, i.path, i.uri, issuer, i.client_id]);
         FetchIdentity(text.to_string())
     }
 

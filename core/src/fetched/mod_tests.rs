@@ -29,18 +29,27 @@ fn remote(authority: &str) -> RemoteJwks {
 
 #[test]
 fn fetch_identity_covers_every_field_that_decides_the_bytes_and_the_issuer() {
-    let base = FetchIdentity::of(&remote("tenant-a.idp.example"), "https://iss");
-    assert_eq!(base, FetchIdentity::of(&remote("tenant-a.idp.example"), "https://iss"), "stable");
+    let base = FetchIdentity::of(DocKind::Jwks, &remote("tenant-a.idp.example"), "https://iss");
+    assert_eq!(base, FetchIdentity::of(DocKind::Jwks, &remote("tenant-a.idp.example"), "https://iss"), "stable");
     let variants = [
-        FetchIdentity::of(&remote("tenant-b.idp.example"), "https://iss"),
-        FetchIdentity::of(&remote("tenant-a.idp.example"), "https://other-iss"),
+        FetchIdentity::of(DocKind::Jwks, &remote("tenant-b.idp.example"), "https://iss"),
+        FetchIdentity::of(DocKind::Jwks, &remote("tenant-a.idp.example"), "https://other-iss"),
         FetchIdentity::of(
+            DocKind::Jwks,
             &RemoteJwks { cluster: Some("idp2".into()), ..remote("tenant-a.idp.example") },
             "https://iss",
         ),
-        FetchIdentity::of(&RemoteJwks { path: "/other".into(), ..remote("tenant-a.idp.example") }, "https://iss"),
-        FetchIdentity::of(&RemoteJwks { uri: None, ..remote("tenant-a.idp.example") }, "https://iss"),
-        FetchIdentity::of(&RemoteJwks { max_body_bytes: 1, ..remote("tenant-a.idp.example") }, "https://iss"),
+        FetchIdentity::of(
+            DocKind::Jwks,
+            &RemoteJwks { path: "/other".into(), ..remote("tenant-a.idp.example") },
+            "https://iss",
+        ),
+        FetchIdentity::of(DocKind::Jwks, &RemoteJwks { uri: None, ..remote("tenant-a.idp.example") }, "https://iss"),
+        FetchIdentity::of(
+            DocKind::Jwks,
+            &RemoteJwks { max_body_bytes: 1, ..remote("tenant-a.idp.example") },
+            "https://iss",
+        ),
     ];
     for v in &variants {
         assert_ne!(v, &base);
@@ -48,8 +57,8 @@ fn fetch_identity_covers_every_field_that_decides_the_bytes_and_the_issuer() {
     }
     assert_eq!(base.key().len(), 24);
     // Field boundaries cannot be shifted to forge a collision.
-    let a = FetchIdentity::of(&RemoteJwks { path: "/a\",\"b".into(), ..remote("x") }, "i");
-    let b = FetchIdentity::of(&RemoteJwks { path: "/a".into(), ..remote("x") }, "b\",\"i");
+    let a = FetchIdentity::of(DocKind::Jwks, &RemoteJwks { path: "/a\",\"b".into(), ..remote("x") }, "i");
+    let b = FetchIdentity::of(DocKind::Jwks, &RemoteJwks { path: "/a".into(), ..remote("x") }, "b\",\"i");
     assert_ne!(a, b);
 }
 
@@ -58,4 +67,11 @@ fn validators_are_empty_only_without_both() {
     assert!(Validators::default().is_empty());
     assert!(!Validators { etag: Some("\"x\""), last_modified: None }.is_empty());
     assert!(!Validators { etag: None, last_modified: Some("Tue, 01 Dec 2026 10:00:00 GMT") }.is_empty());
+}
+
+#[test]
+fn identity_separates_document_kinds_by_label() {
+    let id = FetchIdentity::of(DocKind::Jwks, &remote("tenant-a.idp.example"), "https://iss");
+    assert!(id.as_str().starts_with("[\"jwks\","), "{}", id.as_str());
+    assert_eq!(DocKind::Jwks.label(), "jwks");
 }

@@ -21,6 +21,7 @@ mod check;
 use crate::cache::{TokenDigest, Verified};
 use crate::config::{defaults, IntrospectionConfig};
 use crate::error::AuthError;
+use crate::fetched::{DocId, DocKind, FetchRequest};
 use answer::CallFailure;
 use std::collections::{HashMap, VecDeque};
 
@@ -62,7 +63,7 @@ pub enum Lookup<'a> {
     Waiting,
 }
 
-/// Counters for metrics (hosts emit them as gauges).
+/// Counters for metrics (hosts emit them as gauges after every introspection event).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub calls: u64,
@@ -72,13 +73,6 @@ pub struct Stats {
     pub failed: u64,
     pub stale_served: u64,
     pub evicted: u64,
-}
-
-/// A call to hand to the host.
-#[derive(Debug)]
-pub struct Call {
-    pub slot: u64,
-    pub parts: call::CallParts,
 }
 
 /// The outcome of one call, for the host's log line.
@@ -99,6 +93,22 @@ pub enum IntrospectionEvent {
     },
     /// The answer's entry was evicted or replaced meanwhile.
     Dropped,
+}
+
+impl Stats {
+    /// `introspection_<counter>.<provider>` gauges.
+    pub fn gauges(&self, provider: &str) -> Vec<(String, u64)> {
+        let named = [
+            ("calls", self.calls),
+            ("hits", self.hits),
+            ("active", self.active),
+            ("inactive", self.inactive),
+            ("failed", self.failed),
+            ("stale_served", self.stale_served),
+            ("evicted", self.evicted),
+        ];
+        named.iter().map(|(n, v)| (format!("introspection_{n}.{provider}"), *v)).collect()
+    }
 }
 
 impl IntrospectionEvent {
@@ -153,6 +163,10 @@ impl Introspector {
 
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    pub fn config(&self) -> &IntrospectionConfig {
+        &self.config
     }
 
     /// What is known about `token` at `now_ms`; starts a call when nothing usable is.
@@ -228,8 +242,9 @@ impl Introspector {
         }
     }
 
-    /// Calls to start now; `jti` gives fresh randomness per call (client assertions).
-    pub fn poll(&mut self, now_ms: u64, jti: &mut dyn FnMut() -> [u8; 16]) -> Vec<Call> {
+    /// Calls to start now, as fetches of `provider`'s documents; `jti` gives fresh
+    /// randomness per call (client assertions).
+    pub fn poll(&mut self, provider: usize, now_ms: u64, jti: &mut dyn FnMut() -> [u8; 16]) -> Vec<FetchRequest> {
         let mut out = Vec::new();
         for slot in std::mem::take(&mut self.unsent) {
             let Some(digest) = self.slots.get(&slot) else { continue };
@@ -237,7 +252,9 @@ impl Introspector {
             let Some(token) = p.token.take() else { continue };
             p.sent_at_ms = Some(now_ms);
             self.stats.calls += 1;
-            out.push(Call { slot, parts: call::parts(&self.config, &token, now_ms / 1000, &mut *jti) });
+            let parts = call::parts(&self.config, &token, now_ms / 1000, &mut *jti);
+            let doc = DocId { provider, kind: DocKind::Introspection(slot) };
+            out.push(FetchRequest::post_form(doc, &self.config, parts.body, parts.headers, now_ms));
         }
         out
     }

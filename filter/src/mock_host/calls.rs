@@ -213,8 +213,8 @@ pub extern "C" fn proxy_http_call(
     upstream_len: usize,
     headers: *const u8,
     headers_len: usize,
-    _body: *const u8,
-    _body_len: usize,
+    body: *const u8,
+    body_len: usize,
     _trailers: *const u8,
     _trailers_len: usize,
     _timeout_ms: u32,
@@ -222,10 +222,11 @@ pub extern "C" fn proxy_http_call(
 ) -> Status {
     let upstream = unsafe { text(upstream, upstream_len) }.to_owned();
     let headers = deserialize(unsafe { bytes(headers, headers_len) });
+    let body = unsafe { bytes(body, body_len) }.to_vec();
     let token = with(|h| {
         let token = h.next_token;
         h.next_token += 1;
-        h.dispatched.push(Dispatched { token, upstream, headers });
+        h.dispatched.push(Dispatched { token, upstream, headers, body });
         token
     });
     unsafe { *out_token = token };

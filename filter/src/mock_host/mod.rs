@@ -21,6 +21,7 @@ pub struct Dispatched {
     pub token: u32,
     pub upstream: String,
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Dispatched {
