@@ -39,8 +39,15 @@ PORTS = {
     "envoy_sw": int(os.environ.get("JWTGATE_ENVOY_SW_PORT", 9412)),
     "envoy_sw_admin": int(os.environ.get("JWTGATE_ENVOY_SW_ADMIN_PORT", 9413)),
     "faults": int(os.environ.get("JWTGATE_FAULT_PORT", 9430)),
+    # The introspection IdP (opaque access tokens, RFC 7662/7009) and a third issuer.
+    "idp_opaque": int(os.environ.get("JWTGATE_IDP_OPAQUE_PORT", 9403)),
+    "idp_third": int(os.environ.get("JWTGATE_IDP_THIRD_PORT", 9404)),
+    # The controllable introspection endpoint of tests/faults/introspection.test.mjs.
+    "intro_faults": int(os.environ.get("JWTGATE_INTRO_FAULT_PORT", 9460)),
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
+OPAQUE_ISSUER = f"http://127.0.0.1:{PORTS['idp_opaque']}"
+THIRD_ISSUER = f"http://127.0.0.1:{PORTS['idp_third']}"
 ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
 WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target" / "wasm32-wasip1" / "release" / "jwtgate_filter.wasm"))
 RUNTIME = os.environ.get("JWTGATE_WASM_RUNTIME", "envoy.wasm.runtime.v8")
@@ -55,7 +62,12 @@ def fill(text, values):
 
 def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
     return fill(Path(path).read_text(), {"IDP_ISSUER": ISSUER, "IDP_AUTHORITY": f"127.0.0.1:{PORTS['idp']}",
-                                         "FAULT_PORT": PORTS["faults"]})
+                                         "FAULT_PORT": PORTS["faults"],
+                                         "OPAQUE_ISSUER": OPAQUE_ISSUER,
+                                         "OPAQUE_AUTHORITY": f"127.0.0.1:{PORTS['idp_opaque']}",
+                                         "THIRD_ISSUER": THIRD_ISSUER,
+                                         "THIRD_AUTHORITY": f"127.0.0.1:{PORTS['idp_third']}",
+                                         "INTRO_FAULT_PORT": PORTS["intro_faults"]})
 
 
 def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
@@ -67,6 +79,9 @@ def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
         "NODE_PORT": PORTS["node"],
         "PY_PORT": PORTS["python"],
         "FAULT_PORT": PORTS["faults"],
+        "IDP_OPAQUE_PORT": PORTS["idp_opaque"],
+        "IDP_THIRD_PORT": PORTS["idp_third"],
+        "INTRO_FAULT_PORT": PORTS["intro_faults"],
         "WASM_PATH": json.dumps(wasm or WASM),
         "WASM_RUNTIME": RUNTIME,
         "GATE_CONFIG_JSON": json.dumps(gate_json_text),
@@ -147,9 +162,15 @@ def up():
     pids = {}
     idp = start("idp", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp"]),
                         "--keys-out", "run/idp-keys.json"], pids)
+    idp_opaque = start("idp-opaque", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_opaque"]),
+                                      "--profile", "opaque", "--keys-out", "run/idp-opaque-keys.json"], pids)
+    idp_third = start("idp-third", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_third"]),
+                                    "--keys-out", "run/idp-third-keys.json"], pids)
     node = start("node", ["node", "tests/upstreams/node/server.mjs", "--port", str(PORTS["node"])], pids)
     py = start("python", [sys.executable, "tests/upstreams/python/server.py", "--port", str(PORTS["python"])], pids)
     wait_http("idp", ISSUER + "/jwks", idp)
+    wait_http("idp-opaque", OPAQUE_ISSUER + "/jwks", idp_opaque)
+    wait_http("idp-third", THIRD_ISSUER + "/jwks", idp_third)
     wait_http("node", f"http://127.0.0.1:{PORTS['node']}/", node)
     wait_http("python", f"http://127.0.0.1:{PORTS['python']}/", py)
     gate_text = gate_config_text()
@@ -187,6 +208,20 @@ def up():
         },
         "audience": "https://api.example",
         "idp_keys_path": "run/idp-keys.json",
+        # The introspection IdP (tests/idp/server.mjs --profile opaque): a client whose
+        # access tokens are opaque; allowed on /api/node/ via introspection, refused there
+        # once revoked at `opaque_revocation_url` (within the demo's max_ttl_s of 2 s).
+        "opaque_issuer": OPAQUE_ISSUER,
+        "opaque_token_url": OPAQUE_ISSUER + "/token",
+        "opaque_client_id": "jwtgate-opaque",
+        "opaque_client_secret": "opaque-secret",
+        "opaque_audience": "https://opaque.example",
+        "opaque_revocation_url": OPAQUE_ISSUER + "/token/revocation",
+        "opaque_introspection_url": OPAQUE_ISSUER + "/token/introspection",
+        "opaque_idp_log": "run/logs/idp-opaque.log",
+        # A third issuer (the same JWT IdP on another port, its own keys).
+        "third_issuer": THIRD_ISSUER,
+        "third_token_url": THIRD_ISSUER + "/token",
         # The test CA made at `make up` (tests/pki.py): TLS servers and client certificates.
         "ca_cert": str(ca_cert.relative_to(ROOT)),
         "envoy_url": envoy_url,

@@ -8,6 +8,7 @@ pub mod defaults;
 mod introspection;
 mod raw;
 mod rule;
+mod tenants;
 mod validate;
 
 use crate::alg::Alg;

@@ -42,7 +42,7 @@ pub struct RawConfig {
     pub reason_in_body: bool,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
     #[serde(default)]
@@ -74,9 +74,15 @@ pub struct RawProvider {
     /// and by rules with `introspect: true`).
     #[serde(default)]
     pub introspection: Option<RawIntrospection>,
+    /// Instead of `issuer`: an issuer with a `{tenant}` placeholder, expanded for each
+    /// of `tenants` into a provider of its own (`<name>.<tenant>`).
+    #[serde(default)]
+    pub issuer_pattern: Option<String>,
+    #[serde(default)]
+    pub tenants: Option<Vec<String>>,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawIntrospection {
     /// Envoy: the cluster that reaches the IdP.
@@ -102,14 +108,14 @@ pub struct RawIntrospection {
 }
 
 /// `"*"` (explicitly no audience check) or a non-empty list (any-of).
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
 pub enum RawAudiences {
     Any(String),
     List(Vec<String>),
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwks {
     /// Envoy: the cluster that reaches the IdP.
@@ -128,7 +134,7 @@ pub struct RawJwks {
     pub inline: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
     pub header: Option<String>,
@@ -137,7 +143,7 @@ pub struct RawSource {
     pub cookie: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawClaimToHeader {
     #[serde(default)]

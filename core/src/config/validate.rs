@@ -26,15 +26,15 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
     }
     let raw_providers = required("providers", raw.providers)?;
     let raw_rules = required("rules", raw.rules)?;
-    let names: Vec<String> = raw_providers.keys().cloned().collect();
+    let expanded = super::tenants::expand(raw_providers)?;
     let mut providers = Vec::new();
-    for (name, p) in raw_providers {
+    for (name, p) in expanded.providers {
         providers.push(provider(&name, p)?);
     }
     if raw_rules.is_empty() {
         return err("rules", "at least one rule is required (requests matching no rule are denied)");
     }
-    let rules = super::rule::rules(raw_rules, &names)?;
+    let rules = super::rule::rules(raw_rules, &expanded.groups)?;
     for (i, r) in rules.iter().enumerate() {
         if r.introspect && r.requirement.providers().iter().any(|p| providers[*p].introspection.is_none()) {
             return err(format!("rules[{i}].introspect"), "every provider of the rule needs an `introspection` block");
