@@ -13,6 +13,7 @@ Stdlib only. Logs go to run/logs/<name>.log.
 """
 import argparse
 import json
+import ssl
 import os
 import signal
 import subprocess
@@ -47,7 +48,12 @@ PORTS = {
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
 OPAQUE_ISSUER = f"http://127.0.0.1:{PORTS['idp_opaque']}"
-THIRD_ISSUER = f"http://127.0.0.1:{PORTS['idp_third']}"
+# The third issuer is served over HTTPS with a certificate of the test CA (tests/pki.py):
+# Envoy reaches it through a cluster with an UpstreamTlsContext (CA bundle, SNI), workerd
+# through its "internet" service's tlsOptions.
+THIRD_ISSUER = f"https://127.0.0.1:{PORTS['idp_third']}"
+THIRD_SNI = "idp-third.jwtgate.test"
+CA_FILE = ROOT / "run" / "pki" / "ca.pem"
 ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
 WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target" / "wasm32-wasip1" / "release" / "jwtgate_filter.wasm"))
 RUNTIME = os.environ.get("JWTGATE_WASM_RUNTIME", "envoy.wasm.runtime.v8")
@@ -67,10 +73,12 @@ def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
                                          "OPAQUE_AUTHORITY": f"127.0.0.1:{PORTS['idp_opaque']}",
                                          "THIRD_ISSUER": THIRD_ISSUER,
                                          "THIRD_AUTHORITY": f"127.0.0.1:{PORTS['idp_third']}",
-                                         "INTRO_FAULT_PORT": PORTS["intro_faults"]})
+                                         "INTRO_FAULT_PORT": PORTS["intro_faults"],
+                                         "IDP_THIRD_PORT": PORTS["idp_third"]})
 
 
 def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
+    pki.ensure_ca()  # the HTTPS IdP's cluster names the CA bundle; Envoy checks it exists
     tmpl = (ROOT / "envoy" / "envoy.yaml.tmpl").read_text()
     text = fill(tmpl, {
         "ADMIN_PORT": admin or PORTS["envoy_admin"],
@@ -82,6 +90,8 @@ def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
         "IDP_OPAQUE_PORT": PORTS["idp_opaque"],
         "IDP_THIRD_PORT": PORTS["idp_third"],
         "INTRO_FAULT_PORT": PORTS["intro_faults"],
+        "CA_FILE": CA_FILE,
+        "THIRD_SNI": THIRD_SNI,
         "WASM_PATH": json.dumps(wasm or WASM),
         "WASM_RUNTIME": RUNTIME,
         "GATE_CONFIG_JSON": json.dumps(gate_json_text),
@@ -110,6 +120,7 @@ def render_workerd(gate_config_file, out, port=None, sw_port=None):
         "WORKER_DIR": rel(ROOT / "wasm-worker"),
         "GATE_CONFIG_FILE": rel(gate_config_file),
         "ORIGINS_JSON": json.dumps(json.dumps(origins)),
+        "CA_FILE": rel(CA_FILE),
     })
     out.write_text(text)
     return out
@@ -134,14 +145,15 @@ def start(name, cmd, pids, pid_file=None):
     return proc
 
 
-def wait_http(name, url, proc, ok=lambda status, body: status < 500, timeout=30):
+def wait_http(name, url, proc, ok=lambda status, body: status < 500, timeout=30, cafile=None):
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
         if proc.poll() is not None:
             sys.exit(f"{name} exited with code {proc.returncode}; see {LOGS / (name + '.log')}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
+            with urllib.request.urlopen(url, timeout=2, context=context) as r:
                 if ok(r.status, r.read()):
                     return
         except urllib.error.HTTPError as e:
@@ -164,13 +176,15 @@ def up():
                         "--keys-out", "run/idp-keys.json"], pids)
     idp_opaque = start("idp-opaque", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_opaque"]),
                                       "--profile", "opaque", "--keys-out", "run/idp-opaque-keys.json"], pids)
+    third_cert, third_key = pki.issue("idp-third", dns=[THIRD_SNI], ips=["127.0.0.1"])
     idp_third = start("idp-third", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_third"]),
-                                    "--keys-out", "run/idp-third-keys.json"], pids)
+                                    "--keys-out", "run/idp-third-keys.json",
+                                    "--tls-cert", str(third_cert), "--tls-key", str(third_key)], pids)
     node = start("node", ["node", "tests/upstreams/node/server.mjs", "--port", str(PORTS["node"])], pids)
     py = start("python", [sys.executable, "tests/upstreams/python/server.py", "--port", str(PORTS["python"])], pids)
     wait_http("idp", ISSUER + "/jwks", idp)
     wait_http("idp-opaque", OPAQUE_ISSUER + "/jwks", idp_opaque)
-    wait_http("idp-third", THIRD_ISSUER + "/jwks", idp_third)
+    wait_http("idp-third", THIRD_ISSUER + "/jwks", idp_third, cafile=ca_cert)
     wait_http("node", f"http://127.0.0.1:{PORTS['node']}/", node)
     wait_http("python", f"http://127.0.0.1:{PORTS['python']}/", py)
     gate_text = gate_config_text()
@@ -219,7 +233,8 @@ def up():
         "opaque_revocation_url": OPAQUE_ISSUER + "/token/revocation",
         "opaque_introspection_url": OPAQUE_ISSUER + "/token/introspection",
         "opaque_idp_log": "run/logs/idp-opaque.log",
-        # A third issuer (the same JWT IdP on another port, its own keys).
+        # A third issuer (the same JWT IdP on another port, its own keys), over HTTPS with
+        # a certificate of the test CA (ca_cert) for 127.0.0.1 and THIRD_SNI.
         "third_issuer": THIRD_ISSUER,
         "third_token_url": THIRD_ISSUER + "/token",
         # The test CA made at `make up` (tests/pki.py): TLS servers and client certificates.

@@ -3,10 +3,13 @@
 // /api/node/ via introspection, the IdP is asked once per token (single-flight and the
 // cache, counted in the IdP's own request log), a revoked token is refused once the
 // positive TTL (max_ttl_s: 2 in envoy/jwtgate.json) has run out, an unknown one is 401,
-// and /api/issuers/ takes tokens of three live issuers, picked by `iss`.
+// and /api/issuers/ takes tokens of three live issuers, picked by `iss` (the third over
+// HTTPS: Envoy trusts the test CA through its cluster's UpstreamTlsContext, workerd through
+// its tlsOptions).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 
 import { fetchIdpToken, loadEndpoints, REPO_ROOT } from './lib/endpoints.mjs';
@@ -39,6 +42,24 @@ async function revoke(token) {
   const r = await form(ep.opaque_revocation_url, basic(ep.opaque_client_id, ep.opaque_client_secret),
     { token, token_type_hint: 'access_token' });
   assert.equal(r.status, 200, r.text);
+}
+
+/** A client_credentials token from the HTTPS issuer, trusting only the test CA. */
+function thirdToken() {
+  const ca = readFileSync(path.join(REPO_ROOT, ep.ca_cert));
+  const body = new URLSearchParams({ grant_type: 'client_credentials', resource: ep.audience, scope: 'read write' }).toString();
+  return new Promise((resolve, reject) => {
+    const req = https.request(ep.third_token_url, {
+      method: 'POST', ca, timeout: 10_000,
+      headers: { authorization: basic(ep.client_id, ep.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text).access_token) : reject(new Error(text))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Introspection calls the IdP has answered so far (its request log). */
@@ -119,7 +140,7 @@ for (const [host, base] of hosts) {
 
   test(`${host}: /api/issuers/ takes three live issuers, each by its own provider`, async () => {
     const jwt = (await fetchIdpToken(ep)).access_token;
-    const third = (await fetchIdpToken({ ...ep, idp_token_url: ep.third_token_url })).access_token;
+    const third = await thirdToken(); // over HTTPS: the gate fetched its JWKS over TLS too
     const cases = [[jwt, ep.idp_issuer], [await opaqueToken(), ep.opaque_issuer], [third, ep.third_issuer]];
     for (const [token, iss] of cases) {
       const r = await get(base, '/api/issuers/x', token);

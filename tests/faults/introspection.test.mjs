@@ -3,15 +3,19 @@
 // tests/faults/introspection.json (Envoy 9461/9462 with one worker VM, workerd 9463/9464): an IdP error
 // serves the last positive answer within stale_if_error_s (counted), then 503 with
 // Retry-After; a hanging or down IdP is 503, never 401, never allow; active:false is 401.
+// And TLS to the IdP gone wrong: provider tls_wrong reaches the HTTPS issuer through a
+// cluster with the wrong SNI/SAN (Envoy) or a host name its certificate lacks (workerd):
+// a failed JWKS fetch with a log line, then 503.
 //
 //   make up && cd tests && node --test faults/introspection.test.mjs
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { resolve } from 'node:path';
 
-import { REPO_ROOT } from '../e2e/lib/endpoints.mjs';
+import { loadEndpoints, REPO_ROOT } from '../e2e/lib/endpoints.mjs';
 
 const PORT = 9460;
 const GATE = { name: 'intro-faults', envoy: 9461, admin: 9462, worker: 9463 };
@@ -105,3 +109,33 @@ test('envoy: the stale answer and the failures are counted in metrics', async ()
   assert.ok(stat('wasmcustom.jwtgate.introspection_stale_served.intro') >= 1, text);
   assert.ok(stat('wasmcustom.jwtgate.introspection_fetch_failed') >= 1, text);
 });
+
+/** A token of the HTTPS issuer (9404), trusting the test CA. */
+function thirdToken() {
+  const ep = loadEndpoints();
+  const basic = `Basic ${Buffer.from(`${ep.client_id}:${ep.client_secret}`).toString('base64')}`;
+  const body = new URLSearchParams({ grant_type: 'client_credentials', resource: ep.audience, scope: 'read write' }).toString();
+  return new Promise((res, rej) => {
+    const req = https.request(ep.third_token_url, {
+      method: 'POST', ca: readFileSync(resolve(REPO_ROOT, ep.ca_cert)), timeout: 10_000,
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    }, (r) => {
+      let text = '';
+      r.on('data', (d) => { text += d; });
+      r.on('end', () => (r.statusCode === 200 ? res(JSON.parse(text).access_token) : rej(new Error(text))));
+    });
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+for (const host of ['envoy', 'worker']) {
+  test(`${host}: TLS to the IdP with the wrong SNI or name is a failed fetch, logged, then 503`, async () => {
+    const token = await thirdToken();
+    const res = await fetch(`${gate[`${host}_url`]}/tls/x`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 503, await res.text());
+    assert.equal(res.headers.get('retry-after'), '5');
+    const log = readFileSync(gate[`${host}_log`], 'utf8');
+    assert.match(log, /jwtgate: provider tls_wrong: JWKS fetch failed/);
+  });
+}

@@ -47,8 +47,9 @@
 //   set explicitly to /jwks (the default name too) and the token route to
 //   /token (also the default).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -62,6 +63,10 @@ const { values: args } = parseArgs({
     'keys-out': { type: 'string', default: 'run/idp-keys.json' },
     host: { type: 'string', default: '127.0.0.1' },
     profile: { type: 'string', default: 'jwt' },
+    // HTTPS (issue #12, TLS to the IdP): a certificate from tests/pki.py; the issuer is
+    // then https://127.0.0.1:<port>.
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
   strict: true,
 });
@@ -78,7 +83,8 @@ if (!['jwt', 'opaque'].includes(args.profile)) {
 }
 const OPAQUE = args.profile === 'opaque';
 const HOST = args.host;
-const ISSUER = `http://127.0.0.1:${port}`;
+const TLS = args['tls-cert'] && args['tls-key'] ? { cert: readFileSync(args['tls-cert']), key: readFileSync(args['tls-key']) } : null;
+const ISSUER = `${TLS ? 'https' : 'http'}://127.0.0.1:${port}`;
 const AUDIENCE = OPAQUE ? 'https://opaque.example' : 'https://api.example';
 const CLIENT_ID = 'jwtgate-demo';
 const CLIENT_SECRET = 'demo-secret';
@@ -187,7 +193,7 @@ provider.on('server_error', (_ctx, err) => {
   console.error('idp server_error', err);
 });
 
-const server = createServer(provider.callback());
+const server = TLS ? createTlsServer(TLS, provider.callback()) : createServer(provider.callback());
 server.on('error', (err) => {
   console.error(`idp: ${err.message}`);
   process.exit(1);
