@@ -200,7 +200,7 @@ fn assertion_key(field: &str, jwk: serde_json::Value) -> R<AssertionKey> {
     if member("kty") != Some("EC") || member("crv") != Some("P-256") {
         return err(field, "must be a P-256 JWK (`\"kty\": \"EC\"`, `\"crv\": \"P-256\"`); the assertion is ES256");
     }
-    let d = member("d").and_then(|d| crate::b64::decode(d));
+    let d = member("d").and_then(crate::b64::decode);
     let Some(d) = d.filter(|d| d.len() == 32 && p256::ecdsa::SigningKey::from_slice(d).is_ok()) else {
         return err(format!("{field}.d"), "must be the base64url private scalar of a P-256 key (32 bytes)");
     };

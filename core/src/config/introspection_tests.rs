@@ -25,6 +25,9 @@ fn error_of(v: Value) -> (String, String) {
     (e.field, e.problem)
 }
 
+/// A change to a config document.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn an_introspection_provider_needs_no_jwks_and_gets_defaults() {
     let c = GateConfig::from_json(&base(intro_provider()).to_string()).expect("valid");
@@ -40,7 +43,7 @@ fn an_introspection_provider_needs_no_jwks_and_gets_defaults() {
 
 #[test]
 fn errors_name_the_field() {
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|p| p["validation"] = json!("opaque")), "providers.x.validation"),
         (Box::new(|p| p["introspection"] = Value::Null), "providers.x.introspection"),
         (Box::new(|p| p["validation"] = json!("hybrid")), "providers.x.jwks"),

@@ -24,6 +24,9 @@ fn multi(edit: impl FnOnce(&mut Value)) -> Result<GateConfig, crate::config::Con
     GateConfig::from_json(&v.to_string())
 }
 
+/// A change to a config document.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn each_tenant_is_a_provider_with_its_own_issuer_and_keys() {
     let c = multi(|_| {}).expect("valid");
@@ -43,7 +46,7 @@ fn each_tenant_is_a_provider_with_its_own_issuer_and_keys() {
 
 #[test]
 fn tenant_errors_name_the_field() {
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|v| v["providers"]["entra"]["tenants"] = Value::Null), "providers.entra.tenants"),
         (Box::new(|v| v["providers"]["entra"]["tenants"] = json!(["a/b"])), "providers.entra.tenants[0]"),
         (Box::new(|v| v["providers"]["entra"]["tenants"] = json!(["x", "x"])), "providers.entra.tenants[1]"),
