@@ -80,3 +80,25 @@ if (endpoints.revocation_url) {
     await show(`${host}: the revoked token`, `${base}/api/node/hello`, { authorization: `Bearer ${doomed}` });
   }
 }
+
+// Opaque tokens via RFC 7662 introspection (tests/idp/server.mjs --profile opaque): the
+// gate asks the IdP once per token and caches the answer for at most max_ttl_s (2 s in
+// envoy/jwtgate.json, short so that a revocation shows within seconds).
+const form = async (url, id, secret, params) => fetch(url, {
+  method: 'POST',
+  headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+    'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(params),
+});
+for (const [host, base] of Object.entries(endpoints.hosts).filter(([h]) => !h.endsWith('-software'))) {
+  const res = await form(endpoints.opaque_token_url, endpoints.opaque_client_id, endpoints.opaque_client_secret,
+    { grant_type: 'client_credentials', scope: 'read write' });
+  const opaque = (await res.json()).access_token;
+  console.log(`\n════ introspection through ${host}: ${endpoints.opaque_issuer} issued an opaque token ${short(opaque)}`);
+  const auth = { authorization: `Bearer ${opaque}` };
+  await show('opaque token: allowed via introspection', `${base}/api/node/hello`, auth);
+  await form(endpoints.opaque_revocation_url, endpoints.opaque_client_id, endpoints.opaque_client_secret, { token: opaque });
+  console.log('   … revoked at the IdP (RFC 7009); waiting 2.5 s for the cached answer (max_ttl_s: 2) to expire');
+  await new Promise((r) => { setTimeout(r, 2500); });
+  await show('the same opaque token after revocation: refused', `${base}/api/node/hello`, auth);
+}

@@ -13,6 +13,7 @@ Stdlib only. Logs go to run/logs/<name>.log.
 """
 import argparse
 import json
+import ssl
 import os
 import signal
 import subprocess
@@ -43,8 +44,20 @@ PORTS = {
     "revocation_faults": int(os.environ.get("JWTGATE_REVOCATION_FAULT_PORT", 9450)),
     "keyfeed": int(os.environ.get("JWTGATE_KEYFEED_PORT", 9405)),
     "keyfeed_faults": int(os.environ.get("JWTGATE_KEYFEED_FAULT_PORT", 9455)),
+    # The introspection IdP (opaque access tokens, RFC 7662/7009) and a third issuer.
+    "idp_opaque": int(os.environ.get("JWTGATE_IDP_OPAQUE_PORT", 9403)),
+    "idp_third": int(os.environ.get("JWTGATE_IDP_THIRD_PORT", 9404)),
+    # The controllable introspection endpoint of tests/faults/introspection.test.mjs.
+    "intro_faults": int(os.environ.get("JWTGATE_INTRO_FAULT_PORT", 9460)),
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
+OPAQUE_ISSUER = f"http://127.0.0.1:{PORTS['idp_opaque']}"
+# The third issuer is served over HTTPS with a certificate of the test CA (tests/pki.py):
+# Envoy reaches it through a cluster with an UpstreamTlsContext (CA bundle, SNI), workerd
+# through its "internet" service's tlsOptions.
+THIRD_ISSUER = f"https://127.0.0.1:{PORTS['idp_third']}"
+THIRD_SNI = "idp-third.jwtgate.test"
+CA_FILE = ROOT / "run" / "pki" / "ca.pem"
 ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
 WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target" / "wasm32-wasip1" / "release" / "jwtgate_filter.wasm"))
 RUNTIME = os.environ.get("JWTGATE_WASM_RUNTIME", "envoy.wasm.runtime.v8")
@@ -62,10 +75,17 @@ def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
                                          "FAULT_PORT": PORTS["faults"],
                                          "REVOCATION_FAULT_PORT": PORTS["revocation_faults"],
                                          "KEYFEED_PORT": PORTS["keyfeed"],
-                                         "KEYFEED_FAULT_PORT": PORTS["keyfeed_faults"]})
+                                         "KEYFEED_FAULT_PORT": PORTS["keyfeed_faults"],
+                                         "OPAQUE_ISSUER": OPAQUE_ISSUER,
+                                         "OPAQUE_AUTHORITY": f"127.0.0.1:{PORTS['idp_opaque']}",
+                                         "THIRD_ISSUER": THIRD_ISSUER,
+                                         "THIRD_AUTHORITY": f"127.0.0.1:{PORTS['idp_third']}",
+                                         "INTRO_FAULT_PORT": PORTS["intro_faults"],
+                                         "IDP_THIRD_PORT": PORTS["idp_third"]})
 
 
 def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
+    pki.ensure_ca()  # the HTTPS IdP's cluster names the CA bundle; Envoy checks it exists
     tmpl = (ROOT / "envoy" / "envoy.yaml.tmpl").read_text()
     text = fill(tmpl, {
         "ADMIN_PORT": admin or PORTS["envoy_admin"],
@@ -77,6 +97,11 @@ def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
         "REVOCATION_FAULT_PORT": PORTS["revocation_faults"],
         "KEYFEED_PORT": PORTS["keyfeed"],
         "KEYFEED_FAULT_PORT": PORTS["keyfeed_faults"],
+        "IDP_OPAQUE_PORT": PORTS["idp_opaque"],
+        "IDP_THIRD_PORT": PORTS["idp_third"],
+        "INTRO_FAULT_PORT": PORTS["intro_faults"],
+        "CA_FILE": CA_FILE,
+        "THIRD_SNI": THIRD_SNI,
         "WASM_PATH": json.dumps(wasm or WASM),
         "WASM_RUNTIME": RUNTIME,
         "GATE_CONFIG_JSON": json.dumps(gate_json_text),
@@ -105,6 +130,7 @@ def render_workerd(gate_config_file, out, port=None, sw_port=None):
         "WORKER_DIR": rel(ROOT / "wasm-worker"),
         "GATE_CONFIG_FILE": rel(gate_config_file),
         "ORIGINS_JSON": json.dumps(json.dumps(origins)),
+        "CA_FILE": rel(CA_FILE),
     })
     out.write_text(text)
     return out
@@ -129,14 +155,15 @@ def start(name, cmd, pids, pid_file=None):
     return proc
 
 
-def wait_http(name, url, proc, ok=lambda status, body: status < 500, timeout=30):
+def wait_http(name, url, proc, ok=lambda status, body: status < 500, timeout=30, cafile=None):
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
         if proc.poll() is not None:
             sys.exit(f"{name} exited with code {proc.returncode}; see {LOGS / (name + '.log')}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
+            with urllib.request.urlopen(url, timeout=2, context=context) as r:
                 if ok(r.status, r.read()):
                     return
         except urllib.error.HTTPError as e:
@@ -162,6 +189,12 @@ def up():
     pids = {}
     idp = start("idp", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp"]),
                         "--keys-out", "run/idp-keys.json"], pids)
+    idp_opaque = start("idp-opaque", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_opaque"]),
+                                      "--profile", "opaque", "--keys-out", "run/idp-opaque-keys.json"], pids)
+    third_cert, third_key = pki.issue("idp-third", dns=[THIRD_SNI], ips=["127.0.0.1"])
+    idp_third = start("idp-third", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_third"]),
+                                    "--keys-out", "run/idp-third-keys.json",
+                                    "--tls-cert", str(third_cert), "--tls-key", str(third_key)], pids)
     node = start("node", ["node", "tests/upstreams/node/server.mjs", "--port", str(PORTS["node"])], pids)
     py = start("python", [sys.executable, "tests/upstreams/python/server.py", "--port", str(PORTS["python"])], pids)
     keyfeed = start("keyfeed", ["node", "tests/keyfeed/server.mjs", "--port", str(PORTS["keyfeed"]),
@@ -169,6 +202,8 @@ def up():
     wait_http("idp", ISSUER + "/jwks", idp)
     wait_http("keyfeed", f"http://127.0.0.1:{PORTS['keyfeed']}/keys.json", keyfeed, ok=lambda s, b: s == 200)
     api_keys = json.loads((RUN / "api-keys.json").read_text())
+    wait_http("idp-opaque", OPAQUE_ISSUER + "/jwks", idp_opaque)
+    wait_http("idp-third", THIRD_ISSUER + "/jwks", idp_third, cafile=ca_cert)
     wait_http("node", f"http://127.0.0.1:{PORTS['node']}/", node)
     wait_http("python", f"http://127.0.0.1:{PORTS['python']}/", py)
     gate_text = gate_config_text()
@@ -217,6 +252,21 @@ def up():
         "api_keys_path": "run/api-keys.json",
         "keyfeed_url": f"http://127.0.0.1:{PORTS['keyfeed']}",
         "idp_keys_path": "run/idp-keys.json",
+        # The introspection IdP (tests/idp/server.mjs --profile opaque): a client whose
+        # access tokens are opaque; allowed on /api/node/ via introspection, refused there
+        # once revoked at `opaque_revocation_url` (within the demo's max_ttl_s of 2 s).
+        "opaque_issuer": OPAQUE_ISSUER,
+        "opaque_token_url": OPAQUE_ISSUER + "/token",
+        "opaque_client_id": "jwtgate-opaque",
+        "opaque_client_secret": "opaque-secret",
+        "opaque_audience": "https://opaque.example",
+        "opaque_revocation_url": OPAQUE_ISSUER + "/token/revocation",
+        "opaque_introspection_url": OPAQUE_ISSUER + "/token/introspection",
+        "opaque_idp_log": "run/logs/idp-opaque.log",
+        # A third issuer (the same JWT IdP on another port, its own keys), over HTTPS with
+        # a certificate of the test CA (ca_cert) for 127.0.0.1 and THIRD_SNI.
+        "third_issuer": THIRD_ISSUER,
+        "third_token_url": THIRD_ISSUER + "/token",
         # The test CA made at `make up` (tests/pki.py): TLS servers and client certificates.
         "ca_cert": str(ca_cert.relative_to(ROOT)),
         "envoy_url": envoy_url,

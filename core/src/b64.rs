@@ -21,7 +21,7 @@ pub fn decode(s: &str) -> Option<Vec<u8>> {
     STRICT.decode(s).ok()
 }
 
-/// Encodes base64url without padding (test fixtures, API keys).
+/// Encodes base64url without padding (test fixtures, API keys, client assertions).
 pub fn encode(bytes: &[u8]) -> String {
     STRICT.encode(bytes)
 }

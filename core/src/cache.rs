@@ -23,11 +23,9 @@ pub type TokenDigest = [u8; 32];
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
     pub provider: usize,
-    pub alg: Alg,
-    pub kid: Option<String>,
     pub exp_s: u64,
-    /// The key set generation the signature was checked against.
-    pub keys_generation: u64,
+    /// What vouched for the claims.
+    pub proof: Proof,
     pub scopes: Vec<String>,
     pub headers: Vec<(String, String)>,
     /// The claims that the config's `require` trees read (their top-level members
@@ -47,6 +45,21 @@ pub struct Verified {
 pub struct Confirmation {
     pub jkt: Option<String>,
     pub x5t_s256: Option<String>,
+}
+
+/// What vouched for a token's claims.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// A signature checked with this key of the provider's key set.
+    Signature {
+        alg: Alg,
+        kid: Option<String>,
+        /// The key set generation the signature was checked against.
+        keys_generation: u64,
+    },
+    /// The IdP's introspection endpoint said `active: true` (RFC 7662). Such answers
+    /// live in the introspection cache, with their own TTL, never in this one.
+    Introspection,
 }
 
 /// FIFO-evicting map with a fixed capacity (0 disables caching).
@@ -102,10 +115,8 @@ mod tests {
     fn v(exp_s: u64) -> Verified {
         Verified {
             provider: 0,
-            alg: Alg::ES256,
-            kid: None,
             exp_s,
-            keys_generation: 1,
+            proof: Proof::Signature { alg: Alg::ES256, kid: None, keys_generation: 1 },
             scopes: vec![],
             headers: vec![],
             claims: None,

@@ -1,9 +1,9 @@
 //! Verifying one token for one of a rule's providers: the verified-token cache first,
 //! then cheap checks, key lookup, signature (host-native when available), then claims.
 
-use crate::cache::{TokenDigest, Verified};
+use crate::cache::{Proof, TokenDigest, Verified};
 use crate::claims;
-use crate::config::GateConfig;
+use crate::config::{GateConfig, Validation};
 use crate::error::AuthError;
 use crate::extract::Found;
 use crate::fetched::{KeySet, Lookup};
@@ -46,17 +46,48 @@ pub(crate) struct Checker<'g> {
 impl Checker<'_> {
     /// Checks one token for one of `ps`; `verdicts` are the asynchronous host's answers
     /// given so far for this request.
-    pub fn check(&self, state: &mut GateState, found: &Found<'_>, ps: &[usize], verdicts: &[Verdict]) -> Checked {
+    /// `introspect`: the rule wants even a locally valid JWT introspected.
+    pub fn check(
+        &self,
+        state: &mut GateState,
+        found: &Found<'_>,
+        ps: &[usize],
+        verdicts: &[Verdict],
+        introspect: bool,
+    ) -> Checked {
         let digest: TokenDigest = Sha256::digest(found.token.as_bytes()).into();
+        // An opaque token (no `.`, so no JWS) goes to the first of the rule's providers
+        // that introspects; with none, it fails as a malformed JWT, as it always did.
+        if !found.token.contains('.') {
+            if let Some(p) = ps.iter().copied().find(|p| self.config.providers[*p].validation != Validation::Jwt) {
+                return match self.introspect(state, p, &digest, found) {
+                    Checked::Ok(v) => self.not_revoked(state, v),
+                    other => other,
+                };
+            }
+        }
         let checked = match self.cached(state, &digest, found, ps) {
             Some(hit) => hit,
             None => {
                 let checked = self.check_uncached(state, &digest, found, ps, verdicts);
                 if let Checked::Ok(v) = &checked {
-                    state.cache.insert(digest, v.clone());
+                    if matches!(v.proof, Proof::Signature { .. }) {
+                        state.cache.insert(digest, v.clone());
+                    }
                 }
                 checked
             }
+        };
+        let checked = match checked {
+            // A revocable route: the signature is not enough, the IdP must still say
+            // `active` (its answer is cached like any other).
+            Checked::Ok(v) if introspect && matches!(v.proof, Proof::Signature { .. }) => {
+                match self.introspect(state, v.provider, &digest, found) {
+                    Checked::Ok(_) => Checked::Ok(v),
+                    other => other,
+                }
+            }
+            other => other,
         };
         match checked {
             Checked::Ok(v) => self.not_revoked(state, v),
@@ -90,11 +121,12 @@ impl Checker<'_> {
         // providers with the token's issuer) would pick here: a laxer provider of the
         // same issuer on another route must not vouch for it on this one.
         let issuer = &self.config.providers[v.provider].issuer;
-        if ps.iter().find(|p| self.config.providers[**p].issuer == *issuer) != Some(&v.provider) {
+        if self.config.provider_for_issuer(issuer, ps) != Some(v.provider) {
             return None;
         }
+        let Proof::Signature { alg, kid, keys_generation } = &v.proof else { return None };
         let keys = &state.keys[v.provider];
-        if v.keys_generation != keys.generation() {
+        if *keys_generation != keys.generation() {
             state.cache.remove(digest);
             return None;
         }
@@ -106,7 +138,7 @@ impl Checker<'_> {
             state.cache.remove(digest);
             return Some(Checked::Err(AuthError::Expired));
         }
-        match keys.lookup(v.kid.as_deref(), v.alg, self.now_ms) {
+        match keys.lookup(kid.as_deref(), *alg, self.now_ms) {
             Lookup::Found(_) => Some(Checked::Ok(v.clone())),
             Lookup::Unavailable { .. } => Some(Checked::Err(AuthError::KeysUnavailable)),
             Lookup::Unknown => {
@@ -133,10 +165,13 @@ impl Checker<'_> {
         };
         // Issuer/key binding: only the provider that owns the claimed issuer is tried.
         let iss = claims::issuer(&u.claims);
-        let Some(&p) = ps.iter().find(|p| Some(config.providers[**p].issuer.as_str()) == iss) else {
+        let Some(p) = iss.and_then(|iss| config.provider_for_issuer(iss, ps)) else {
             return Checked::Err(AuthError::WrongIssuer);
         };
         let prov = &config.providers[p];
+        if prov.validation == Validation::Introspection {
+            return self.introspect(state, p, digest, found);
+        }
         if let Err(e) = cheap_checks(&u, found, prov) {
             return Checked::Err(e);
         }
@@ -145,33 +180,12 @@ impl Checker<'_> {
             ControlFlow::Continue(outcome) => outcome,
             ControlFlow::Break(wait) => return wait,
         };
-        if let Err(e) = verified.and_then(|()| claims::validate(&u.claims, prov, now_ms / 1000)) {
-            return Checked::Err(e);
+        let proof =
+            Proof::Signature { alg: u.header.alg, kid: u.header.kid.clone(), keys_generation: keys.generation() };
+        match verified.and_then(|()| accept_claims(config, p, &u.claims, now_ms / 1000, proof)) {
+            Ok(v) => Checked::Ok(v),
+            Err(e) => Checked::Err(e),
         }
-        let headers = match claim_headers(&u.claims, &prov.claim_headers) {
-            Ok(h) => h,
-            Err(e) => return Checked::Err(e),
-        };
-        let policy_claims = match crate::policy::keep(&u.claims, &config.policy_claims) {
-            Ok(c) => c,
-            Err(e) => return Checked::Err(e),
-        };
-        let cnf = match claims::confirmation(&u.claims) {
-            Ok(c) => c,
-            Err(e) => return Checked::Err(e),
-        };
-        Checked::Ok(Verified {
-            provider: p,
-            alg: u.header.alg,
-            kid: u.header.kid.clone(),
-            exp_s: claims::expiry(&u.claims).unwrap_or(0),
-            keys_generation: keys.generation(),
-            scopes: claims::granted_scopes(&u.claims).into_iter().map(str::to_owned).collect(),
-            headers,
-            claims: policy_claims,
-            ids: prov.revocation.as_ref().map(|_| Box::new(TokenIds::of(&u.claims))),
-            cnf,
-        })
     }
 
     /// The signature step against provider `p`'s keys: `Continue` with its outcome, or
@@ -247,6 +261,35 @@ pub(crate) fn signature(
         true => Signature::Valid,
         false => Signature::Invalid,
     }
+}
+
+/// The claim checks every vouched-for token goes through, whatever vouched for it (a
+/// signature, or an introspection answer): registered claims, claim headers, and the
+/// claims `require` trees read.
+pub(crate) fn accept_claims(
+    config: &GateConfig,
+    p: usize,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    now_s: u64,
+    proof: Proof,
+) -> Result<Verified, AuthError> {
+    let prov = &config.providers[p];
+    claims::validate(claims, prov, now_s)?;
+    let headers = claim_headers(claims, &prov.claim_headers)?;
+    let policy_claims = crate::policy::keep(claims, &config.policy_claims)?;
+    // Sender binding (RFC 9449 §6, RFC 8705 §3): from the JWT, or from the introspection
+    // answer, which carries `cnf` the same way.
+    let cnf = claims::confirmation(claims)?;
+    Ok(Verified {
+        provider: p,
+        exp_s: claims::expiry(claims).unwrap_or(0),
+        proof,
+        scopes: claims::granted_scopes(claims).into_iter().map(str::to_owned).collect(),
+        headers,
+        claims: policy_claims,
+        ids: prov.revocation.as_ref().map(|_| Box::new(TokenIds::of(claims))),
+        cnf,
+    })
 }
 
 /// Size, source, algorithm allow-list and type: everything decidable before any key.

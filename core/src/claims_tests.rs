@@ -25,6 +25,8 @@ fn provider(audiences: Audiences) -> ProviderConfig {
         jwks: JwksSource::Inline(KeySetDoc::default()),
         revocation: None,
         sender_constraint: Default::default(),
+        validation: crate::config::Validation::Jwt,
+        introspection: None,
     }
 }
 

@@ -189,7 +189,7 @@ impl<'g> Pass<'g> {
         allowed: &mut Allowed,
     ) -> ControlFlow<Decision> {
         let hash = fingerprint(found.token);
-        let v = match self.checker.check(self.state, found, ps, &self.verdicts) {
+        let v = match self.checker.check(self.state, found, ps, &self.verdicts, m.rule.introspect) {
             Checked::Ok(v) => v,
             Checked::NeedKeys(provider) => return ControlFlow::Break(Decision::NeedKeys { provider }),
             Checked::Ask(ask) => {

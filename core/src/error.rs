@@ -85,6 +85,11 @@ pub enum AuthError {
     /// The provider's revocation list is older than `max_staleness_s` (or was never
     /// loaded): the gate cannot tell whether the token was revoked. 503, never allow.
     RevocationUnavailable,
+    /// The IdP's introspection endpoint said `active: false` (revoked, expired, unknown).
+    Inactive,
+    /// No introspection answer (timeout, 5xx, a broken answer, the hold ran out): the
+    /// gate cannot tell, so 503, never 401, never allow.
+    IntrospectionUnavailable,
     /// The host could not load a valid config: every request gets 503 until it does.
     Unconfigured,
     /// The host got an answer from the core it cannot carry out (a bug): fail closed, 500.
@@ -98,7 +103,7 @@ impl AuthError {
             AuthError::InsufficientScope(_) | AuthError::NoMatchingRule | AuthError::AccessDenied(_) => 403,
             AuthError::BadPath | AuthError::AmbiguousHost => 400,
             AuthError::KeysUnavailable | AuthError::RevocationUnavailable | AuthError::Unconfigured => 503,
-            AuthError::ReplayCacheUnavailable => 503,
+            AuthError::ReplayCacheUnavailable | AuthError::IntrospectionUnavailable => 503,
             AuthError::Internal(_) => 500,
             _ => 401,
         }
@@ -113,6 +118,7 @@ impl AuthError {
             AuthError::ReplayCacheUnavailable => None,
             AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
             AuthError::UseDpopNonce => Some("use_dpop_nonce"),
+            AuthError::IntrospectionUnavailable => None,
             AuthError::Unconfigured | AuthError::Internal(_) => None,
             AuthError::NoMatchingRule | AuthError::BadPath | AuthError::AmbiguousHost => None,
             AuthError::AccessDenied(_) => None,
@@ -133,7 +139,7 @@ impl AuthError {
             AuthError::KeysUnavailable | AuthError::RevocationUnavailable | AuthError::Unconfigured => {
                 "temporarily_unavailable"
             }
-            AuthError::ReplayCacheUnavailable => "temporarily_unavailable",
+            AuthError::ReplayCacheUnavailable | AuthError::IntrospectionUnavailable => "temporarily_unavailable",
             AuthError::Internal(_) => "server_error",
             other => other.bearer_error().unwrap_or("invalid_token"),
         }
@@ -176,6 +182,8 @@ impl AuthError {
             AuthError::KeysUnavailable => "keys_unavailable",
             AuthError::Revoked => "revoked",
             AuthError::RevocationUnavailable => "revocation_stale",
+            AuthError::Inactive => "inactive",
+            AuthError::IntrospectionUnavailable => "introspection_unavailable",
             AuthError::Unconfigured => "unconfigured",
             AuthError::Internal(_) => "internal",
         }
@@ -222,6 +230,8 @@ impl fmt::Display for AuthError {
             AuthError::KeysUnavailable => f.write_str("signing keys are temporarily unavailable"),
             AuthError::Revoked => f.write_str("token has been revoked"),
             AuthError::RevocationUnavailable => f.write_str("the revocation list is temporarily unavailable"),
+            AuthError::Inactive => f.write_str("token is not active (introspection)"),
+            AuthError::IntrospectionUnavailable => f.write_str("token introspection is temporarily unavailable"),
             AuthError::Unconfigured => f.write_str("jwtgate is not configured"),
             AuthError::Internal(what) => write!(f, "internal error: {what}"),
         }
@@ -247,6 +257,9 @@ mod tests {
     fn a_revoked_token_is_invalid_token() {
         let e = AuthError::Revoked;
         assert_eq!((e.status(), e.bearer_error(), e.metric_reason()), (401, Some("invalid_token"), "revoked"));
+        assert_eq!(AuthError::IntrospectionUnavailable.status(), 503);
+        assert_eq!(AuthError::IntrospectionUnavailable.bearer_error(), None);
+        assert_eq!((AuthError::Inactive.status(), AuthError::Inactive.bearer_error()), (401, Some("invalid_token")));
     }
 
     #[test]

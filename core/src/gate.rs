@@ -8,6 +8,7 @@ use crate::config::{ConfigError, GateConfig, JwksSource, KeySource, ProviderConf
 use crate::decide::Pass;
 use crate::decision::Decision;
 use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet, KeyStore};
+use crate::introspect::{answer, Introspector, Stats};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use crate::revocation::Revocation;
@@ -31,6 +32,8 @@ pub(crate) struct GateState {
     pub api_keys: Vec<Option<KeyStore>>,
     /// DPoP proof ids seen (in memory unless the host installs a shared store).
     pub replay: Box<dyn ReplayStore>,
+    /// One per provider with an `introspection` block, by provider index.
+    pub introspectors: Vec<Option<Introspector>>,
 }
 
 impl Gate {
@@ -59,9 +62,10 @@ impl Gate {
             .collect();
         let api_keys = config.providers.iter().enumerate().map(|(i, p)| key_store(i, p, seed)).collect();
         let cache = TokenCache::new(config.token_cache_size);
+        let introspectors = config.providers.iter().map(|p| p.introspection.clone().map(Introspector::new)).collect();
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
         let replay = Box::new(MemoryReplay::new(config.dpop.replay_cache_size));
-        Gate { config, verifier, state: GateState { keys, cache, revocations, api_keys, replay } }
+        Gate { config, verifier, state: GateState { keys, cache, revocations, api_keys, replay, introspectors } }
     }
 
     /// Replaces the in-memory DPoP replay set, e.g. with one that every Envoy worker VM
@@ -141,6 +145,9 @@ impl Gate {
                 KeySource::Feed(r) => Some(FetchIdentity::of(doc.kind, r, &provider.name)),
                 KeySource::Inline(_) => None,
             },
+            (DocKind::Introspection(_), _) => {
+                provider.introspection.as_ref().map(|i| FetchIdentity::of_introspection(doc.kind, i, &provider.issuer))
+            }
         }
     }
 
@@ -150,15 +157,23 @@ impl Gate {
             DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
             DocKind::Revocation => self.revocation(doc.provider).map_or(0, Revocation::body_cap),
             DocKind::ApiKeys => self.key_store(doc.provider).map_or(0, KeyStore::body_cap),
+            DocKind::Introspection(_) => self.introspector(doc.provider).map_or(0, |i| i.config().max_body_bytes),
         }
     }
 
-    /// Fetches the host must start now.
+    /// Fetches the host must start now: due key sets, revocation lists and key feeds,
+    /// then introspection calls (one per token being waited for).
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
         let lists = self.state.revocations.iter_mut().flatten().filter_map(|r| r.poll(now_ms));
         let jwks = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms));
         let feeds = self.state.api_keys.iter_mut().flatten().filter_map(|k| k.poll(now_ms));
-        jwks.chain(lists).chain(feeds).collect()
+        let mut out: Vec<FetchRequest> = jwks.chain(lists).chain(feeds).collect();
+        for (p, intro) in self.state.introspectors.iter_mut().enumerate() {
+            if let Some(intro) = intro {
+                out.extend(intro.poll(p, now_ms, &mut fresh_jti));
+            }
+        }
+        out
     }
 
     /// Applies the outcome of a fetch of `doc` (this host's, or one another VM of the
@@ -176,6 +191,13 @@ impl Gate {
                 let store = self.state.api_keys.get_mut(doc.provider)?.as_mut()?;
                 Some(DocEvent::ApiKeys(store.on_fetch_result(now_ms, r)))
             }
+            DocKind::Introspection(slot) => {
+                // An `active` answer goes through the same claim checks as a JWT.
+                let config = &self.config;
+                let intro = self.state.introspectors.get_mut(doc.provider)?.as_mut()?;
+                let accept = |claims| answer::accept(config, doc.provider, claims, now_ms / 1000);
+                Some(DocEvent::Introspection(intro.on_result(slot, now_ms, r.status, r.body, accept)))
+            }
         }
     }
 
@@ -187,7 +209,19 @@ impl Gate {
             DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
             DocKind::Revocation => self.revocation(doc.provider).map_or_else(Vec::new, |r| r.gauges(&provider.name)),
             DocKind::ApiKeys => vec![(format!("api_keys.{}", provider.name), self.api_key_count(doc.provider) as u64)],
+            DocKind::Introspection(_) => {
+                self.introspection_stats(doc.provider).map_or_else(Vec::new, |s| s.gauges(&provider.name))
+            }
         }
+    }
+
+    fn introspector(&self, provider: usize) -> Option<&Introspector> {
+        self.state.introspectors.get(provider)?.as_ref()
+    }
+
+    /// Introspection counters of `provider` (calls, hits, stale_served, ...).
+    pub fn introspection_stats(&self, provider: usize) -> Option<Stats> {
+        self.introspector(provider).map(Introspector::stats)
     }
 
     fn revocation(&self, p: usize) -> Option<&Revocation> {
@@ -213,6 +247,20 @@ fn key_store(i: usize, p: &ProviderConfig, seed: u64) -> Option<KeyStore> {
             seed.wrapping_add(0x6b65_7973 + i as u64),
         ),
     })
+}
+
+/// 128 fresh random bits for a client assertion's `jti`. Should the platform's source
+/// fail, a counter and the hash of an address still make it unique per gate (it must be
+/// unique, not secret).
+fn fresh_jti() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if getrandom::getrandom(&mut out).is_err() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        out.copy_from_slice(&Sha256::digest(format!("{n}:{:p}", &COUNTER).as_bytes())[..16]);
+    }
+    out
 }
 
 /// A short, stable, non-reversible label for a token in logs.

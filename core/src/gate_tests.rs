@@ -22,6 +22,8 @@ mod asynchronous;
 #[path = "gate_hardening_tests.rs"]
 mod hardening;
 
+#[path = "gate_introspect_tests.rs"]
+mod introspect;
 #[path = "gate_revocation_tests.rs"]
 mod revocation;
 

@@ -20,6 +20,7 @@ mod gate;
 mod headers;
 pub mod hex;
 mod host;
+mod introspect;
 mod job;
 mod json;
 mod jwk;

@@ -65,6 +65,7 @@ mod tests {
             require: None,
             mode: None,
             sender_constraint: None,
+            introspect: false,
         }
     }
 

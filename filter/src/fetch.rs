@@ -109,6 +109,11 @@ impl Fetcher {
     pub fn start_fetches(&mut self, state: &mut State, now: u64) {
         for f in state.gate.poll_fetches(now) {
             let doc = f.doc;
+            // A per-VM document (an introspection call): no channel, no lease.
+            if !doc.kind.shared() {
+                self.dispatch_call(state, &f, now);
+                continue;
+            }
             if !self.links.ensure(&state.gate, doc) {
                 continue;
             }
@@ -172,7 +177,13 @@ impl Fetcher {
             validators: Validators { etag: etag.as_deref(), last_modified: last_modified.as_deref() },
             sent: call.sent(),
         };
-        self.finish(state, &call, now, result, "");
+        // A failed answer says why in its body (Envoy's own 503 names a TLS or connect
+        // failure: "CERTIFICATE_VERIFY_FAILED"); a 2xx body is never logged.
+        let why = match status {
+            Some(s) if !(200..300).contains(&s) => failure_hint(&body),
+            _ => String::new(),
+        };
+        self.finish(state, &call, now, result, &why);
         true
     }
 
@@ -203,6 +214,19 @@ impl Fetcher {
             let outcome = if event.failed() { "fetch_failed" } else { "fetch_success" };
             state.metrics.count(&format!("{label}_{outcome}"));
         }
+    }
+}
+
+/// The start of a failed response's body for the log line: printable ASCII only, at
+/// most 160 bytes.
+fn failure_hint(body: &[u8]) -> String {
+    let text: String =
+        body.iter().take(160).map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { ' ' }).collect();
+    let text = text.trim();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("(response: {text})")
     }
 }
 

@@ -165,7 +165,11 @@ impl HttpContext for Unconfigured {
 
 #[cfg(test)]
 #[path = "root_tests.rs"]
-mod tests;
+pub(crate) mod tests;
+
+#[cfg(test)]
+#[path = "root_introspect_tests.rs"]
+mod introspect_tests;
 
 /// Helpers the HTTP context's tests share with the root's.
 #[cfg(test)]

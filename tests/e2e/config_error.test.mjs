@@ -12,12 +12,13 @@ const envoyBin = process.env.ENVOY_BIN || path.join(root, '.venv', 'bin', 'envoy
 const base = JSON.parse(readFileSync(path.join(root, 'envoy', 'jwtgate.json'), 'utf8'));
 
 const optionalRule = base.rules.findIndex((r) => r.requires?.allow_missing);
+const providerRule = base.rules.findIndex((r) => r.requires?.provider);
 const cases = [
   { id: 'missing_audiences', edit: (c) => { delete c.providers.idp.audiences; }, field: 'providers.idp.audiences' },
   { id: 'typo_audience', edit: (c) => { c.providers.idp.audience = c.providers.idp.audiences; delete c.providers.idp.audiences; }, field: 'providers.idp.audience' },
   { id: 'alg_none', edit: (c) => { c.providers.idp.algorithms = ['none']; }, field: 'providers.idp.algorithms[0]' },
   { id: 'hmac_from_remote', edit: (c) => { c.providers.idp.algorithms = ['HS256']; }, field: 'providers.idp.algorithms' },
-  { id: 'rule_unknown_provider', edit: (c) => { c.rules[2].requires.provider = 'nope'; }, field: 'rules[2].requires.provider' },
+  { id: 'rule_unknown_provider', edit: (c) => { c.rules[providerRule].requires.provider = 'nope'; }, field: `rules[${providerRule}].requires.provider` },
   // A request without a token would skip the scope check.
   { id: 'allow_missing_with_scopes', edit: (c) => { c.rules[optionalRule].scopes = ['admin']; }, field: `rules[${optionalRule}].scopes` },
 ];

@@ -3,6 +3,17 @@
 // client_credentials grant issuing RFC 9068 `at+jwt` access tokens.
 //
 //   node tests/idp/server.mjs --port 9400 --keys-out run/idp-keys.json
+//   node tests/idp/server.mjs --port 9403 --profile opaque --keys-out run/idp-opaque-keys.json
+//
+// `--profile opaque` (the introspection IdP, issue #12): its access tokens are opaque
+// (resource server `https://opaque.example` with accessTokenFormat 'opaque'), RFC 7662
+// introspection and RFC 7009 revocation are on, and it has two clients: `jwtgate-opaque`
+// (whose tokens the gate sees) and `jwtgate-introspector` (the gate's own client for the
+// introspection call). oidc-provider refuses to introspect JWT access tokens
+// (reject_structured_tokens.js), so this IdP issues only opaque ones; a client may revoke
+// only its own tokens (revocation allowedPolicy). Introspection answers carry
+// extraTokenClaims, iss, aud, exp, iat, client_id, scope and token_type, but no `sub`
+// for client_credentials tokens (no account).
 //
 // On start it generates fresh signing keys (RS256 2048-bit `rs-<rand>` and
 // ES256 `es-<rand>`), writes them as a PRIVATE JWKS to --keys-out (so the
@@ -36,8 +47,9 @@
 //   set explicitly to /jwks (the default name too) and the token route to
 //   /token (also the default).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -52,6 +64,11 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '9400' },
     'keys-out': { type: 'string', default: 'run/idp-keys.json' },
     host: { type: 'string', default: '127.0.0.1' },
+    profile: { type: 'string', default: 'jwt' },
+    // HTTPS (issue #12, TLS to the IdP): a certificate from tests/pki.py; the issuer is
+    // then https://127.0.0.1:<port>.
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
   strict: true,
 });
@@ -62,15 +79,22 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2);
 }
 
+if (!['jwt', 'opaque'].includes(args.profile)) {
+  console.error(`idp: invalid --profile ${args.profile} (jwt or opaque)`);
+  process.exit(2);
+}
+const OPAQUE = args.profile === 'opaque';
 const HOST = args.host;
-const ISSUER = `http://127.0.0.1:${port}`;
-const AUDIENCE = 'https://api.example';
+const TLS = args['tls-cert'] && args['tls-key'] ? { cert: readFileSync(args['tls-cert']), key: readFileSync(args['tls-key']) } : null;
+const ISSUER = `${TLS ? 'https' : 'http'}://127.0.0.1:${port}`;
+const AUDIENCE = OPAQUE ? 'https://opaque.example' : 'https://api.example';
 const CLIENT_ID = 'jwtgate-demo';
 const CLIENT_SECRET = 'demo-secret';
+const OPAQUE_CLIENTS = { 'jwtgate-opaque': 'opaque-secret', 'jwtgate-introspector': 'introspector-secret' };
 // More clients, for the authorization-policy routes: another tenant with fewer roles,
 // and one whose tokens carry none of the policy claims. tests/up.py lists them in
 // run/endpoints.json -> clients.
-const CLIENTS = {
+const CLIENTS = OPAQUE ? OPAQUE_CLIENTS : {
   [CLIENT_ID]: CLIENT_SECRET,
   'jwtgate-globex': 'globex-secret',
   'jwtgate-plain': 'plain-secret',
@@ -81,6 +105,7 @@ const CLIENTS = {
 const POLICY_CLAIMS = {
   [CLIENT_ID]: { tenant: 'acme', roles: ['orders:read', 'orders:write'], email_verified: true, level: 2 },
   'jwtgate-globex': { tenant: 'globex', roles: ['orders:read'], email_verified: false, level: 1 },
+  'jwtgate-opaque': { tenant: 'acme' },
 };
 const ACCESS_TOKEN_TTL = 300;
 
@@ -108,7 +133,7 @@ writeFileSync(keysOut, `${JSON.stringify(jwks, null, 2)}\n`, { mode: 0o600 });
 const resourceServer = {
   scope: 'read write',
   audience: AUDIENCE,
-  accessTokenFormat: 'jwt',
+  accessTokenFormat: OPAQUE ? 'opaque' : 'jwt',
   accessTokenTTL: ACCESS_TOKEN_TTL,
   jwt: { sign: { alg: 'RS256' } },
 };
@@ -131,12 +156,12 @@ const configuration = {
   extraTokenClaims: async (_ctx, token) => ({ ...(POLICY_CLAIMS[token.clientId] ?? {}) }),
   jwks,
   scopes: ['openid', 'offline_access', 'read', 'write'],
-  routes: { jwks: '/jwks', token: '/token' },
+  routes: { jwks: '/jwks', token: '/token', introspection: '/token/introspection', revocation: '/token/revocation' },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
-    introspection: { enabled: false },
-    revocation: { enabled: false },
+    introspection: { enabled: OPAQUE },
+    revocation: { enabled: OPAQUE },
     resourceIndicators: {
       enabled: true,
       defaultResource: async () => AUDIENCE,
@@ -178,7 +203,7 @@ provider.on('server_error', (_ctx, err) => {
 revocation.listen(provider);
 
 const providerCallback = provider.callback();
-const server = createServer(async (req, res) => {
+const handler = async (req, res) => {
   try {
     if (await revocation.handle(req, res)) {
       console.log(`idp ${req.method} ${req.url.split('?')[0]} ${res.statusCode}`);
@@ -191,7 +216,8 @@ const server = createServer(async (req, res) => {
     return;
   }
   providerCallback(req, res);
-});
+};
+const server = TLS ? createTlsServer(TLS, handler) : createServer(handler);
 server.on('error', (err) => {
   console.error(`idp: ${err.message}`);
   process.exit(1);

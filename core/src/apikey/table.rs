@@ -23,7 +23,7 @@ const MAX_NAME: usize = 32;
 const RESERVED: [&str; 2] = ["client_id", "scope"];
 
 /// One key entry exactly as the config or the feed writes it.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawKeyEntry {
     #[serde(default)]

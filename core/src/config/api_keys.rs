@@ -10,7 +10,7 @@ use super::*;
 use crate::apikey::{KeyTable, Rendering};
 
 /// Fields of a JWT provider, named as the config spells them, and whether `p` sets each.
-fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 12] {
+fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 16] {
     [
         ("issuer", p.issuer.is_some()),
         ("audiences", p.audiences.is_some()),
@@ -24,6 +24,10 @@ fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 12] {
         ("forward_token", p.forward_token),
         ("revocation", p.revocation.is_some()),
         ("sender_constraint", p.sender_constraint.is_some()),
+        ("validation", p.validation.is_some()),
+        ("introspection", p.introspection.is_some()),
+        ("issuer_pattern", p.issuer_pattern.is_some()),
+        ("tenants", p.tenants.is_some()),
     ]
 }
 
@@ -84,6 +88,8 @@ pub(super) fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         jwks: JwksSource::Inline(crate::jwk::KeySetDoc { keys: Vec::new(), skipped: Vec::new() }),
         revocation: None,
         sender_constraint: Default::default(),
+        validation: Validation::Jwt,
+        introspection: None,
         kind: ProviderKind::ApiKeys(Box::new(ApiKeysConfig { keys, rendering })),
     })
 }

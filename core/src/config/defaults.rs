@@ -74,3 +74,18 @@ pub const DPOP_REPLAY_CACHE_RANGE: std::ops::RangeInclusive<usize> = 8..=1_048_5
 pub const DPOP_NONCE_WINDOW_S: u64 = 300;
 pub const DPOP_NONCE_WINDOW_RANGE_S: std::ops::RangeInclusive<u64> = 10..=86_400;
 pub const DPOP_NONCE_MIN_KEY_BYTES: usize = 32;
+/// Provider `introspection.timeout_ms` (below the default `startup_hold_ms`, which also
+/// bounds how long a request waits for its introspection answer).
+pub const INTROSPECTION_TIMEOUT_MS: u64 = 2000;
+/// Provider `introspection.max_ttl_s`: longest reuse of an `active: true` answer.
+pub const INTROSPECTION_MAX_TTL_S: u64 = 60;
+/// Upper bound of `max_ttl_s` and `stale_if_error_s`.
+pub const INTROSPECTION_TTL_CAP_S: u64 = 3600;
+/// Provider `introspection.negative_ttl_s`: reuse of `active: false`.
+pub const INTROSPECTION_NEGATIVE_TTL_S: u64 = 5;
+/// Provider `introspection.max_body_bytes`: an introspection answer is a small object.
+pub const INTROSPECTION_MAX_BODY_BYTES: usize = 16 * 1024;
+/// Provider `introspection.cache_size`: answers remembered per VM/isolate.
+pub const INTROSPECTION_CACHE_SIZE: usize = 4096;
+/// How long a failed introspection (timeout, 5xx) answers 503 before the next call.
+pub const INTROSPECTION_RETRY_MS: u64 = 1000;

@@ -6,10 +6,12 @@
 
 mod api_keys;
 pub mod defaults;
+mod introspection;
 mod raw;
 mod revocation;
 mod rule;
 mod sender;
+mod tenants;
 mod validate;
 
 use crate::alg::Alg;
@@ -18,8 +20,10 @@ use crate::policy::{Mode, Policy};
 use crate::route::{HostMatch, Template};
 use crate::sender::{DpopConfig, SenderConstraint};
 use crate::strip::StripPolicy;
+use std::collections::HashMap;
 use std::fmt;
 
+pub use introspection::{AssertionKey, ClientAuth, IntrospectionConfig, Validation};
 pub use revocation::{OnStale, RevocationConfig};
 
 /// A config error: the dotted path of the offending field and what is wrong with it.
@@ -62,6 +66,8 @@ pub struct GateConfig {
     pub policy_claims: Vec<String>,
     /// DPoP proof checking (`dpop`, `dpop_nonce`).
     pub dpop: DpopConfig,
+    /// Provider indices by issuer, in config order (selection by `iss` in O(1)).
+    pub issuers: HashMap<String, Vec<usize>>,
 }
 
 impl GateConfig {
@@ -106,6 +112,12 @@ impl GateConfig {
                 )
             })
             .collect()
+    }
+
+    /// The first of `ps` whose issuer is `iss`: one map lookup, then a scan of the few
+    /// providers sharing that issuer (never of every provider).
+    pub fn provider_for_issuer(&self, iss: &str, ps: &[usize]) -> Option<usize> {
+        self.issuers.get(iss)?.iter().copied().find(|p| ps.contains(p))
     }
 
     /// The token sources of `providers`, each once, in order.
@@ -169,6 +181,8 @@ pub struct ProviderConfig {
     /// checked for revocation.
     pub revocation: Option<RevocationConfig>,
     pub kind: ProviderKind,
+    pub validation: Validation,
+    pub introspection: Option<IntrospectionConfig>,
 }
 
 impl ProviderConfig {
@@ -287,6 +301,8 @@ pub struct Rule {
     pub mode: Option<Mode>,
     /// `None`: the verifying provider's `sender_constraint`.
     pub sender_constraint: Option<SenderConstraint>,
+    /// Introspect the token even when it is a locally valid JWT (revocable routes).
+    pub introspect: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,6 +321,17 @@ pub enum Requirement {
     AllOf(Vec<usize>),
     /// A token is optional; if one is sent it must be valid for one of these.
     AllowMissing(Vec<usize>),
+}
+
+impl Requirement {
+    /// Every provider the requirement names.
+    pub fn providers(&self) -> &[usize] {
+        match self {
+            Requirement::Public => &[],
+            Requirement::Provider(p) => std::slice::from_ref(p),
+            Requirement::AnyOf(ps) | Requirement::AllOf(ps) | Requirement::AllowMissing(ps) => ps,
+        }
+    }
 }
 
 #[cfg(test)]

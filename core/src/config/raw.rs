@@ -68,7 +68,7 @@ pub struct RawDpopNonce {
     pub window_s: Option<u64>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
     #[serde(default)]
@@ -111,9 +111,22 @@ pub struct RawProvider {
     /// Denylist entries and/or a revocation feed (`config/revocation.rs`).
     #[serde(default)]
     pub revocation: Option<RawRevocation>,
+    /// `"jwt"` (default), `"introspection"` or `"hybrid"`.
+    #[serde(default)]
+    pub validation: Option<String>,
+    /// The RFC 7662 endpoint and client credentials (needed by `introspection`/`hybrid`
+    /// and by rules with `introspect: true`).
+    #[serde(default)]
+    pub introspection: Option<RawIntrospection>,
+    /// Instead of `issuer`: an issuer with a `{tenant}` placeholder, expanded for each
+    /// of `tenants` into a provider of its own (`<name>.<tenant>`).
+    #[serde(default)]
+    pub issuer_pattern: Option<String>,
+    #[serde(default)]
+    pub tenants: Option<Vec<String>>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawRevocation {
     /// Entries as in the feed document (parsed by `revocation::Entry`, which names
@@ -129,7 +142,7 @@ pub struct RawRevocation {
 
 /// Where the revocation feed is fetched from: the JWKS's fields, with the bound named
 /// for what it promises.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawFeed {
     pub cluster: Option<String>,
@@ -142,15 +155,40 @@ pub struct RawFeed {
     pub max_body_bytes: Option<usize>,
 }
 
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntrospection {
+    /// Envoy: the cluster that reaches the IdP.
+    pub cluster: Option<String>,
+    pub path: Option<String>,
+    pub authority: Option<String>,
+    /// Edge worker: the full endpoint URL.
+    pub uri: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
+    pub auth_method: Option<String>,
+    /// `private_key_jwt`: the gate's own private key, a P-256 JWK with `d`.
+    pub private_key: Option<serde_json::Value>,
+    /// `private_key_jwt`: the assertion's `aud` (default: the endpoint URL).
+    pub assertion_audience: Option<String>,
+    pub max_ttl_s: Option<u64>,
+    pub negative_ttl_s: Option<u64>,
+    pub stale_if_error_s: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub cache_size: Option<usize>,
+}
+
 /// `"*"` (explicitly no audience check) or a non-empty list (any-of).
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
 pub enum RawAudiences {
     Any(String),
     List(Vec<String>),
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwks {
     /// Envoy: the cluster that reaches the IdP.
@@ -169,7 +207,7 @@ pub struct RawJwks {
     pub inline: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
     pub header: Option<String>,
@@ -178,7 +216,7 @@ pub struct RawSource {
     pub cookie: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawClaimToHeader {
     #[serde(default)]
@@ -203,6 +241,9 @@ pub struct RawRule {
     /// `"enforce"` or `"report_only"`; default: the gate's `mode`.
     #[serde(default)]
     pub mode: Option<String>,
+    /// Introspect the token (RFC 7662) even when it is a locally valid JWT.
+    #[serde(default)]
+    pub introspect: bool,
     /// The `all` / `any` / `not` tree of claim conditions (parsed by `policy::compile`,
     /// which names each nested field itself).
     #[serde(default)]

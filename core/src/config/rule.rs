@@ -7,11 +7,13 @@ use super::validate::{err, required, R};
 use super::*;
 use crate::policy::{self, UNMATCHED_RULE};
 
-pub fn rules(raw: Vec<RawRule>, names: &[String]) -> R<Vec<Rule>> {
+/// `groups`: each configured provider name and the provider indices it stands for (one,
+/// or one per tenant).
+pub fn rules(raw: Vec<RawRule>, groups: &[(String, Vec<usize>)]) -> R<Vec<Rule>> {
     let mut out: Vec<Rule> = Vec::with_capacity(raw.len());
     for (i, r) in raw.into_iter().enumerate() {
         let field = format!("rules[{i}]");
-        let rule = rule(&field, i, r, names)?;
+        let rule = rule(&field, i, r, groups)?;
         if out.iter().any(|o| o.name == rule.name) {
             return err(format!("{field}.name"), format!("another rule is already named {:?}", rule.name));
         }
@@ -36,12 +38,12 @@ fn shadows(a: &Rule, b: &Rule) -> bool {
     ta.same_shape(tb) && a.host == b.host && methods_overlap
 }
 
-fn rule(field: &str, index: usize, r: RawRule, names: &[String]) -> R<Rule> {
+fn rule(field: &str, index: usize, r: RawRule, groups: &[(String, Vec<usize>)]) -> R<Rule> {
     let matcher = required(&format!("{field}.match"), r.matcher)?;
     let (path, host, methods) = matches(&format!("{field}.match"), matcher)?;
     let requirement = match (r.public, r.requires) {
         (true, None) => Requirement::Public,
-        (false, Some(req)) => requires(&format!("{field}.requires"), req, names)?,
+        (false, Some(req)) => requires(&format!("{field}.requires"), req, groups)?,
         _ => return err(field, "give exactly one of `requires` or `\"public\": true`"),
     };
     if let Some(i) = r.scopes.iter().position(|s| s.is_empty() || s.contains(' ')) {
@@ -84,7 +86,11 @@ fn rule(field: &str, index: usize, r: RawRule, names: &[String]) -> R<Rule> {
     if sender_constraint.is_some() && requirement == Requirement::Public {
         return err(sender_field, "a public rule checks no token, so it cannot constrain its sender");
     }
-    Ok(Rule { name, path, host, methods, requirement, scopes: r.scopes, require, mode, sender_constraint })
+    if r.introspect && matches!(requirement, Requirement::Public) {
+        return err(format!("{field}.introspect"), "a public rule has no token to introspect");
+    }
+    let introspect = r.introspect;
+    Ok(Rule { name, path, host, methods, requirement, scopes: r.scopes, require, mode, sender_constraint, introspect })
 }
 
 /// Rule names are metric labels: short, lower-case words, so stat names stay bounded
@@ -122,21 +128,39 @@ fn matches(field: &str, m: RawMatch) -> R<(PathMatch, Option<crate::route::HostM
     Ok((path, host, m.methods.iter().map(|m| m.to_ascii_uppercase()).collect()))
 }
 
-fn requires(field: &str, r: RawRequires, names: &[String]) -> R<Requirement> {
-    let index = |f: String, n: &str| -> R<usize> {
-        names.iter().position(|x| x == n).ok_or(ConfigError { field: f, problem: format!("no provider named {n:?}") })
+fn requires(field: &str, r: RawRequires, groups: &[(String, Vec<usize>)]) -> R<Requirement> {
+    let group = |f: String, n: &str| -> R<&[usize]> {
+        match groups.iter().find(|(name, _)| name == n) {
+            Some((_, members)) => Ok(members),
+            None => Err(ConfigError { field: f, problem: format!("no provider named {n:?}") }),
+        }
     };
-    let list = |f: &str, l: Vec<String>| -> R<Vec<usize>> {
+    // A multi-tenant name stands for any of its tenants.
+    let list = |f: &str, l: Vec<String>, one_each: bool| -> R<Vec<usize>> {
         if l.is_empty() {
             return err(format!("{field}.{f}"), "must name at least one provider");
         }
-        l.iter().enumerate().map(|(i, n)| index(format!("{field}.{f}[{i}]"), n)).collect()
+        let mut out = Vec::new();
+        for (i, n) in l.iter().enumerate() {
+            let members = group(format!("{field}.{f}[{i}]"), n)?;
+            if one_each && members.len() > 1 {
+                return err(
+                    format!("{field}.{f}[{i}]"),
+                    "a multi-tenant provider stands for any of its tenants; it cannot be part of `all_of`",
+                );
+            }
+            out.extend_from_slice(members);
+        }
+        Ok(out)
     };
     match (r.provider, r.any_of, r.all_of, r.allow_missing) {
-        (Some(p), None, None, None) => Ok(Requirement::Provider(index(format!("{field}.provider"), &p)?)),
-        (None, Some(l), None, None) => Ok(Requirement::AnyOf(list("any_of", l)?)),
-        (None, None, Some(l), None) => Ok(Requirement::AllOf(list("all_of", l)?)),
-        (None, None, None, Some(l)) => Ok(Requirement::AllowMissing(list("allow_missing", l)?)),
+        (Some(p), None, None, None) => match group(format!("{field}.provider"), &p)? {
+            [one] => Ok(Requirement::Provider(*one)),
+            tenants => Ok(Requirement::AnyOf(tenants.to_vec())),
+        },
+        (None, Some(l), None, None) => Ok(Requirement::AnyOf(list("any_of", l, false)?)),
+        (None, None, Some(l), None) => Ok(Requirement::AllOf(list("all_of", l, true)?)),
+        (None, None, None, Some(l)) => Ok(Requirement::AllowMissing(list("allow_missing", l, false)?)),
         _ => err(field, "give exactly one of `provider`, `any_of`, `all_of` or `allow_missing`"),
     }
 }

@@ -4,7 +4,7 @@
 use super::defaults;
 use super::raw::*;
 use super::*;
-use crate::jwk::{parse_jwks, JwksOrigin};
+use crate::jwk::{parse_jwks, JwksOrigin, KeySetDoc};
 use crate::strip::{StripPolicy, METHOD_OVERRIDE_HEADERS};
 
 pub(super) type R<T> = Result<T, ConfigError>;
@@ -26,9 +26,9 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
     }
     let raw_providers = required("providers", raw.providers)?;
     let raw_rules = required("rules", raw.rules)?;
-    let names: Vec<String> = raw_providers.keys().cloned().collect();
+    let expanded = super::tenants::expand(raw_providers)?;
     let mut providers = Vec::new();
-    for (name, p) in raw_providers {
+    for (name, p) in expanded.providers {
         providers.push(match p.kind.as_deref() {
             None | Some("jwt") => {
                 super::api_keys::refuse_key_fields(&name, &p)?;
@@ -42,12 +42,16 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
     if raw_rules.is_empty() {
         return err("rules", "at least one rule is required (requests matching no rule are denied)");
     }
-    let rules = super::rule::rules(raw_rules, &names)?;
+    let rules = super::rule::rules(raw_rules, &expanded.groups)?;
     for (i, r) in rules.iter().enumerate() {
         super::api_keys::check_rule(&format!("rules[{i}].requires"), &r.requirement, &providers)?;
+        if r.introspect && r.requirement.providers().iter().any(|p| providers[*p].introspection.is_none()) {
+            return err(format!("rules[{i}].introspect"), "every provider of the rule needs an `introspection` block");
+        }
     }
     super::sender::add_dpop_sources(&mut providers, &rules);
     let dpop = super::sender::dpop(raw.dpop, raw.dpop_nonce)?;
+    let issuers = issuer_index(&providers);
     // Identity headers the gate writes, plus `x-envoy-original-path`: a client-sent copy
     // must never reach a backend that trusts it (CVE-2023-27487).
     let mut strip_headers: Vec<String> = defaults::CLAIM_HEADERS.iter().map(|(_, h)| (*h).to_owned()).collect();
@@ -117,6 +121,7 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         reason_in_body: raw.reason_in_body,
         policy_claims,
         dpop,
+        issuers,
     })
 }
 
@@ -139,7 +144,19 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     };
     let algorithms = algorithms(&f("algorithms"), p.algorithms.as_deref())?;
     let hmac = algorithms.iter().any(|a| a.is_symmetric());
-    let jwks = jwks(&f("jwks"), required(&f("jwks"), p.jwks)?, &algorithms)?;
+    let validation = super::introspection::validation(&f("validation"), p.validation.as_deref())?;
+    let introspection = match p.introspection {
+        Some(raw) => Some(super::introspection::introspection(&f("introspection"), raw)?),
+        None if validation != Validation::Jwt => {
+            return err(f("introspection"), "is required when `validation` is \"introspection\" or \"hybrid\"")
+        }
+        None => None,
+    };
+    // An introspection-only provider checks nothing locally: an empty key set stands in.
+    let jwks = match (validation.verifies_locally(), p.jwks) {
+        (false, None) => JwksSource::Inline(KeySetDoc::default()),
+        (_, raw) => jwks(&f("jwks"), required(&f("jwks"), raw)?, &algorithms)?,
+    };
     if hmac && !matches!(jwks, JwksSource::Inline(_)) {
         return err(f("algorithms"), "HMAC algorithms need an inline secret (`jwks.inline` with an `oct` key)");
     }
@@ -188,7 +205,20 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         kind: ProviderKind::Jwt,
         sender_constraint: super::sender::constraint(&f("sender_constraint"), p.sender_constraint.as_deref())?
             .unwrap_or_default(),
+        validation,
+        introspection,
     })
+}
+
+/// Providers by issuer, in config order: selection by a token's `iss` is one map lookup
+/// however many providers there are.
+fn issuer_index(providers: &[ProviderConfig]) -> std::collections::HashMap<String, Vec<usize>> {
+    let mut map: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    // API-key providers have no issuer: no token may select them.
+    for (i, p) in providers.iter().enumerate().filter(|(_, p)| !p.is_api_keys()) {
+        map.entry(p.issuer.clone()).or_default().push(i);
+    }
+    map
 }
 
 fn algorithms(field: &str, list: Option<&[String]>) -> R<Vec<Alg>> {
@@ -289,7 +319,7 @@ pub(super) fn remote(field: &str, j: RawJwks) -> R<RemoteJwks> {
 }
 
 /// `http(s)://authority/path` → (authority, path). Anything else is refused.
-fn split_uri(uri: &str) -> Option<(Option<String>, Option<String>)> {
+pub(super) fn split_uri(uri: &str) -> Option<(Option<String>, Option<String>)> {
     let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),

@@ -18,7 +18,8 @@ pub use api_keys::{KeyFeedEvent, KeyFeedLoaded, KeyLookup, KeyStore};
 pub use jwks::{KeySet, KeySetEvent, KeysLoaded, Lookup};
 pub use machine::{Fetched, Phase, Status};
 
-use crate::config::RemoteJwks;
+use crate::config::{IntrospectionConfig, RemoteJwks};
+use crate::introspect::IntrospectionEvent;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -34,6 +35,9 @@ pub enum DocKind {
     Revocation,
     /// An `api_keys` provider's key feed.
     ApiKeys,
+    /// One introspection call (RFC 7662), by its slot in the provider's introspector.
+    /// Each is a one-off POST: per VM, never shared (see [`DocKind::shared`]).
+    Introspection(u64),
 }
 
 impl DocKind {
@@ -43,7 +47,15 @@ impl DocKind {
             DocKind::Jwks => "jwks",
             DocKind::Revocation => "revocation",
             DocKind::ApiKeys => "api_keys",
+            DocKind::Introspection(_) => "introspection",
         }
+    }
+
+    /// Whether Envoy shares this document between the VMs of a process (a shared-data
+    /// channel and a fetch lease). An introspection answer is not shared: it is one
+    /// token's, asked once and applied by the VM that holds the requests waiting for it.
+    pub fn shared(self) -> bool {
+        !matches!(self, DocKind::Introspection(_))
     }
 }
 
@@ -181,6 +193,34 @@ impl FetchRequest {
         }
     }
 
+    /// A one-off `POST` of a form (an introspection call): no validators, no schedule.
+    pub(crate) fn post_form(
+        doc: DocId,
+        i: &IntrospectionConfig,
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+        now_ms: u64,
+    ) -> FetchRequest {
+        FetchRequest {
+            doc,
+            method: FetchMethod::Post,
+            body,
+            headers,
+            accept: "application/json",
+            cluster: i.cluster.clone(),
+            uri: i.uri.clone(),
+            path: i.path.clone(),
+            authority: i.authority.clone(),
+            timeout_ms: i.timeout_ms,
+            reason: FetchReason::Cold,
+            requested_at_ms: now_ms,
+            if_none_match: None,
+            if_modified_since: None,
+            kid_cooldown_ms: 0,
+            min_refresh_ms: 0,
+        }
+    }
+
     /// What this request sends as conditional-request validators.
     pub fn sent(&self) -> Validators<'_> {
         Validators { etag: self.if_none_match.as_deref(), last_modified: self.if_modified_since.as_deref() }
@@ -285,6 +325,7 @@ pub enum DocEvent {
     Keys(KeySetEvent),
     Revocation(crate::revocation::RevocationEvent),
     ApiKeys(KeyFeedEvent),
+    Introspection(IntrospectionEvent),
 }
 
 impl DocEvent {
@@ -293,6 +334,7 @@ impl DocEvent {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::ApiKeys(e) => matches!(e, FetchEvent::Failed { .. }),
+            DocEvent::Introspection(e) => e.failed(),
         }
     }
 
@@ -301,6 +343,7 @@ impl DocEvent {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::ApiKeys(e) => matches!(e, FetchEvent::Unchanged),
+            DocEvent::Introspection(e) => matches!(e, IntrospectionEvent::Dropped),
         }
     }
 }
@@ -311,6 +354,7 @@ impl fmt::Display for DocEvent {
             DocEvent::Keys(e) => fmt::Display::fmt(e, f),
             DocEvent::Revocation(e) => fmt::Display::fmt(e, f),
             DocEvent::ApiKeys(e) => fmt::Display::fmt(e, f),
+            DocEvent::Introspection(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -333,6 +377,13 @@ impl FetchIdentity {
             issuer,
             remote.max_body_bytes,
         ]);
+        FetchIdentity(text.to_string())
+    }
+
+    /// An introspection endpoint's identity (the client too: another client may be
+    /// answered differently).
+    pub fn of_introspection(kind: DocKind, i: &IntrospectionConfig, issuer: &str) -> FetchIdentity {
+        let text = serde_json::json!([kind.label(), i.cluster, i.authority, i.path, i.uri, issuer, i.client_id]);
         FetchIdentity(text.to_string())
     }
 

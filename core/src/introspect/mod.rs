@@ -1,0 +1,313 @@
+//! Token introspection (RFC 7662): one [`Introspector`] per provider that has an
+//! `introspection` block. Its answers are fetched documents like the JWKS, one per
+//! token, but they are not refreshed on a schedule: an answer lives for its TTL and the
+//! next request after that asks again. Hence a machine of its own rather than a
+//! `Fetched<D>` (whose refresh schedule, conditional requests and kid demand have no
+//! meaning here); it shares the host side (`FetchRequest`/`FetchResult`).
+//!
+//! - Keyed by SHA-256 of the token; bounded (FIFO eviction).
+//! - Single-flight: a token being introspected is `Pending`; every request with it is
+//!   held (`Decision::NeedKeys`) and decided again from the cache when the answer lands.
+//! - `active: true`: reused until `min(exp, now + max_ttl_s)`. `active: false`, or an
+//!   answer the claim checks refuse: reused for `negative_ttl_s`.
+//! - No answer (timeout, 5xx, broken body): 503 for `INTROSPECTION_RETRY_MS`, then the
+//!   next request asks again. With `stale_if_error_s`, an expired positive answer serves
+//!   that much longer while the IdP fails, and is counted (`stale_served`).
+
+pub mod answer;
+pub mod call;
+mod check;
+
+use crate::cache::{TokenDigest, Verified};
+use crate::config::{defaults, IntrospectionConfig};
+use crate::error::AuthError;
+use crate::fetched::{DocId, DocKind, FetchRequest};
+use answer::CallFailure;
+use std::collections::{HashMap, VecDeque};
+
+/// A call is wanted, or under way.
+#[derive(Debug)]
+struct Pending {
+    slot: u64,
+    /// The token, kept only until the call is built (hosts get it in the body).
+    token: Option<String>,
+    sent_at_ms: Option<u64>,
+    /// An expired positive answer that `stale_if_error_s` may still serve if this fails.
+    stale: Option<Positive>,
+}
+
+#[derive(Clone, Debug)]
+struct Positive {
+    verified: Verified,
+    /// Served stale until then, while the IdP fails.
+    stale_until_ms: u64,
+}
+
+#[derive(Debug)]
+enum Entry {
+    Pending(Pending),
+    Active { positive: Positive, until_ms: u64 },
+    Refused { error: AuthError, until_ms: u64 },
+    Failed { until_ms: u64, stale: Option<Positive> },
+}
+
+/// What the cache says about a token now.
+#[derive(Debug, PartialEq)]
+pub enum Lookup<'a> {
+    Active(&'a Verified),
+    /// Past its TTL; the IdP fails and `stale_if_error_s` still allows it.
+    Stale(&'a Verified),
+    Refused(AuthError),
+    Unavailable,
+    /// A call is wanted or under way: hold the request.
+    Waiting,
+}
+
+/// Counters for metrics (hosts emit them as gauges after every introspection event).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub calls: u64,
+    pub hits: u64,
+    pub active: u64,
+    pub inactive: u64,
+    pub failed: u64,
+    pub stale_served: u64,
+    pub evicted: u64,
+}
+
+/// The outcome of one call, for the host's log line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntrospectionEvent {
+    Active {
+        token: String,
+        ttl_s: u64,
+    },
+    Refused {
+        token: String,
+        reason: String,
+    },
+    Failed {
+        token: String,
+        failure: CallFailure,
+        stale_kept: bool,
+    },
+    /// The answer's entry was evicted or replaced meanwhile.
+    Dropped,
+}
+
+impl Stats {
+    /// `introspection_<counter>.<provider>` gauges.
+    pub fn gauges(&self, provider: &str) -> Vec<(String, u64)> {
+        let named = [
+            ("calls", self.calls),
+            ("hits", self.hits),
+            ("active", self.active),
+            ("inactive", self.inactive),
+            ("failed", self.failed),
+            ("stale_served", self.stale_served),
+            ("evicted", self.evicted),
+        ];
+        named.iter().map(|(n, v)| (format!("introspection_{n}.{provider}"), *v)).collect()
+    }
+}
+
+impl IntrospectionEvent {
+    pub fn failed(&self) -> bool {
+        matches!(self, IntrospectionEvent::Failed { .. })
+    }
+}
+
+impl std::fmt::Display for IntrospectionEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IntrospectionEvent::Active { token, ttl_s } => {
+                write!(f, "introspection of token {token}: active, cached {ttl_s} s")
+            }
+            IntrospectionEvent::Refused { token, reason } => {
+                write!(f, "introspection of token {token}: refused ({reason})")
+            }
+            IntrospectionEvent::Failed { token, failure, stale_kept } => {
+                let tail = if *stale_kept { "serving the expired answer (stale_if_error_s)" } else { "answering 503" };
+                write!(f, "introspection of token {token} failed: {failure}; {tail}")
+            }
+            IntrospectionEvent::Dropped => f.write_str("introspection answer dropped (entry evicted)"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Introspector {
+    config: IntrospectionConfig,
+    entries: HashMap<TokenDigest, Entry>,
+    /// Insertion order, for eviction.
+    order: VecDeque<TokenDigest>,
+    /// Calls not yet handed out, then in flight: slot → token digest.
+    slots: HashMap<u64, TokenDigest>,
+    unsent: Vec<u64>,
+    next_slot: u64,
+    stats: Stats,
+}
+
+impl Introspector {
+    pub fn new(config: IntrospectionConfig) -> Introspector {
+        Introspector {
+            config,
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            slots: HashMap::new(),
+            unsent: Vec::new(),
+            next_slot: 1,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub fn config(&self) -> &IntrospectionConfig {
+        &self.config
+    }
+
+    /// What is known about `token` at `now_ms`; starts a call when nothing usable is.
+    pub fn lookup(&mut self, digest: &TokenDigest, token: &str, now_ms: u64) -> Lookup<'_> {
+        let grace = self.config.timeout_ms + 1000;
+        let stale = match self.entries.get(digest) {
+            Some(Entry::Active { until_ms, .. }) if now_ms < *until_ms => {
+                self.stats.hits += 1;
+                return self.found(digest, false);
+            }
+            Some(Entry::Refused { error, until_ms }) if now_ms < *until_ms => {
+                self.stats.hits += 1;
+                return Lookup::Refused(error.clone());
+            }
+            Some(Entry::Failed { until_ms, stale }) if now_ms < *until_ms => {
+                return match stale {
+                    Some(p) if now_ms < p.stale_until_ms => {
+                        self.stats.stale_served += 1;
+                        self.found(digest, true)
+                    }
+                    _ => Lookup::Unavailable,
+                };
+            }
+            // A call the host lost (it always answers, but fail closed if not).
+            Some(Entry::Pending(p)) if p.sent_at_ms.is_some_and(|s| now_ms > s + grace) => None,
+            Some(Entry::Pending(_)) => return Lookup::Waiting,
+            Some(Entry::Active { positive, .. }) => Some(positive.clone()),
+            Some(Entry::Failed { stale, .. }) => stale.clone(),
+            Some(Entry::Refused { .. }) | None => None,
+        };
+        let stale = stale.filter(|p| now_ms < p.stale_until_ms);
+        self.begin(*digest, token, stale);
+        Lookup::Waiting
+    }
+
+    fn found(&self, digest: &TokenDigest, stale: bool) -> Lookup<'_> {
+        match self.entries.get(digest) {
+            Some(Entry::Active { positive, .. }) => Lookup::Active(&positive.verified),
+            Some(Entry::Failed { stale: Some(p), .. }) if stale => Lookup::Stale(&p.verified),
+            _ => Lookup::Unavailable,
+        }
+    }
+
+    fn begin(&mut self, digest: TokenDigest, token: &str, stale: Option<Positive>) {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        if let Some(Entry::Pending(old)) = self.entries.get(&digest) {
+            self.slots.remove(&old.slot);
+        }
+        let pending = Pending { slot, token: Some(token.to_owned()), sent_at_ms: None, stale };
+        if self.entries.insert(digest, Entry::Pending(pending)).is_none() {
+            self.order.push_back(digest);
+        }
+        self.slots.insert(slot, digest);
+        self.unsent.push(slot);
+        self.evict();
+    }
+
+    /// Bounds the cache; pending entries are kept (their requests wait on them), so the
+    /// bound can be exceeded only by calls in flight.
+    fn evict(&mut self) {
+        let cap = self.config.cache_size;
+        let mut scanned = 0;
+        while self.entries.len() > cap && scanned < self.order.len() {
+            let Some(old) = self.order.pop_front() else { break };
+            if matches!(self.entries.get(&old), Some(Entry::Pending(_))) {
+                self.order.push_back(old);
+                scanned += 1;
+                continue;
+            }
+            self.entries.remove(&old);
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// Calls to start now, as fetches of `provider`'s documents; `jti` gives fresh
+    /// randomness per call (client assertions).
+    pub fn poll(&mut self, provider: usize, now_ms: u64, jti: &mut dyn FnMut() -> [u8; 16]) -> Vec<FetchRequest> {
+        let mut out = Vec::new();
+        for slot in std::mem::take(&mut self.unsent) {
+            let Some(digest) = self.slots.get(&slot) else { continue };
+            let Some(Entry::Pending(p)) = self.entries.get_mut(digest) else { continue };
+            let Some(token) = p.token.take() else { continue };
+            p.sent_at_ms = Some(now_ms);
+            self.stats.calls += 1;
+            let parts = call::parts(&self.config, &token, now_ms / 1000, &mut *jti);
+            let doc = DocId { provider, kind: DocKind::Introspection(slot) };
+            out.push(FetchRequest::post_form(doc, &self.config, parts.body, parts.headers, now_ms));
+        }
+        out
+    }
+
+    /// Applies the response to call `slot`. `accept` runs the gate's claim checks on an
+    /// `active` answer.
+    pub fn on_result(
+        &mut self,
+        slot: u64,
+        now_ms: u64,
+        status: Option<u16>,
+        body: &[u8],
+        accept: impl FnOnce(serde_json::Map<String, serde_json::Value>) -> Result<Verified, AuthError>,
+    ) -> IntrospectionEvent {
+        let Some(digest) = self.slots.remove(&slot) else { return IntrospectionEvent::Dropped };
+        let Some(Entry::Pending(pending)) = self.entries.remove(&digest) else { return IntrospectionEvent::Dropped };
+        let token = crate::hex::encode(&digest[..6]);
+        let cfg = &self.config;
+        let (entry, event) = match answer::parse(status, body, cfg.max_body_bytes) {
+            Ok(answer::Answer::Active(claims)) => match accept(claims) {
+                Ok(verified) => {
+                    let exp_ms = verified.exp_s.saturating_mul(1000);
+                    let until_ms = (now_ms + cfg.max_ttl_s * 1000).min(exp_ms);
+                    let stale_until_ms = (until_ms + cfg.stale_if_error_s * 1000).min(exp_ms);
+                    self.stats.active += 1;
+                    let ttl_s = until_ms.saturating_sub(now_ms) / 1000;
+                    let positive = Positive { verified, stale_until_ms };
+                    (Entry::Active { positive, until_ms }, IntrospectionEvent::Active { token, ttl_s })
+                }
+                Err(error) => self.refused(now_ms, error, token),
+            },
+            Ok(answer::Answer::Inactive) => self.refused(now_ms, AuthError::Inactive, token),
+            Err(failure) => {
+                self.stats.failed += 1;
+                let stale = pending.stale.filter(|p| now_ms < p.stale_until_ms);
+                let stale_kept = stale.is_some();
+                let until_ms = now_ms + defaults::INTROSPECTION_RETRY_MS;
+                (Entry::Failed { until_ms, stale }, IntrospectionEvent::Failed { token, failure, stale_kept })
+            }
+        };
+        self.entries.insert(digest, entry);
+        self.evict();
+        event
+    }
+
+    fn refused(&mut self, now_ms: u64, error: AuthError, token: String) -> (Entry, IntrospectionEvent) {
+        self.stats.inactive += 1;
+        let until_ms = now_ms + self.config.negative_ttl_s * 1000;
+        let reason = error.metric_reason().to_owned();
+        (Entry::Refused { error, until_ms }, IntrospectionEvent::Refused { token, reason })
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,144 @@
+// Introspection under IdP faults, through a real Envoy and a real workerd: a controllable
+// introspection endpoint (introspection-server.mjs, port 9460) and a gate pair with
+// tests/faults/introspection.json (Envoy 9461/9462 with one worker VM, workerd 9463/9464): an IdP error
+// serves the last positive answer within stale_if_error_s (counted), then 503 with
+// Retry-After; a hanging or down IdP is 503, never 401, never allow; active:false is 401.
+// And TLS to the IdP gone wrong: provider tls_wrong reaches the HTTPS issuer through a
+// cluster with the wrong SNI/SAN (Envoy) or a host name its certificate lacks (workerd):
+// a failed JWKS fetch with a log line, then 503.
+//
+//   make up && cd tests && node --test faults/introspection.test.mjs
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { resolve } from 'node:path';
+
+import { loadEndpoints, REPO_ROOT } from '../e2e/lib/endpoints.mjs';
+
+const PORT = 9460;
+const GATE = { name: 'intro-faults', envoy: 9461, admin: 9462, worker: 9463 };
+const cfg = JSON.parse(readFileSync(resolve(REPO_ROOT, 'tests/faults/introspection.json'), 'utf8')).providers.intro;
+const TTL_MS = cfg.introspection.max_ttl_s * 1000;
+const STALE_MS = cfg.introspection.stale_if_error_s * 1000;
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+let server;
+let gate;
+
+async function control(body) {
+  const res = await fetch(`http://127.0.0.1:${PORT}/__control`, { method: 'POST', body: JSON.stringify(body) });
+  assert.equal(res.status, 200);
+}
+
+async function calls() {
+  return (await (await fetch(`http://127.0.0.1:${PORT}/__stats`)).json()).count;
+}
+
+async function get(base, token) {
+  const res = await fetch(`${base}/api/x`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+const fresh = () => `opaque${Math.random().toString(36).slice(2)}${Date.now()}`;
+
+before(async () => {
+  server = spawn(process.execPath, [resolve(REPO_ROOT, 'tests/faults/introspection-server.mjs'), '--port', String(PORT)],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error('introspection-server not ready')), 20_000);
+    server.stdout.on('data', (d) => { if (String(d).includes('listening')) { clearTimeout(timer); res(); } });
+  });
+  const r = spawnSync('python3', [resolve(REPO_ROOT, 'tests/up.py'), 'start-gate', '--name', GATE.name,
+    '--gate-config', 'tests/faults/introspection.json', '--envoy-port', String(GATE.envoy),
+    '--admin-port', String(GATE.admin), '--worker-port', String(GATE.worker), '--concurrency', '1'],
+  { cwd: REPO_ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  gate = JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+});
+
+after(() => {
+  spawnSync('python3', [resolve(REPO_ROOT, 'tests/up.py'), 'stop-gate', '--name', GATE.name], { cwd: REPO_ROOT });
+  server?.kill('SIGKILL');
+});
+
+for (const host of ['envoy', 'worker']) {
+  test(`${host}: an IdP error serves the expired answer within stale_if_error_s, then 503`, async () => {
+    const base = gate[`${host}_url`];
+    await control({ mode: 'active' });
+    const token = fresh();
+    assert.equal((await get(base, token)).status, 200);
+    await control({ mode: 'status', status: 500 });
+    await sleep(TTL_MS + 200);
+    const stale = await get(base, token);
+    assert.equal(stale.status, 200, `within stale_if_error_s: ${stale.text}`);
+    await sleep(STALE_MS);
+    const gone = await get(base, token);
+    assert.equal(gone.status, 503, gone.text);
+    assert.equal(gone.headers.get('retry-after'), '5');
+    assert.equal(gone.headers.get('www-authenticate'), null, 'a 503 does not blame the token');
+  });
+
+  for (const mode of ['hang', 'down', 'status']) {
+    test(`${host}: IdP ${mode} is 503 with Retry-After, never 401 or allow`, async () => {
+      await control({ mode, status: 502 });
+      const r = await get(gate[`${host}_url`], fresh());
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.headers.get('retry-after'), '5');
+      assert.match(r.text, /temporarily_unavailable/);
+    });
+  }
+
+  test(`${host}: active false is 401 invalid_token, asked once for concurrent requests`, async () => {
+    await control({ mode: 'inactive' });
+    const token = fresh();
+    const before = await calls();
+    const rs = await Promise.all([1, 2, 3, 4].map(() => get(gate[`${host}_url`], token)));
+    for (const r of rs) {
+      assert.equal(r.status, 401, r.text);
+      assert.match(r.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    }
+    assert.equal((await calls()) - before, 1, 'single-flight, then the negative answer');
+  });
+}
+
+test('envoy: the stale answer and the failures are counted in metrics', async () => {
+  const res = await fetch(`${gate.envoy_admin_url}/stats?filter=introspection`);
+  const text = await res.text();
+  const stat = (name) => Number((text.match(new RegExp(`${name}: (\\d+)`)) ?? [])[1] ?? -1);
+  assert.ok(stat('wasmcustom.jwtgate.introspection_stale_served.intro') >= 1, text);
+  assert.ok(stat('wasmcustom.jwtgate.introspection_fetch_failed') >= 1, text);
+});
+
+/** A token of the HTTPS issuer (9404), trusting the test CA. */
+function thirdToken() {
+  const ep = loadEndpoints();
+  const basic = `Basic ${Buffer.from(`${ep.client_id}:${ep.client_secret}`).toString('base64')}`;
+  const body = new URLSearchParams({ grant_type: 'client_credentials', resource: ep.audience, scope: 'read write' }).toString();
+  return new Promise((res, rej) => {
+    const req = https.request(ep.third_token_url, {
+      method: 'POST', ca: readFileSync(resolve(REPO_ROOT, ep.ca_cert)), timeout: 10_000,
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    }, (r) => {
+      let text = '';
+      r.on('data', (d) => { text += d; });
+      r.on('end', () => (r.statusCode === 200 ? res(JSON.parse(text).access_token) : rej(new Error(text))));
+    });
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+for (const host of ['envoy', 'worker']) {
+  test(`${host}: TLS to the IdP with the wrong SNI or name is a failed fetch, logged, then 503`, async () => {
+    const token = await thirdToken();
+    const res = await fetch(`${gate[`${host}_url`]}/tls/x`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 503, await res.text());
+    assert.equal(res.headers.get('retry-after'), '5');
+    const log = readFileSync(gate[`${host}_log`], 'utf8');
+    assert.match(log, /jwtgate: provider tls_wrong: JWKS fetch failed/);
+    // The line says why: Envoy's answer names the TLS failure; workerd's fetch error is logged.
+    if (host === 'envoy') assert.match(log, /provider tls_wrong: JWKS fetch failed: HTTP status 503; .*\(response: .*(TLS|CERTIFICATE|SSL)/i);
+    else assert.match(log, /jwtgate: fetch GET https:\/\/localhost:\d+\/jwks failed: /);
+  });
+}
