@@ -28,6 +28,7 @@ mod request;
 mod revocation;
 mod route;
 mod rules;
+pub mod status_list;
 mod strip;
 #[cfg(test)]
 mod test_support;
