@@ -111,6 +111,10 @@ impl Gate {
                 let remote = self.revocation(doc.provider)?.remote()?;
                 Some(FetchIdentity::of(doc.kind, remote, &provider.issuer))
             }
+            (DocKind::StatusList(slot), _) => {
+                let remote = self.revocation(doc.provider)?.list_remote(usize::from(slot))?;
+                Some(FetchIdentity::of(doc.kind, remote, &provider.issuer))
+            }
         }
     }
 
@@ -119,14 +123,17 @@ impl Gate {
         match doc.kind {
             DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
             DocKind::Revocation => self.revocation(doc.provider).map_or(0, Revocation::body_cap),
+            DocKind::StatusList(_) => self.revocation(doc.provider).map_or(0, Revocation::list_body_cap),
         }
     }
 
     /// Fetches the host must start now.
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
         let keys = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms));
-        let lists = self.state.revocations.iter_mut().flatten().filter_map(|r| r.poll(now_ms));
-        keys.chain(lists).collect()
+        let feeds = self.state.revocations.iter_mut().flatten().filter_map(|r| r.poll(now_ms));
+        let mut due: Vec<FetchRequest> = keys.chain(feeds).collect();
+        due.extend(self.state.revocations.iter_mut().flatten().flat_map(|r| r.poll_lists(now_ms)));
+        due
     }
 
     /// Applies the outcome of a fetch of `doc` (this host's, or one another VM of the
@@ -140,6 +147,10 @@ impl Gate {
                 let r = self.state.revocations.get_mut(doc.provider)?.as_mut()?.on_fetch_result(now_ms, r)?;
                 Some(DocEvent::Revocation(r))
             }
+            DocKind::StatusList(slot) => {
+                let revocation = self.state.revocations.get_mut(doc.provider)?.as_mut()?;
+                Some(DocEvent::StatusList(revocation.on_list_result(usize::from(slot), now_ms, r)?))
+            }
         }
     }
 
@@ -150,6 +161,7 @@ impl Gate {
         match doc.kind {
             DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
             DocKind::Revocation => self.revocation(doc.provider).map_or_else(Vec::new, |r| r.gauges(&provider.name)),
+            DocKind::StatusList(_) => Vec::new(),
         }
     }
 

@@ -2,9 +2,8 @@
 //! values (1, 2, 4 or 8 bits each; index 0 in the least significant bits of byte 0),
 //! DEFLATE-compressed with the ZLIB format and base64url-encoded as `lst`.
 //!
-//! This module decodes a `status_list` object and reads one index. Fetching and verifying
-//! the Status List Token (`typ: statuslist+jwt`) that carries it is not wired into the
-//! gate yet (see docs/revocation.md).
+//! This module decodes a `status_list` object and reads one index; `revocation/status.rs`
+//! fetches the Status List Token (`typ: statuslist+jwt`) that carries it and checks it.
 //!
 //! Decompression is `miniz_oxide` (the pure-Rust inflater `flate2` itself uses: no C, no
 //! `unsafe` in its inflate path, builds for both wasm targets), with an output limit so

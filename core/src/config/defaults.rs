@@ -45,3 +45,9 @@ pub const REVOCATION_MAX_STALENESS_S: u64 = 60;
 pub const REVOCATION_MAX_STALENESS_CAP_S: u64 = 86_400;
 /// Revocation `feed.max_body_bytes` (a full list of 100,000 entries is about 6 MiB).
 pub const REVOCATION_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Revocation `status_list`: body size, lists per provider (and its cap), and the
+/// largest decompressed list (8 Mi statuses of 1 bit).
+pub const STATUS_LIST_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const STATUS_LIST_MAX_LISTS: usize = 8;
+pub const STATUS_LIST_MAX_LISTS_CAP: usize = 256;
+pub const STATUS_LIST_MAX_STATUS_BYTES: usize = 1024 * 1024;

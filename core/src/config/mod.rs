@@ -17,7 +17,7 @@ use crate::route::{HostMatch, Template};
 use crate::strip::StripPolicy;
 use std::fmt;
 
-pub use revocation::{OnStale, RevocationConfig};
+pub use revocation::{OnStale, RevocationConfig, StatusListConfig};
 
 /// A config error: the dotted path of the offending field and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]

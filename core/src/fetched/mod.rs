@@ -30,6 +30,9 @@ pub enum DocKind {
     Jwks,
     /// The provider's revocation feed (`revocation.feed`).
     Revocation,
+    /// A Status List Token a token of the provider named (`revocation.status_list`), by
+    /// slot: the n-th URI this gate saw for the provider.
+    StatusList(u16),
 }
 
 impl DocKind {
@@ -38,6 +41,7 @@ impl DocKind {
         match self {
             DocKind::Jwks => "jwks",
             DocKind::Revocation => "revocation",
+            DocKind::StatusList(_) => "status_list",
         }
     }
 }
@@ -275,6 +279,7 @@ impl<S: Summary> fmt::Display for FetchEvent<S> {
 pub enum DocEvent {
     Keys(KeySetEvent),
     Revocation(crate::revocation::RevocationEvent),
+    StatusList(crate::revocation::StatusListEvent),
 }
 
 impl DocEvent {
@@ -282,6 +287,7 @@ impl DocEvent {
         match self {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Failed { .. }),
+            DocEvent::StatusList(e) => matches!(e, FetchEvent::Failed { .. }),
         }
     }
 
@@ -289,6 +295,7 @@ impl DocEvent {
         match self {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Unchanged),
+            DocEvent::StatusList(e) => matches!(e, FetchEvent::Unchanged),
         }
     }
 }
@@ -298,6 +305,7 @@ impl fmt::Display for DocEvent {
         match self {
             DocEvent::Keys(e) => fmt::Display::fmt(e, f),
             DocEvent::Revocation(e) => fmt::Display::fmt(e, f),
+            DocEvent::StatusList(e) => fmt::Display::fmt(e, f),
         }
     }
 }
