@@ -97,14 +97,16 @@ impl Checker<'_> {
 
     /// The denylist check: after the signature and claims, on every request, cache hits
     /// included (a token cached before its revocation is refused from then on).
-    fn not_revoked(&self, state: &GateState, v: Verified) -> Checked {
-        let Some(Some(r)) = state.revocations.get(v.provider) else { return Checked::Ok(v) };
+    fn not_revoked(&self, state: &mut GateState, v: Verified) -> Checked {
+        let Some(Some(r)) = state.revocations.get_mut(v.provider) else { return Checked::Ok(v) };
+        let Some(keys) = state.keys.get(v.provider) else { return Checked::Err(AuthError::Internal("no key set")) };
         let Some(ids) = v.ids.as_deref() else {
             return Checked::Err(AuthError::Internal("a verified token lacks the identifiers revocation needs"));
         };
-        match r.check(ids, self.now_ms) {
+        match r.check(ids, keys, self.now_ms) {
             Check::Clear => Checked::Ok(v),
             Check::Revoked(_) => Checked::Err(AuthError::Revoked),
+            Check::Refused => Checked::Err(AuthError::BadClaim("status")),
             // Never loaded, or only old (an idle edge isolate): wait for the fetch, as
             // for keys. Stale because refreshes fail: 503 now.
             Check::Unavailable { cold, refreshable } if self.may_hold && (cold || refreshable) => {

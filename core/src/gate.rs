@@ -148,6 +148,10 @@ impl Gate {
             (DocKind::Introspection(_), _) => {
                 provider.introspection.as_ref().map(|i| FetchIdentity::of_introspection(doc.kind, i, &provider.issuer))
             }
+            (DocKind::StatusList(slot), _) => {
+                let remote = self.revocation(doc.provider)?.list_remote(usize::from(slot))?;
+                Some(FetchIdentity::of(doc.kind, remote, &provider.issuer))
+            }
         }
     }
 
@@ -158,6 +162,7 @@ impl Gate {
             DocKind::Revocation => self.revocation(doc.provider).map_or(0, Revocation::body_cap),
             DocKind::ApiKeys => self.key_store(doc.provider).map_or(0, KeyStore::body_cap),
             DocKind::Introspection(_) => self.introspector(doc.provider).map_or(0, |i| i.config().max_body_bytes),
+            DocKind::StatusList(_) => self.revocation(doc.provider).map_or(0, Revocation::list_body_cap),
         }
     }
 
@@ -173,6 +178,7 @@ impl Gate {
                 out.extend(intro.poll(p, now_ms, &mut fresh_jti));
             }
         }
+        out.extend(self.state.revocations.iter_mut().flatten().flat_map(|r| r.poll_lists(now_ms)));
         out
     }
 
@@ -198,6 +204,10 @@ impl Gate {
                 let accept = |claims| answer::accept(config, doc.provider, claims, now_ms / 1000);
                 Some(DocEvent::Introspection(intro.on_result(slot, now_ms, r.status, r.body, accept)))
             }
+            DocKind::StatusList(slot) => {
+                let revocation = self.state.revocations.get_mut(doc.provider)?.as_mut()?;
+                Some(DocEvent::StatusList(revocation.on_list_result(usize::from(slot), now_ms, r)?))
+            }
         }
     }
 
@@ -212,6 +222,7 @@ impl Gate {
             DocKind::Introspection(_) => {
                 self.introspection_stats(doc.provider).map_or_else(Vec::new, |s| s.gauges(&provider.name))
             }
+            DocKind::StatusList(_) => Vec::new(),
         }
     }
 

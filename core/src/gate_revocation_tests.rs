@@ -189,3 +189,84 @@ fn a_flood_of_unknown_jtis_asks_for_no_fetch() {
     let due = w.gate.poll_fetches(NOW_MS + 10);
     assert!(due.iter().all(|f| f.doc.kind != DocKind::Revocation), "{due:?}");
 }
+
+const LISTS: &str = "https://idp-a.example/statuslists/";
+
+/// Provider `a` checks Token Status Lists under [`LISTS`].
+fn status_world() -> World {
+    world_with(|c| {
+        c["providers"]["a"]["revocation"] = json!({"status_list": {"uri_prefix": LISTS, "max_staleness_s": 30}});
+    })
+}
+
+fn status_token(w: &World, idx: u64, uri: &str) -> String {
+    token(w, json!({"status": {"status_list": {"idx": idx, "uri": uri}}}))
+}
+
+/// The draft's 1-bit example list (statuses 1,0,0,1,1,1,0,1,…) as a Status List Token.
+fn status_list_jwt(signer: &jwt_simple::prelude::ES256KeyPair, uri: &str) -> Vec<u8> {
+    let header = json!({"alg": "ES256", "kid": "ec-a", "typ": "statuslist+jwt"}).to_string();
+    let claims = json!({"sub": uri, "iat": NOW_S, "ttl": 60, "status_list": {"bits": 1, "lst": "eNrbuRgAAhcBXQ"}});
+    sign_es256_raw(signer, &header, &claims.to_string()).into_bytes()
+}
+
+/// Runs the due fetch of status list slot 0 with `body`.
+fn serve_list(w: &mut World, at_ms: u64, body: &[u8]) {
+    let doc = DocId { provider: 0, kind: DocKind::StatusList(0) };
+    let due = w.gate.poll_fetches(at_ms);
+    let f = due.iter().find(|f| f.doc == doc).expect("the status list fetch is due");
+    assert_eq!((f.path.as_str(), f.uri.as_deref()), ("/statuslists/1", Some("https://idp-a.example/statuslists/1")));
+    assert!(w.gate.fetch_identity(doc).is_some(), "Envoy opens its channel lazily");
+    w.gate.on_fetch_result(doc, at_ms, FetchResult::response(at_ms, 200, body));
+}
+
+#[test]
+fn a_token_status_list_entry_decides_by_its_bit() {
+    let mut w = status_world();
+    let uri = format!("{LISTS}1");
+    let valid = status_token(&w, 1, &uri);
+    assert!(matches!(decide(&mut w, &bearer("/api/x", &valid)), Decision::NeedKeys { provider: 0 }));
+    let body = status_list_jwt(&w.ec_a, &uri);
+    serve_list(&mut w, NOW_MS, &body);
+    allowed(decide(&mut w, &bearer("/api/x", &valid)));
+    allowed(decide(&mut w, &bearer("/api/x", &valid)));
+    for idx in [0, 3, 15, 16, 1 << 40] {
+        let t = status_token(&w, idx, &uri);
+        assert_revoked(decide(&mut w, &bearer("/api/x", &t)));
+    }
+    // A URI outside the prefix, or a malformed claim: refused without any fetch.
+    for t in [
+        status_token(&w, 1, "https://evil.example/statuslists/1"),
+        token(&w, json!({"status": {"status_list": {"idx": "1", "uri": uri}}})),
+    ] {
+        let d = denied(decide(&mut w, &bearer("/api/x", &t)));
+        assert_eq!((d.status, d.reason), (401, AuthError::BadClaim("status")));
+    }
+    // Past its ttl (60 s), the list is not used: 503, never allow.
+    let late = NOW_MS + 61_000;
+    let d = denied(decide_at(&mut w, &bearer("/api/x", &valid), late, Hold::Expired));
+    assert_eq!(d.reason, AuthError::RevocationUnavailable);
+    // Tokens without a status claim are not affected.
+    let plain = token(&w, json!({}));
+    allowed(decide(&mut w, &bearer("/api/x", &plain)));
+}
+
+#[test]
+fn a_status_list_not_signed_by_the_issuer_or_for_another_uri_is_never_used() {
+    let uri = format!("{LISTS}1");
+    // A list signed by another key, and one the issuer signed for another URI.
+    for forged in [true, false] {
+        let mut w = status_world();
+        let valid = status_token(&w, 1, &uri);
+        // The first token naming the list creates it; the request waits for the fetch.
+        assert!(matches!(decide(&mut w, &bearer("/api/x", &valid)), Decision::NeedKeys { provider: 0 }));
+        let b = if forged {
+            status_list_jwt(&ec_key("ec-a"), &uri)
+        } else {
+            status_list_jwt(&w.ec_a, &format!("{LISTS}2"))
+        };
+        serve_list(&mut w, NOW_MS, &b);
+        let d = denied(decide_at(&mut w, &bearer("/api/x", &valid), NOW_MS, Hold::Expired));
+        assert_eq!((d.status, d.reason), (503, AuthError::RevocationUnavailable));
+    }
+}

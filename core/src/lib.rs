@@ -31,6 +31,7 @@ mod revocation;
 mod route;
 mod rules;
 mod sender;
+pub mod status_list;
 mod strip;
 #[cfg(test)]
 mod test_support;

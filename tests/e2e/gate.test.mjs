@@ -109,6 +109,10 @@ const PROOFS = {
   email_verified_string: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).email_verified, 'true')],
   crafted_valid: [null],
   // Valid to jose: what matters is the one identifier an inline denylist entry names.
+  status_valid: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).status.status_list.idx, 0)],
+  status_invalid: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).status.status_list.idx, 1)],
+  status_suspended: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).status.status_list.idx, 2)],
+  status_uri_elsewhere: [null, null, null, (t) => assert.match(jose.decodeJwt(t).status.status_list.uri, /\/other\/1$/)],
   revoked_jti: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).jti, 'e2e-revoked-jti')],
   revoked_sub: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).sub, 'e2e-revoked-sub')],
   revoked_sid: [null, null, null, (t) => assert.equal(jose.decodeJwt(t).sid, 'e2e-revoked-sid')],

@@ -315,7 +315,20 @@ export const revoked_client = (ctx) => rsCrafted(ctx, { client_id: 'e2e-revoked-
 /** Valid; its subject is listed only for tokens issued before 2023-11-14 (`iat_before`): not this one. */
 export const cutoff_sub_issued_after = (ctx) => rsCrafted(ctx, { sub: 'e2e-cutoff-sub' });
 
+// --- Token Status List: tokens naming an index of the IdP's list 1 (0 VALID, 1 INVALID,
+// 2 SUSPENDED), or a list outside the configured uri_prefix.
+const statusRef = (ctx, idx, uri = `${ctx.endpoints.idp_issuer}/statuslists/1`) =>
+  rsCrafted(ctx, { status: { status_list: { idx, uri } } });
+export const status_valid = (ctx) => statusRef(ctx, 0);
+export const status_invalid = (ctx) => statusRef(ctx, 1);
+export const status_suspended = (ctx) => statusRef(ctx, 2);
+export const status_uri_elsewhere = (ctx) => statusRef(ctx, 0, `${ctx.endpoints.idp_issuer}/other/1`);
+
 export const factories = Object.freeze({
+  status_valid,
+  status_invalid,
+  status_suspended,
+  status_uri_elsewhere,
   revoked_jti,
   revoked_sub,
   revoked_sid,

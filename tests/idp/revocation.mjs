@@ -12,11 +12,26 @@
 //   sessions: `sid=` and/or `sub=` (client-authenticated). Records a `sid` entry, or a
 //   `sub` entry with `iat_before` = now. oidc-provider's own `end_session.success` and
 //   `grant.revoked` events feed the same log (see `listen`).
+// - GET /statuslists/1: a Token Status List token (draft-ietf-oauth-status-list).
 // - GET /revocations[?since=<cursor>]: the jwtgate revocation feed
 //   (docs/revocation-feed.schema.json): a full list, or a delta from `since`; `ETag`
 //   is the version and a matching `If-None-Match` gets 304.
 
+import { deflateSync } from 'node:zlib';
+
 import * as jose from 'jose';
+
+// Token Status List (draft-ietf-oauth-status-list): list 1 has 2-bit statuses, index 0
+// VALID, 1 INVALID, 2 SUSPENDED, the rest VALID.
+const STATUS_LIST_1 = [0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const STATUS_TTL_S = 30;
+
+/** Packs 2-bit statuses, index 0 in the least significant bits of byte 0. */
+function packStatuses(statuses, bits = 2) {
+  const out = Buffer.alloc(Math.ceil((statuses.length * bits) / 8));
+  statuses.forEach((s, i) => { out[(i * bits) >> 3] |= s << ((i * bits) % 8); });
+  return out;
+}
 
 export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
   const publicKeys = jose.createLocalJWKSet({ keys: jwks.keys.map(({ d, p, q, dp, dq, qi, ...pub }) => pub) });
@@ -99,6 +114,20 @@ export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
     return json(res, 200, doc, { etag, 'cache-control': 'no-store' });
   }
 
+  // GET /statuslists/1: the Status List Token (typ statuslist+jwt), signed with the
+  // IdP's RS256 key, for tokens whose `status.status_list` names it.
+  async function statusList(res, url) {
+    const rs = jwks.keys.find((k) => k.alg === 'RS256');
+    const key = await jose.importJWK(rs, 'RS256');
+    const lst = deflateSync(packStatuses(STATUS_LIST_1)).toString('base64url');
+    const iat = now();
+    const jwt = await new jose.SignJWT({ status_list: { bits: 2, lst }, ttl: STATUS_TTL_S })
+      .setProtectedHeader({ alg: 'RS256', kid: rs.kid, typ: 'statuslist+jwt' })
+      .setSubject(`${issuer}${url.pathname}`).setIssuedAt(iat).setExpirationTime(iat + 86_400).sign(key);
+    res.writeHead(200, { 'content-type': 'application/statuslist+jwt', 'cache-control': 'no-store' });
+    res.end(jwt);
+  }
+
   // oidc-provider's own grant and session events.
   function listen(provider) {
     provider.on('end_session.success', (ctx) => {
@@ -116,6 +145,7 @@ export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
     const url = new URL(req.url, issuer);
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /revocations') return feed(req, res, url), true;
+    if (route === 'GET /statuslists/1') return await statusList(res, url), true;
     if (route !== 'POST /token/revocation' && route !== 'POST /session/end') return false;
     const form = new URLSearchParams(await readBody(req));
     if (route === 'POST /token/revocation') await revoke(req, res, form);

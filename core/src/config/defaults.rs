@@ -89,3 +89,9 @@ pub const INTROSPECTION_MAX_BODY_BYTES: usize = 16 * 1024;
 pub const INTROSPECTION_CACHE_SIZE: usize = 4096;
 /// How long a failed introspection (timeout, 5xx) answers 503 before the next call.
 pub const INTROSPECTION_RETRY_MS: u64 = 1000;
+/// Revocation `status_list`: body size, lists per provider (and its cap), and the
+/// largest decompressed list (8 Mi statuses of 1 bit).
+pub const STATUS_LIST_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const STATUS_LIST_MAX_LISTS: usize = 8;
+pub const STATUS_LIST_MAX_LISTS_CAP: usize = 256;
+pub const STATUS_LIST_MAX_STATUS_BYTES: usize = 1024 * 1024;

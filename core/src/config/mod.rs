@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 pub use introspection::{AssertionKey, ClientAuth, IntrospectionConfig, Validation};
-pub use revocation::{OnStale, RevocationConfig};
+pub use revocation::{OnStale, RevocationConfig, StatusListConfig};
 
 /// A config error: the dotted path of the offending field and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]

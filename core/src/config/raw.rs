@@ -138,6 +138,22 @@ pub struct RawRevocation {
     /// `"deny"` (default: 503 past the bound) or `"allow"`.
     #[serde(default)]
     pub on_stale: Option<String>,
+    /// Token Status List: where the lists tokens name may be fetched from.
+    #[serde(default)]
+    pub status_list: Option<RawStatusList>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatusList {
+    pub uri_prefix: Option<String>,
+    pub cluster: Option<String>,
+    pub authority: Option<String>,
+    pub refresh_interval_s: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub max_staleness_s: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub max_lists: Option<usize>,
 }
 
 /// Where the revocation feed is fetched from: the JWKS's fields, with the bound named

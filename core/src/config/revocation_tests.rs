@@ -73,3 +73,22 @@ fn errors_name_the_field() {
     assert_eq!(field(json!({"feed": {"cluster": "c", "path": "r"}})), format!("{p}.feed.path"));
     assert_eq!(field(json!({"bogus": 1})), format!("{p}.bogus"));
 }
+
+#[test]
+fn status_list_fields_are_checked_and_named() {
+    let p = "providers.idp.revocation.status_list";
+    let c =
+        config(json!({"status_list": {"uri_prefix": "https://idp.example/statuslists/", "cluster": "idp"}})).unwrap();
+    let s = c.providers[0].revocation.as_ref().unwrap().status_list.as_ref().unwrap();
+    assert_eq!((s.uri_prefix.as_str(), s.remote.authority.as_str()), ("https://idp.example/statuslists/", ""));
+    assert_eq!(s.max_lists, crate::config::defaults::STATUS_LIST_MAX_LISTS);
+    assert_eq!(field(json!({"status_list": {}})), format!("{p}.uri_prefix"));
+    assert_eq!(field(json!({"status_list": {"uri_prefix": "idp/statuslists/"}})), format!("{p}.uri_prefix"));
+    assert_eq!(field(json!({"status_list": {"uri_prefix": "https://idp"}})), format!("{p}.uri_prefix"));
+    let zero = json!({"status_list": {"uri_prefix": "https://idp/s/", "max_lists": 0}});
+    assert_eq!(field(zero), format!("{p}.max_lists"));
+    let tight =
+        json!({"status_list": {"uri_prefix": "https://idp/s/", "refresh_interval_s": 10, "max_staleness_s": 5}});
+    assert_eq!(field(tight), format!("{p}.max_staleness_s"));
+    assert_eq!(field(json!({"status_list": {"uri_prefix": "https://idp/s/", "typo": 1}})), format!("{p}.typo"));
+}

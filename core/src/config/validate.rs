@@ -14,7 +14,7 @@ pub(super) fn err<T>(field: impl Into<String>, problem: impl Into<String>) -> R<
 }
 
 /// A required field's value, or the error naming it.
-pub(super) fn required<T>(field: &str, value: Option<T>) -> R<T> {
+pub(crate) fn required<T>(field: &str, value: Option<T>) -> R<T> {
     let name = field.rsplit('.').next().unwrap_or(field);
     value.ok_or_else(|| ConfigError { field: field.into(), problem: format!("`{name}` is required") })
 }

@@ -191,6 +191,13 @@ impl<D: Document> Fetched<D> {
         self.in_flight = Some(InFlight { started_ms: now_ms, reason });
         let r = &self.remote;
         let validators = self.held().map(Held::validators).unwrap_or_default();
+        // Only after a success may the document shape the request (a delta cursor, on
+        // the path for Envoy and the URL for the edge): after a failure the plain
+        // location asks for the whole document again.
+        let shaped = |base: &str| match &self.phase {
+            Phase::Fresh(h) => h.doc.request_path(base),
+            _ => base.to_owned(),
+        };
         Some(FetchRequest {
             doc: self.owner,
             method: FetchMethod::Get,
@@ -198,13 +205,8 @@ impl<D: Document> Fetched<D> {
             headers: Vec::new(),
             accept: D::ACCEPT,
             cluster: r.cluster.clone(),
-            uri: r.uri.clone(),
-            // Only after a success may the document shape the request (a delta cursor):
-            // after a failure the plain path asks for the whole document again.
-            path: match &self.phase {
-                Phase::Fresh(h) => h.doc.request_path(&r.path),
-                _ => r.path.clone(),
-            },
+            uri: r.uri.as_deref().map(shaped),
+            path: shaped(&r.path),
             authority: r.authority.clone(),
             timeout_ms: r.timeout_ms,
             reason,

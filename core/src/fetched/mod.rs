@@ -38,6 +38,9 @@ pub enum DocKind {
     /// One introspection call (RFC 7662), by its slot in the provider's introspector.
     /// Each is a one-off POST: per VM, never shared (see [`DocKind::shared`]).
     Introspection(u64),
+    /// A Status List Token a token of the provider named (`revocation.status_list`), by
+    /// slot: the n-th URI this gate saw for the provider.
+    StatusList(u16),
 }
 
 impl DocKind {
@@ -48,6 +51,7 @@ impl DocKind {
             DocKind::Revocation => "revocation",
             DocKind::ApiKeys => "api_keys",
             DocKind::Introspection(_) => "introspection",
+            DocKind::StatusList(_) => "status_list",
         }
     }
 
@@ -326,6 +330,7 @@ pub enum DocEvent {
     Revocation(crate::revocation::RevocationEvent),
     ApiKeys(KeyFeedEvent),
     Introspection(IntrospectionEvent),
+    StatusList(crate::revocation::StatusListEvent),
 }
 
 impl DocEvent {
@@ -335,6 +340,7 @@ impl DocEvent {
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::ApiKeys(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::Introspection(e) => e.failed(),
+            DocEvent::StatusList(e) => matches!(e, FetchEvent::Failed { .. }),
         }
     }
 
@@ -344,6 +350,7 @@ impl DocEvent {
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::ApiKeys(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::Introspection(e) => matches!(e, IntrospectionEvent::Dropped),
+            DocEvent::StatusList(e) => matches!(e, FetchEvent::Unchanged),
         }
     }
 }
@@ -355,6 +362,7 @@ impl fmt::Display for DocEvent {
             DocEvent::Revocation(e) => fmt::Display::fmt(e, f),
             DocEvent::ApiKeys(e) => fmt::Display::fmt(e, f),
             DocEvent::Introspection(e) => fmt::Display::fmt(e, f),
+            DocEvent::StatusList(e) => fmt::Display::fmt(e, f),
         }
     }
 }

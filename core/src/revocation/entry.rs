@@ -119,6 +119,8 @@ pub struct TokenIds {
     /// `client_id` (RFC 9068) and `azp` (OIDC), when present: an entry for either matches.
     pub clients: Vec<String>,
     pub iat: Option<u64>,
+    /// `status.status_list` (Token Status List).
+    pub status: super::status::StatusClaim,
 }
 
 impl TokenIds {
@@ -126,7 +128,15 @@ impl TokenIds {
         let s = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
         let mut clients: Vec<String> = ["client_id", "azp"].iter().filter_map(|k| s(k)).collect();
         clients.dedup();
-        TokenIds { jti: s("jti"), sub: s("sub"), sid: s("sid"), clients, iat: claims.get("iat").and_then(seconds) }
+        let status = super::status::StatusClaim::of(claims);
+        TokenIds {
+            jti: s("jti"),
+            sub: s("sub"),
+            sid: s("sid"),
+            clients,
+            iat: claims.get("iat").and_then(seconds),
+            status,
+        }
     }
 }
 

@@ -153,6 +153,7 @@ fn on_the_machine_a_delta_is_asked_for_only_after_a_success() {
     m.on_fetch_result(0, FetchResult::response(0, 200, &full_doc(1, json!([{"jti": "a", "exp": 50}]))));
     let r = m.poll(10_000).expect("scheduled refresh");
     assert_eq!(r.path, "/revocations?since=v1");
+    assert_eq!(r.uri.as_deref(), Some("https://idp.example/revocations?since=v1"), "the edge fetches the URL");
     let event = m.on_fetch_result(
         10_000,
         FetchResult::response(10_000, 200, &delta_doc(1, 2, json!([{"jti": "b", "exp": 50}]))),
@@ -165,7 +166,7 @@ fn on_the_machine_a_delta_is_asked_for_only_after_a_success() {
     m.on_fetch_result(20_000, FetchResult::response(20_000, 200, &delta_doc(1, 3, json!([]))));
     assert_eq!(m.generation(), gen);
     let r = m.poll(22_000).expect("retry");
-    assert_eq!(r.path, "/revocations");
+    assert_eq!((r.path.as_str(), r.uri.as_deref()), ("/revocations", Some("https://idp.example/revocations")));
     m.on_fetch_result(22_000, FetchResult::response(22_000, 200, &full_doc(3, json!([{"jti": "b", "exp": 50}]))));
     assert_eq!(m.document().map(|d| (d.version, d.list.len())), Some((3, 1)));
 }

@@ -42,6 +42,8 @@ pub enum Matched {
     Sub,
     Sid,
     ClientId,
+    /// The token's Token Status List entry is not VALID.
+    StatusList,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

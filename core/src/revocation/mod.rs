@@ -15,10 +15,15 @@
 mod entry;
 mod feed;
 mod list;
+mod status;
 
 pub use entry::{Entry, TokenIds};
 pub use feed::{Change, FeedContext, FeedDoc};
 pub use list::{Denylist, Matched};
+pub use status::{StatusClaim, StatusListEvent};
+
+use crate::fetched::KeySet;
+use status::StatusLists;
 
 use crate::config::{OnStale, RevocationConfig};
 use crate::fetched::{DocId, FetchEvent, FetchRequest, FetchResult, Fetched, Status};
@@ -41,6 +46,8 @@ pub enum Check {
         cold: bool,
         refreshable: bool,
     },
+    /// The token's `status` claim is malformed or names a URI outside `uri_prefix`.
+    Refused,
 }
 
 /// One provider's denylists.
@@ -48,6 +55,7 @@ pub enum Check {
 pub struct Revocation {
     inline: Denylist,
     feed: Option<Box<Fetched<FeedDoc>>>,
+    status: Option<StatusLists>,
     on_stale: OnStale,
     skew_s: u64,
     next_prune_ms: u64,
@@ -63,13 +71,34 @@ impl Revocation {
             let cx = FeedContext { issuer: issuer.to_owned() };
             Box::new(Fetched::new(DocId::revocation(owner), remote.clone(), cx, seed))
         });
-        Revocation { inline, feed, on_stale: cfg.on_stale, skew_s, next_prune_ms: 0, last_event_ms: 0 }
+        let status = cfg.status_list.clone().map(|s| StatusLists::new(owner, s, seed.rotate_left(7)));
+        Revocation { inline, feed, status, on_stale: cfg.on_stale, skew_s, next_prune_ms: 0, last_event_ms: 0 }
     }
 
     /// Whether the token is revoked at `now_ms`. The inline list always applies; the
     /// feed's list only within the bound, unless `on_stale` is `allow` (then the last
     /// good list, however old, is still consulted).
-    pub fn check(&self, ids: &TokenIds, now_ms: u64) -> Check {
+    /// The denylists, then the token's Status List entry (`keys`: the issuer's, which
+    /// sign the Status List Token).
+    pub fn check(&mut self, ids: &TokenIds, keys: &KeySet, now_ms: u64) -> Check {
+        match self.check_lists(ids, now_ms) {
+            Check::Clear => {}
+            other => return other,
+        }
+        let (idx, uri) = match (&ids.status, &self.status) {
+            (StatusClaim::Absent, _) | (_, None) => return Check::Clear,
+            (StatusClaim::Malformed, Some(_)) => return Check::Refused,
+            (StatusClaim::Ref { uri, .. }, Some(lists)) if !lists.allowed(uri) => return Check::Refused,
+            (StatusClaim::Ref { idx, uri }, Some(_)) => (*idx, uri),
+        };
+        let Some(lists) = self.status.as_mut() else { return Check::Clear };
+        match (lists.check(uri, idx, keys, now_ms), self.on_stale) {
+            (Check::Unavailable { .. }, OnStale::Allow) => Check::Clear,
+            (other, _) => other,
+        }
+    }
+
+    fn check_lists(&self, ids: &TokenIds, now_ms: u64) -> Check {
         let now_s = now_ms / 1000;
         // Most providers have a feed and no inline entries: skip their hashing then.
         if let Some(m) = (!self.inline.is_empty()).then(|| self.inline.matches(ids, now_s, self.skew_s)).flatten() {
@@ -115,6 +144,23 @@ impl Revocation {
             self.next_prune_ms = now_ms.saturating_add(PRUNE_EVERY_MS);
         }
         self.feed.as_mut()?.poll(now_ms)
+    }
+
+    /// Status List fetches due now.
+    pub fn poll_lists(&mut self, now_ms: u64) -> Vec<FetchRequest> {
+        self.status.as_mut().map_or_else(Vec::new, |s| s.poll(now_ms))
+    }
+
+    pub fn on_list_result(&mut self, slot: usize, now_ms: u64, r: FetchResult<'_>) -> Option<StatusListEvent> {
+        self.status.as_mut()?.on_fetch_result(slot, now_ms, r)
+    }
+
+    pub fn list_remote(&self, slot: usize) -> Option<&crate::config::RemoteJwks> {
+        self.status.as_ref()?.remote(slot)
+    }
+
+    pub fn list_body_cap(&self) -> usize {
+        self.status.as_ref().map_or(0, StatusLists::body_cap)
     }
 
     pub fn on_fetch_result(&mut self, now_ms: u64, r: FetchResult<'_>) -> Option<RevocationEvent> {
