@@ -7,12 +7,13 @@
 //! Run: `make bench-policy` (or `cargo bench -p jwtgate-core --bench policy`);
 //! `BENCH_ROUNDS` and `BENCH_ITERS` change the rounds and decisions per round.
 
+mod support;
+
 use base64::Engine;
 use jwt_simple::prelude::*;
 use jwtgate_core::{Decision, Gate, RequestView};
 use serde_json::json;
-use std::hint::black_box;
-use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
+use support::{median, milli, ns_per_decision, spread};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
 const ISS: &str = "https://idp.bench";
@@ -68,27 +69,13 @@ impl<'a> Case<'a> {
 
     /// ns per decision over `iters` decisions.
     fn round(&mut self, now_ms: u64, iters: u32) -> f64 {
-        let start = Instant::now();
-        for _ in 0..iters {
-            black_box(self.gate.decide(black_box(&self.view), now_ms, now_ms));
-        }
-        start.elapsed().as_nanos() as f64 / f64::from(iters)
+        ns_per_decision(&mut self.gate, &self.view, now_ms, iters)
     }
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
-    let rounds = env_or("BENCH_ROUNDS", 9usize).max(1);
-    let iters = env_or("BENCH_ITERS", 20_000u32).max(1);
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(StdDuration::ZERO).as_millis() as u64;
+    let (rounds, iters) = support::rounds_and_iters();
+    let now_ms = support::now_ms();
     let headers = vec![("authorization".to_owned(), format!("Bearer {}", token()))];
     let mut scopes = Case::new("/scopes/orders", &headers, now_ms);
     let mut policy = Case::new("/tenants/acme/orders", &headers, now_ms);
@@ -102,7 +89,7 @@ fn main() {
         p_ns.push(p);
         ratios.push(p / s);
     }
-    let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+    let (lo, hi) = spread(&ratios);
     let (scopes, policy, ratio) = (median(s_ns), median(p_ns), median(ratios));
     println!("Gate::decide, cached token, median of {rounds} alternating rounds x {iters} decisions:");
     println!("  scopes-only rule:      {scopes:9.0} ns/decision");
@@ -111,8 +98,7 @@ fn main() {
     // For `make bench` (bench/harness/micro.py).
     let doc = json!({
         "rounds": rounds, "iters": iters, "scopes_ns": scopes.round(), "policy_ns": policy.round(),
-        "ratio": (ratio * 1000.0).round() / 1000.0,
-        "ratio_min": (lo * 1000.0).round() / 1000.0, "ratio_max": (hi * 1000.0).round() / 1000.0,
+        "ratio": milli(ratio), "ratio_min": milli(lo), "ratio_max": milli(hi),
     });
     println!("BENCH_POLICY {doc}");
 }
