@@ -66,6 +66,9 @@ pub enum AuthError {
     /// The gate has no usable keys (cold start past the hold, or an IdP outage past the
     /// stale bound). This is the gate's own failure: 503, never 401, never allow.
     KeysUnavailable,
+    /// An `api_keys` provider's feed was never loaded, or is stale past its bound: 503,
+    /// never 401, never allow (as [`AuthError::KeysUnavailable`] for a JWKS).
+    KeyFeedUnavailable,
     /// The host could not load a valid config: every request gets 503 until it does.
     Unconfigured,
     /// The host got an answer from the core it cannot carry out (a bug): fail closed, 500.
@@ -78,7 +81,7 @@ impl AuthError {
         match self {
             AuthError::InsufficientScope(_) | AuthError::NoMatchingRule | AuthError::AccessDenied(_) => 403,
             AuthError::BadPath | AuthError::AmbiguousHost => 400,
-            AuthError::KeysUnavailable | AuthError::Unconfigured => 503,
+            AuthError::KeysUnavailable | AuthError::KeyFeedUnavailable | AuthError::Unconfigured => 503,
             AuthError::Internal(_) => 500,
             _ => 401,
         }
@@ -89,7 +92,7 @@ impl AuthError {
     pub fn bearer_error(&self) -> Option<&'static str> {
         match self {
             AuthError::MissingToken | AuthError::KeysUnavailable => None,
-            AuthError::InvalidApiKey | AuthError::MissingCredential => None,
+            AuthError::InvalidApiKey | AuthError::MissingCredential | AuthError::KeyFeedUnavailable => None,
             AuthError::Unconfigured | AuthError::Internal(_) => None,
             AuthError::NoMatchingRule | AuthError::BadPath | AuthError::AmbiguousHost => None,
             AuthError::AccessDenied(_) => None,
@@ -107,7 +110,9 @@ impl AuthError {
             AuthError::MissingCredential => "missing_credential",
             AuthError::NoMatchingRule | AuthError::AccessDenied(_) => "access_denied",
             AuthError::BadPath | AuthError::AmbiguousHost => "invalid_request",
-            AuthError::KeysUnavailable | AuthError::Unconfigured => "temporarily_unavailable",
+            AuthError::KeysUnavailable | AuthError::KeyFeedUnavailable | AuthError::Unconfigured => {
+                "temporarily_unavailable"
+            }
             AuthError::Internal(_) => "server_error",
             other => other.bearer_error().unwrap_or("invalid_token"),
         }
@@ -143,6 +148,7 @@ impl AuthError {
             AuthError::NoMatchingRule => "no_rule",
             AuthError::BadPath => "path",
             AuthError::KeysUnavailable => "keys_unavailable",
+            AuthError::KeyFeedUnavailable => "api_keys_unavailable",
             AuthError::Unconfigured => "unconfigured",
             AuthError::Internal(_) => "internal",
         }
@@ -182,6 +188,7 @@ impl fmt::Display for AuthError {
             AuthError::NoMatchingRule => f.write_str("no rule allows this route"),
             AuthError::BadPath => f.write_str("request path cannot be matched safely"),
             AuthError::KeysUnavailable => f.write_str("signing keys are temporarily unavailable"),
+            AuthError::KeyFeedUnavailable => f.write_str("API keys are temporarily unavailable"),
             AuthError::Unconfigured => f.write_str("jwtgate is not configured"),
             AuthError::Internal(what) => write!(f, "internal error: {what}"),
         }
