@@ -35,7 +35,7 @@ from harness.config import (CLIENT_CPU, EDGE_PORTS, JOSE_BUNDLE, JWT_CACHE_SIZE,
 from harness.errors import BenchError, Skip
 from harness.machine import machine_info, size_info, wait_quiet
 from harness.measure import measure
-from harness.micro import policy_cost
+from harness.micro import apikey_cost, policy_cost
 from harness.procs import rss_kb, stop, stop_all
 from harness.report import command_line, compute_ratios, write_report
 from harness.scenarios import SCENARIOS, SERVERS, TARGET
@@ -170,16 +170,19 @@ def main():
         stop(edge_proc)
 
     micro = {}
-    try:
-        micro["policy"] = policy_cost()
-        p = micro["policy"]
-        print(f"bench: policy micro-benchmark: scopes-only {p['scopes_ns']:.0f} ns, 5-condition {p['policy_ns']:.0f} ns, "
-              f"ratio {p['ratio']:.2f} ({p['ratio_min']:.2f}-{p['ratio_max']:.2f})", flush=True)
-    except Skip as e:
-        skipped["micro/policy"] = str(e)
-    except BenchError as e:
-        failures.append(f"`micro/policy`: {e}")
-        print(f"bench: FAIL micro/policy: {e}", flush=True)
+    for name, run_micro, line in (
+        ("policy", policy_cost, lambda p: f"scopes-only {p['scopes_ns']:.0f} ns, 5-condition {p['policy_ns']:.0f} ns"),
+        ("apikey", apikey_cost, lambda p: f"cached JWT {p['jwt_cached_ns']:.0f} ns, API key {p['api_key_ns']:.0f} ns"),
+    ):
+        try:
+            p = micro[name] = run_micro()
+            print(f"bench: {name} micro-benchmark: {line(p)}, ratio {p['ratio']:.2f} ({p['ratio_min']:.2f}-{p['ratio_max']:.2f})",
+                  flush=True)
+        except Skip as e:
+            skipped[f"micro/{name}"] = str(e)
+        except BenchError as e:
+            failures.append(f"`micro/{name}`: {e}")
+            print(f"bench: FAIL micro/{name}: {e}", flush=True)
 
     info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     memory["note"] = (

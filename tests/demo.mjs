@@ -23,7 +23,7 @@ async function show(title, url, headers = {}) {
     console.log(`   the ${echo.service} upstream saw:`);
     for (const [k, v] of seen) console.log(`     ${k}: ${v}`);
     if (!seen.some(([k]) => k === 'authorization')) console.log('     (no authorization header: the token is not forwarded)');
-    if (!('x-api-key' in echo.headers)) console.log('     (no x-api-key header: an API key is never forwarded)');
+    if (headers['x-api-key'] && !('x-api-key' in echo.headers)) console.log('     (no x-api-key header: an API key is never forwarded)');
   } else {
     console.log(`   body: ${body}`);
   }

@@ -130,6 +130,16 @@ def write_report(results, skipped, ratios, info, sizes, memory, total_s, failure
               f"Ratio 5-condition ÷ scopes-only: **{p['ratio']:.2f}** (median of {p['rounds']} per-round ratios of "
               f"{p['iters']:,} decisions each; spread {p['ratio_min']:.2f}–{p['ratio_max']:.2f}). No target: it "
               "states what a policy costs next to the request's other work."]
+    a = (micro or {}).get("apikey")
+    if a:
+        L += ["", "## The API-key path (native micro-benchmark)", "",
+              "`Gate::decide` with a valid API key (checksum, SHA-256, lookup in a 10,001-entry table, header edits) "
+              "against a bearer token already in the verified-token cache, on equivalent scopes rules "
+              "(`core/benches/apikey.rs`, also `make bench-apikey`); rounds alternate.", "",
+              "| credential | ns per decision (median) |", "|---|---:|",
+              f"| cached JWT | {a['jwt_cached_ns']:,.0f} |", f"| API key | {a['api_key_ns']:,.0f} |", "",
+              f"Ratio API key ÷ cached JWT: **{a['ratio']:.2f}** (median of {a['rounds']} per-round ratios of "
+              f"{a['iters']:,} decisions each; spread {a['ratio_min']:.2f}–{a['ratio_max']:.2f}). No target."]
     L += ["", "## Size and memory", "",
           "| artefact | bytes | gzip -9 bytes | sha256 (first 16) |", "|---|---:|---:|---|"]
     for key, s in sizes.items():

@@ -7,14 +7,13 @@
 //! Run: `make bench-policy` (or `cargo bench -p jwtgate-core --bench policy`);
 //! `BENCH_ROUNDS` and `BENCH_ITERS` change the rounds and decisions per round.
 
+mod support;
+
 use base64::Engine;
 use jwt_simple::prelude::*;
 use jwtgate_core::Gate;
 use serde_json::json;
-use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
-
-mod common;
-use common::{env_or, median, Case};
+use support::{median, milli, spread, Case};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
 const ISS: &str = "https://idp.bench";
@@ -53,9 +52,8 @@ fn token() -> String {
 }
 
 fn main() {
-    let rounds = env_or("BENCH_ROUNDS", 9usize).max(1);
-    let iters = env_or("BENCH_ITERS", 20_000u32).max(1);
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(StdDuration::ZERO).as_millis() as u64;
+    let (rounds, iters) = support::rounds_and_iters();
+    let now_ms = support::now_ms();
     let headers = vec![("authorization".to_owned(), format!("Bearer {}", token()))];
     // A fresh gate per rule, so each measures one cache entry and one rule.
     let mut scopes = Case::new(gate(), "/scopes/orders", &headers, now_ms);
@@ -70,7 +68,7 @@ fn main() {
         p_ns.push(p);
         ratios.push(p / s);
     }
-    let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+    let (lo, hi) = spread(&ratios);
     let (scopes, policy, ratio) = (median(s_ns), median(p_ns), median(ratios));
     println!("Gate::decide, cached token, median of {rounds} alternating rounds x {iters} decisions:");
     println!("  scopes-only rule:      {scopes:9.0} ns/decision");
@@ -79,8 +77,7 @@ fn main() {
     // For `make bench` (bench/harness/micro.py).
     let doc = json!({
         "rounds": rounds, "iters": iters, "scopes_ns": scopes.round(), "policy_ns": policy.round(),
-        "ratio": (ratio * 1000.0).round() / 1000.0,
-        "ratio_min": (lo * 1000.0).round() / 1000.0, "ratio_max": (hi * 1000.0).round() / 1000.0,
+        "ratio": milli(ratio), "ratio_min": milli(lo), "ratio_max": milli(hi),
     });
     println!("BENCH_POLICY {doc}");
 }

@@ -14,8 +14,8 @@ use jwtgate_core::Gate;
 use serde_json::{json, Value};
 use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
 
-mod common;
-use common::{env_or, median, Case};
+mod support;
+use support::{env_or, median, Case};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
 const ISS: &str = "https://idp.bench";

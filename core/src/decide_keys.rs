@@ -78,7 +78,7 @@ impl Pass<'_> {
                 return ControlFlow::Break(Decision::NeedKeys { provider: p })
             }
             KeyLookup::Unavailable { .. } => {
-                return ControlFlow::Break(self.deny(AuthError::KeysUnavailable, Some(hash)))
+                return ControlFlow::Break(self.deny(AuthError::KeyFeedUnavailable, Some(hash)))
             }
         };
         if let Err(e) = policy::authorize_grant(m, &app.scopes, Some(&app.claims), req) {

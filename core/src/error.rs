@@ -90,6 +90,9 @@ pub enum AuthError {
     /// No introspection answer (timeout, 5xx, a broken answer, the hold ran out): the
     /// gate cannot tell, so 503, never 401, never allow.
     IntrospectionUnavailable,
+    /// An `api_keys` provider's feed was never loaded, or is stale past its bound: 503,
+    /// never 401, never allow (as [`AuthError::KeysUnavailable`] for a JWKS).
+    KeyFeedUnavailable,
     /// The host could not load a valid config: every request gets 503 until it does.
     Unconfigured,
     /// The host got an answer from the core it cannot carry out (a bug): fail closed, 500.
@@ -104,6 +107,7 @@ impl AuthError {
             AuthError::BadPath | AuthError::AmbiguousHost => 400,
             AuthError::KeysUnavailable | AuthError::RevocationUnavailable | AuthError::Unconfigured => 503,
             AuthError::ReplayCacheUnavailable | AuthError::IntrospectionUnavailable => 503,
+            AuthError::KeyFeedUnavailable => 503,
             AuthError::Internal(_) => 500,
             _ => 401,
         }
@@ -118,7 +122,7 @@ impl AuthError {
             AuthError::ReplayCacheUnavailable => None,
             AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
             AuthError::UseDpopNonce => Some("use_dpop_nonce"),
-            AuthError::IntrospectionUnavailable => None,
+            AuthError::IntrospectionUnavailable | AuthError::KeyFeedUnavailable => None,
             AuthError::Unconfigured | AuthError::Internal(_) => None,
             AuthError::NoMatchingRule | AuthError::BadPath | AuthError::AmbiguousHost => None,
             AuthError::AccessDenied(_) => None,
@@ -140,6 +144,7 @@ impl AuthError {
                 "temporarily_unavailable"
             }
             AuthError::ReplayCacheUnavailable | AuthError::IntrospectionUnavailable => "temporarily_unavailable",
+            AuthError::KeyFeedUnavailable => "temporarily_unavailable",
             AuthError::Internal(_) => "server_error",
             other => other.bearer_error().unwrap_or("invalid_token"),
         }
@@ -184,6 +189,7 @@ impl AuthError {
             AuthError::RevocationUnavailable => "revocation_stale",
             AuthError::Inactive => "inactive",
             AuthError::IntrospectionUnavailable => "introspection_unavailable",
+            AuthError::KeyFeedUnavailable => "api_keys_unavailable",
             AuthError::Unconfigured => "unconfigured",
             AuthError::Internal(_) => "internal",
         }
@@ -232,6 +238,7 @@ impl fmt::Display for AuthError {
             AuthError::RevocationUnavailable => f.write_str("the revocation list is temporarily unavailable"),
             AuthError::Inactive => f.write_str("token is not active (introspection)"),
             AuthError::IntrospectionUnavailable => f.write_str("token introspection is temporarily unavailable"),
+            AuthError::KeyFeedUnavailable => f.write_str("API keys are temporarily unavailable"),
             AuthError::Unconfigured => f.write_str("jwtgate is not configured"),
             AuthError::Internal(what) => write!(f, "internal error: {what}"),
         }

@@ -261,5 +261,27 @@ fn a_feed_provider_holds_then_answers_503_until_its_feed_loads() {
     assert!(matches!(decide(&mut w, &with_key("/keys/x", &k.old)), Decision::NeedKeys { provider: 3 }));
     let late = w.gate.decide(&with_key("/keys/x", &k.old).view(), NOW_MS + 10_000, NOW_MS);
     let d = denied(late);
-    assert_eq!((d.status, d.retry_after_s), (503, Some(5)));
+    assert_eq!((d.status, d.retry_after_s, d.www_authenticate.as_deref()), (503, Some(5), None));
+    assert_eq!(d.reason, AuthError::KeyFeedUnavailable);
+    assert!(d.body.contains("temporarily_unavailable") && d.body.contains("API keys are temporarily unavailable"));
+}
+
+#[test]
+fn defaults_of_an_api_keys_provider() {
+    let k = keys();
+    let w = key_world(&k, |c| {
+        c["providers"]["feed"] = json!({"kind": "api_keys", "feed": {"uri": "https://keys.example/feed.json"}});
+    });
+    let p = w.gate.config().providers.iter().find(|p| p.name == "feed").expect("provider");
+    let keys = p.api_keys().expect("api_keys");
+    let crate::config::KeySource::Feed(r) = &keys.keys else { panic!("a feed") };
+    assert_eq!((r.refresh_interval_s, r.max_stale_s), (60, 900));
+    assert_eq!(keys.rendering, crate::apikey::Rendering::default());
+    assert_eq!(keys.rendering.client_header, "x-jwt-client");
+    let from: Vec<String> = p.sources.iter().map(|s| format!("{s:?}")).collect();
+    assert_eq!(
+        from,
+        [r#"Header { name: "x-api-key", prefix: "" }"#, r#"Header { name: "authorization", prefix: "ApiKey " }"#]
+    );
+    assert!(!p.forward_token);
 }

@@ -13,13 +13,16 @@ import { after, before, describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { ROOT, onBothHosts, pollUntil, reportHosts, request, sleep, startGate, stopGate } from './harness.mjs';
+import {
+  M, ROOT, envoyStats, onBothHosts, pollUntil, reportHosts, request, seconds, sleep, startGate, stopGate,
+} from './harness.mjs';
 
 const CONFIG = 'tests/faults/jwtgate-keyfeed.json';
 const PORT = 9455;
 const base = `http://127.0.0.1:${PORT}`;
 const feedCfg = JSON.parse(readFileSync(resolve(ROOT, CONFIG), 'utf8')).providers.keyfeed.feed;
 const MAX_STALE_MS = feedCfg.max_stale_s * 1000;
+const REFRESH_MS = feedCfg.refresh_interval_s * 1000;
 const TIMEOUT_MS = feedCfg.timeout_ms;
 const SLACK_MS = 20_000;
 
@@ -38,6 +41,7 @@ async function startFeed() {
   return {
     control: (c) => call('POST', '/__control', c),
     stats: () => call('GET', '/__stats'),
+    clearStats: () => call('POST', '/__clear-stats'),
     keys: () => call('GET', '/__keys'),
     stop: () => new Promise((r) => { if (child.exitCode !== null) r(); else { child.once('exit', r); child.kill('SIGTERM'); } }),
   };
@@ -61,6 +65,31 @@ export default function keyfeed() {
       const r = await onBothHosts(s.gate, (host, b) => pollUntil(async () => (await keyCall(b, s.key)).status === 200,
         { timeoutMs: SLACK_MS, what: `${host}: key allowed` }));
       await reportHosts(t, r, 'key allowed');
+    });
+
+    it('one feed fetch schedule per Envoy process (4 worker threads), conditional refreshes, counted', async (t) => {
+      await s.feed.clearStats();
+      const started = Date.now();
+      while (Date.now() - started < 4 * REFRESH_MS + 500) {
+        // Fresh connections: Envoy spreads them over its worker threads (one VM each).
+        const answers = await Promise.all([0, 1, 2, 3].flatMap(() => [keyCall(s.gate.hosts.envoy, s.key), keyCall(s.gate.hosts.worker, s.key)]));
+        assert.deepEqual([...new Set(answers.map((a) => a.status))], [200]);
+        await sleep(250);
+      }
+      const elapsed = Date.now() - started;
+      const { requests } = await s.feed.stats();
+      const intervals = Math.ceil(elapsed / REFRESH_MS);
+      const r = await onBothHosts(s.gate, async (host) => {
+        const mine = requests.filter((q) => q.origin === host);
+        t.diagnostic(`${host}: ${mine.length} feed fetches in ${seconds(elapsed)}: ${mine.map((q) => q.answer).join(' ')}`);
+        assert.ok(mine.length <= intervals + 2, `${host}: ${mine.length} fetches in ${seconds(elapsed)}; bound ${intervals + 2} (one schedule per process)`);
+        assert.ok(mine.length >= Math.floor(elapsed / (REFRESH_MS * 1.1)) - 1, `${host}: refreshes are not happening`);
+        assert.ok(mine.every((q) => q.inm && q.answer === 304), `${host}: refreshes are conditional and answered 304`);
+      });
+      await reportHosts(t, r, '≤ intervals + 2 conditional fetches');
+      const stats = await envoyStats(s.gate.envoy_admin_url);
+      assert.ok((stats[M('api_keys_fetch_success')] ?? 0) >= 1, 'envoy counts api_keys_fetch_success');
+      assert.equal(stats[M('api_keys.keyfeed')], 5, 'envoy gauges the entries of the feed');
     });
 
     for (const mode of [{ mode: 'down' }, { mode: 'status', status: 500 }]) {
@@ -91,6 +120,7 @@ export default function keyfeed() {
           return seen.length;
         });
         await reportHosts(t, r, 'stale then 503');
+        assert.ok(((await envoyStats(s.gate.envoy_admin_url))[M('api_keys_fetch_failed')] ?? 0) >= 1, 'envoy counts api_keys_fetch_failed');
         await s.feed.control({ mode: 'keys' });
         const back = await onBothHosts(s.gate, (host, b) => pollUntil(async () => (await keyCall(b, s.key)).status === 200,
           { timeoutMs: SLACK_MS, what: `${host}: recovered` }));

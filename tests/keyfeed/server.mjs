@@ -4,12 +4,14 @@
 //   node tests/keyfeed/server.mjs --port 9405 [--keys-out run/api-keys.json]
 //
 // At start it makes the demo keys (random, jg_ format) and serves their digests:
-//   GET  /keys.json      {"keys": [entry, ...]} with an ETag; a matching If-None-Match gets 304
+//   GET  /keys.json      {"keys": [entry, ...]} with an ETag (no Cache-Control: the gate's
+//                        refresh_interval_s applies); a matching If-None-Match gets 304
 //   GET  /__keys         the keys themselves, by name (what --keys-out writes too)
 //   POST /__entries      {"set": {name: entry-without-digest | null}}: add, change or remove
 //                        entries (a new name gets a fresh key); answers /__keys
 //   POST /__control      {"mode": "keys" | "down" | "status" | "garbage", "status"?: 500}
 //   POST /__reset        the initial entries, mode "keys", stats cleared
+//   POST /__clear-stats  stats cleared
 //   GET  /__stats        {"requests": [{t, origin, inm, answer}]} for /keys.json
 // `origin` is `envoy` when the request has x-envoy-* headers, else `worker`.
 //
@@ -78,7 +80,7 @@ function serveFeed(req, res) {
   const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
   if (inm === etag) { record(304); res.writeHead(304, { etag }); res.end(); return; }
   record(200);
-  res.writeHead(200, { 'content-type': 'application/json', etag, 'cache-control': 'no-cache' });
+  res.writeHead(200, { 'content-type': 'application/json', etag });
   res.end(body);
 }
 
@@ -89,6 +91,7 @@ const server = http.createServer(async (req, res) => {
     if (req.method === 'GET' && path === '/__keys') return json(res, 200, keys);
     if (req.method === 'GET' && path === '/__stats') return json(res, 200, { requests });
     if (req.method === 'POST' && path === '/__reset') { reset(); writeKeys(); return json(res, 200, keys); }
+    if (req.method === 'POST' && path === '/__clear-stats') { requests = []; return json(res, 200, {}); }
     if (req.method === 'POST' && path === '/__control') { mode = await readJson(req); return json(res, 200, mode); }
     if (req.method === 'POST' && path === '/__entries') {
       const { set = {} } = await readJson(req);

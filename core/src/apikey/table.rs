@@ -50,6 +50,18 @@ pub struct Rendering {
     pub metadata_prefix: String,
 }
 
+/// The config's defaults (`x-jwt-client`, `x-jwt-scope`, `x-jwt-meta-`).
+impl Default for Rendering {
+    fn default() -> Rendering {
+        use crate::config::defaults::{API_KEY_CLIENT_HEADER, API_KEY_METADATA_PREFIX, API_KEY_SCOPE_HEADER};
+        Rendering {
+            client_header: API_KEY_CLIENT_HEADER.to_owned(),
+            scope_header: API_KEY_SCOPE_HEADER.to_owned(),
+            metadata_prefix: API_KEY_METADATA_PREFIX.to_owned(),
+        }
+    }
+}
+
 /// What a key entry proves about the caller, precomputed at load so an allowed request
 /// only copies it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,11 +3,7 @@ use crate::apikey::format::generate;
 use serde_json::json;
 
 fn rendering() -> Rendering {
-    Rendering {
-        client_header: "x-jwt-client".into(),
-        scope_header: "x-jwt-scope".into(),
-        metadata_prefix: "x-jwt-meta-".into(),
-    }
+    Rendering::default()
 }
 
 fn entries(v: serde_json::Value) -> Vec<RawKeyEntry> {

@@ -55,11 +55,7 @@ pub(super) fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     }
     let client_header = p.client_header.unwrap_or_else(|| defaults::API_KEY_CLIENT_HEADER.to_owned());
     header_name(&f("client_header"), &client_header)?;
-    let rendering = Rendering {
-        client_header: client_header.to_ascii_lowercase(),
-        scope_header: defaults::API_KEY_SCOPE_HEADER.to_owned(),
-        metadata_prefix: defaults::API_KEY_METADATA_PREFIX.to_owned(),
-    };
+    let rendering = Rendering { client_header: client_header.to_ascii_lowercase(), ..Rendering::default() };
     let keys = match (p.keys, p.feed) {
         (Some(list), None) => KeySource::Inline(
             KeyTable::build(list, &rendering).map_err(|e| ConfigError { field: f(&e.field), problem: e.problem })?,

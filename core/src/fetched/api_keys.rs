@@ -5,7 +5,7 @@
 //!
 //! The feed document is `{"keys": [entry, …]}` with the config's entry shape.
 
-use super::{Document, FetchEvent, FetchRequest, FetchResult, Fetched, Status, Summary};
+use super::{Document, FetchEvent, FetchRequest, FetchResult, Fetched, Summary};
 use crate::apikey::{App, KeyDigest, KeyTable, RawKeyEntry, Rendering};
 use crate::config::RemoteJwks;
 use serde::Deserialize;
@@ -82,10 +82,9 @@ impl KeyStore {
     pub fn lookup(&self, digest: &KeyDigest, now_ms: u64) -> KeyLookup<'_> {
         let table = match self {
             KeyStore::Inline(t) => t,
-            KeyStore::Feed(f) => match (f.usable(now_ms), f.status(now_ms)) {
-                (Some(t), _) => t,
-                (None, Status::Stale { refreshable }) => return KeyLookup::Unavailable { cold: false, refreshable },
-                (None, _) => return KeyLookup::Unavailable { cold: true, refreshable: true },
+            KeyStore::Feed(f) => match f.serving(now_ms) {
+                Ok(t) => t,
+                Err(super::Unavailable { cold, refreshable }) => return KeyLookup::Unavailable { cold, refreshable },
             },
         };
         match table.lookup(digest, now_ms / 1000) {

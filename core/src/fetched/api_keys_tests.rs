@@ -22,11 +22,7 @@ fn remote() -> RemoteJwks {
 }
 
 fn rendering() -> Rendering {
-    Rendering {
-        client_header: "x-jwt-client".into(),
-        scope_header: "x-jwt-scope".into(),
-        metadata_prefix: "x-jwt-meta-".into(),
-    }
+    Rendering::default()
 }
 
 fn feed(entries: serde_json::Value) -> Vec<u8> {

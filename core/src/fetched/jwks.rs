@@ -4,7 +4,7 @@
 //! it was fetched; after that lookups report `Unavailable` (503), never a silent allow
 //! and never a 401.
 
-use super::{DocId, Document, FetchEvent, FetchRequest, FetchResult, Fetched, Status, Summary};
+use super::{DocId, Document, FetchEvent, FetchRequest, FetchResult, Fetched, Summary};
 use crate::alg::Alg;
 use crate::config::RemoteJwks;
 use crate::jwk::{parse_jwks, JwksOrigin, Key, KeySetDoc};
@@ -141,10 +141,9 @@ impl KeySet {
     pub fn lookup(&self, kid: Option<&str>, alg: Alg, now_ms: u64) -> Lookup<'_> {
         let doc = match self {
             KeySet::Inline(doc) => doc,
-            KeySet::Remote(f) => match (f.usable(now_ms), f.status(now_ms)) {
-                (Some(doc), _) => doc,
-                (None, Status::Stale { refreshable }) => return Lookup::Unavailable { cold: false, refreshable },
-                (None, _) => return Lookup::Unavailable { cold: true, refreshable: true },
+            KeySet::Remote(f) => match f.serving(now_ms) {
+                Ok(doc) => doc,
+                Err(super::Unavailable { cold, refreshable }) => return Lookup::Unavailable { cold, refreshable },
             },
         };
         match kid {

@@ -64,6 +64,13 @@ pub enum Status {
     },
 }
 
+/// Why no document can be served: see [`Fetched::serving`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unavailable {
+    pub cold: bool,
+    pub refreshable: bool,
+}
+
 /// A fetch handed to the host and not yet answered.
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
@@ -156,6 +163,16 @@ impl<D: Document> Fetched<D> {
         match self.status(now_ms) {
             Status::Fresh | Status::Failing { .. } => self.document(),
             Status::Cold | Status::Stale { .. } => None,
+        }
+    }
+
+    /// The usable document, or why there is none (the `Unavailable` of a lookup):
+    /// never loaded (`cold`), or past the bound (`refreshable` when only old).
+    pub fn serving(&self, now_ms: u64) -> Result<&D, Unavailable> {
+        match (self.usable(now_ms), self.status(now_ms)) {
+            (Some(doc), _) => Ok(doc),
+            (None, Status::Stale { refreshable }) => Err(Unavailable { cold: false, refreshable }),
+            (None, _) => Err(Unavailable { cold: true, refreshable: true }),
         }
     }
 

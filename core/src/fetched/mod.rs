@@ -16,7 +16,7 @@ mod machine;
 
 pub use api_keys::{KeyFeedEvent, KeyFeedLoaded, KeyLookup, KeyStore};
 pub use jwks::{KeySet, KeySetEvent, KeysLoaded, Lookup};
-pub use machine::{Fetched, Phase, Status};
+pub use machine::{Fetched, Phase, Status, Unavailable};
 
 use crate::config::{IntrospectionConfig, RemoteJwks};
 use crate::introspect::IntrospectionEvent;

@@ -1,0 +1,67 @@
+//! What the core's micro-benchmarks share: a gate with one cached token, timing rounds of
+//! `Gate::decide`, medians, spreads and the environment knobs (`BENCH_ROUNDS`,
+//! `BENCH_ITERS`).
+
+// Each bench compiles this module on its own and uses part of it.
+#![allow(dead_code)]
+
+use jwtgate_core::{Decision, Gate, RequestView};
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// One gate, request and token, already decided once (so the token is cached).
+pub struct Case<'a> {
+    gate: Gate,
+    view: RequestView<'a>,
+}
+
+impl<'a> Case<'a> {
+    pub fn new(mut gate: Gate, path: &'a str, headers: &'a [(String, String)], now_ms: u64) -> Case<'a> {
+        let view = RequestView { method: "GET", path, headers, conn: Default::default() };
+        // The first decision verifies the token and caches it; the rounds hit the cache.
+        assert!(matches!(gate.decide(&view, now_ms, now_ms), Decision::Allow(_)), "{path} must be allowed");
+        Case { gate, view }
+    }
+
+    /// ns per decision over `iters` decisions.
+    pub fn round(&mut self, now_ms: u64, iters: u32) -> f64 {
+        ns_per_decision(&mut self.gate, &self.view, now_ms, iters)
+    }
+}
+
+/// ns per decision over `iters` decisions of `view`.
+pub fn ns_per_decision(gate: &mut Gate, view: &RequestView<'_>, now_ms: u64, iters: u32) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(gate.decide(black_box(view), now_ms, now_ms));
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(iters)
+}
+
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// (lowest, highest) of the per-round ratios.
+pub fn spread(ratios: &[f64]) -> (f64, f64) {
+    ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)))
+}
+
+/// Rounds to three decimals, for the JSON line.
+pub fn milli(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// (rounds, decisions per round) from `BENCH_ROUNDS` / `BENCH_ITERS` (defaults 9, 20,000).
+pub fn rounds_and_iters() -> (usize, u32) {
+    (env_or("BENCH_ROUNDS", 9usize).max(1), env_or("BENCH_ITERS", 20_000u32).max(1))
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64
+}
