@@ -35,7 +35,7 @@ from harness.config import (CLIENT_CPU, EDGE_PORTS, JOSE_BUNDLE, JWT_CACHE_SIZE,
 from harness.errors import BenchError, Skip
 from harness.machine import machine_info, size_info, wait_quiet
 from harness.measure import measure
-from harness.micro import policy_cost
+from harness.micro import dpop_cost, policy_cost
 from harness.procs import rss_kb, stop, stop_all
 from harness.report import command_line, compute_ratios, write_report
 from harness.scenarios import SCENARIOS, SERVERS, TARGET
@@ -180,6 +180,14 @@ def main():
     except BenchError as e:
         failures.append(f"`micro/policy`: {e}")
         print(f"bench: FAIL micro/policy: {e}", flush=True)
+
+    try:
+        micro["dpop"] = d = dpop_cost()
+        print(f"bench: DPoP micro-benchmark: bearer {d['bearer_ns']:.0f} ns, DPoP {d['dpop_ns']:.0f} ns, "
+              f"ratio {d['ratio']:.2f} ({d['ratio_min']:.2f}-{d['ratio_max']:.2f})", flush=True)
+    except BenchError as e:
+        failures.append(f"`micro/dpop`: {e}")
+        print(f"bench: FAIL micro/dpop: {e}", flush=True)
 
     info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     memory["note"] = (

@@ -12,6 +12,9 @@ use jwt_simple::prelude::*;
 use jwtgate_core::{Decision, Gate, RequestView};
 use serde_json::json;
 use std::hint::black_box;
+
+mod common;
+use common::{env_or, Rounds};
 use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
@@ -76,15 +79,6 @@ impl<'a> Case<'a> {
     }
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
     let rounds = env_or("BENCH_ROUNDS", 9usize).max(1);
     let iters = env_or("BENCH_ITERS", 20_000u32).max(1);
@@ -94,25 +88,14 @@ fn main() {
     let mut policy = Case::new("/tenants/acme/orders", &headers, now_ms);
     // Rounds alternate between the two rules, so load from other processes on a shared
     // machine falls on both alike; each round's ratio is taken, then the median.
-    let (mut s_ns, mut p_ns, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut summary = Rounds::default();
     for _ in 0..rounds {
         let s = scopes.round(now_ms, iters);
         let p = policy.round(now_ms, iters);
-        s_ns.push(s);
-        p_ns.push(p);
-        ratios.push(p / s);
+        summary.push(s, p);
     }
-    let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
-    let (scopes, policy, ratio) = (median(s_ns), median(p_ns), median(ratios));
-    println!("Gate::decide, cached token, median of {rounds} alternating rounds x {iters} decisions:");
-    println!("  scopes-only rule:      {scopes:9.0} ns/decision");
-    println!("  5-condition require:   {policy:9.0} ns/decision");
-    println!("  ratio (5-condition / scopes-only), median of per-round ratios: {ratio:.2} (spread {lo:.2}-{hi:.2})");
+    let labels = ("scopes-only rule:", "5-condition require:");
+    let doc = summary.report(labels, ("scopes_ns", "policy_ns"), rounds, iters as usize);
     // For `make bench` (bench/harness/micro.py).
-    let doc = json!({
-        "rounds": rounds, "iters": iters, "scopes_ns": scopes.round(), "policy_ns": policy.round(),
-        "ratio": (ratio * 1000.0).round() / 1000.0,
-        "ratio_min": (lo * 1000.0).round() / 1000.0, "ratio_max": (hi * 1000.0).round() / 1000.0,
-    });
     println!("BENCH_POLICY {doc}");
 }
