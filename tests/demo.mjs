@@ -1,5 +1,6 @@
 // `make demo`: a denied request, an allowed one with what the upstream saw, and a
 // spoofed identity header being replaced — through every running gate host.
+import * as dpop from './e2e/lib/dpop.mjs';
 import { fetchIdpToken, loadEndpoints } from './e2e/tokens.mjs';
 
 const endpoints = loadEndpoints();
@@ -51,6 +52,20 @@ for (const [host, base] of Object.entries(endpoints.hosts).filter(([h]) => !h.en
   await show('no API key (or a wrong one): 401 ApiKey challenge', `${base}/api/keys/reports`);
   await show('a key or a token: the key', `${base}/api/either/reports`, key);
   await show('a key and a token together: refused', `${base}/api/either/reports`, { ...key, ...auth });
+  // DPoP (RFC 9449): the token is bound to the client's key; a thief who copies it
+  // (and even a proof) gets nowhere without that key.
+  if (endpoints.dpop_client_id) {
+    const client = await dpop.clientKey();
+    const thief = await dpop.clientKey();
+    const dclient = { client_id: endpoints.dpop_client_id, client_secret: endpoints.dpop_client_secret };
+    const { access_token: bound } = await dpop.boundToken(endpoints, dclient, client);
+    const url = `${base}/api/dpop/orders`;
+    await show('DPoP-bound token with the client\'s proof: allowed', url,
+      { authorization: `DPoP ${bound}`, dpop: await dpop.proof(client, 'GET', url, { token: bound }) });
+    await show('the same token stolen, sent as Bearer: denied', url, { authorization: `Bearer ${bound}` });
+    await show('the stolen token with a proof from the thief\'s own key: denied', url,
+      { authorization: `DPoP ${bound}`, dpop: await dpop.proof(thief, 'GET', url, { token: bound }) });
+  }
 }
 
 // Revocation: a fresh token allowed everywhere, revoked at the IdP (RFC 7009), and refused

@@ -49,6 +49,8 @@ PORTS = {
     "idp_third": int(os.environ.get("JWTGATE_IDP_THIRD_PORT", 9404)),
     # The controllable introspection endpoint of tests/faults/introspection.test.mjs.
     "intro_faults": int(os.environ.get("JWTGATE_INTRO_FAULT_PORT", 9460)),
+    "envoy_mtls": int(os.environ.get("JWTGATE_ENVOY_MTLS_PORT", 9414)),
+    "envoy_sw_mtls": int(os.environ.get("JWTGATE_ENVOY_SW_MTLS_PORT", 9415)),
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
 OPAQUE_ISSUER = f"http://127.0.0.1:{PORTS['idp_opaque']}"
@@ -84,10 +86,38 @@ def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
                                          "IDP_THIRD_PORT": PORTS["idp_third"]})
 
 
-def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None):
+# A second listener with the same filters behind TLS that requires a client certificate
+# from the test CA: RFC 8705 certificate-bound tokens (the filter reads the verified
+# certificate's SHA-256 from the `connection.sha256_peer_certificate_digest` property).
+TLS_LISTENER = """  - name: gateway_mtls
+    address:
+      socket_address: { address: 127.0.0.1, port_value: ${TLS_PORT} }
+    filter_chains:
+    - filters: *gateway_filters
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+          common_tls_context:
+            tls_certificates:
+            - certificate_chain: { filename: ${TLS_CERT} }
+              private_key: { filename: ${TLS_KEY} }
+            validation_context:
+              trusted_ca: { filename: ${TLS_CA} }
+"""
+
+
+def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None, tls_port=None):
     pki.ensure_ca()  # the HTTPS IdP's cluster names the CA bundle; Envoy checks it exists
     tmpl = (ROOT / "envoy" / "envoy.yaml.tmpl").read_text()
+    tls = ""
+    if tls_port:
+        cert, key = pki.issue("envoy", dns=["localhost"], ips=["127.0.0.1"])
+        tls = fill(TLS_LISTENER, {"TLS_PORT": tls_port, "TLS_CERT": json.dumps(str(cert)),
+                                  "TLS_KEY": json.dumps(str(key)), "TLS_CA": json.dumps(str(pki.ensure_ca()))})
     text = fill(tmpl, {
+        "TLS_LISTENER": tls,
         "ADMIN_PORT": admin or PORTS["envoy_admin"],
         "LISTEN_PORT": listen or PORTS["envoy"],
         "IDP_PORT": PORTS["idp"],
@@ -186,9 +216,13 @@ def up():
         down()
     RUN.mkdir(exist_ok=True)
     ca_cert = pki.ensure_ca()
+    client_certs = {}
+    for name in ("client-a", "client-b"):
+        cert, key = pki.issue(name, client=True)
+        client_certs[name] = {"cert": str(cert.relative_to(ROOT)), "key": str(key.relative_to(ROOT))}
     pids = {}
     idp = start("idp", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp"]),
-                        "--keys-out", "run/idp-keys.json"], pids)
+                        "--keys-out", "run/idp-keys.json", "--ca", str(ca_cert)], pids)
     idp_opaque = start("idp-opaque", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_opaque"]),
                                       "--profile", "opaque", "--keys-out", "run/idp-opaque-keys.json"], pids)
     third_cert, third_key = pki.issue("idp-third", dns=[THIRD_SNI], ips=["127.0.0.1"])
@@ -208,13 +242,14 @@ def up():
     wait_http("python", f"http://127.0.0.1:{PORTS['python']}/", py)
     gate_text = gate_config_text()
     (RUN / "jwtgate.json").write_text(gate_text)
-    cfg = render_envoy(gate_text, RUN / "envoy.yaml")
+    cfg = render_envoy(gate_text, RUN / "envoy.yaml", tls_port=PORTS["envoy_mtls"])
     envoy = start("envoy", envoy_cmd(cfg, LOGS / "envoy-access.log"), pids)
     # The same gate with the fast paths off (software verifier, no token cache): the
     # table runs against it too, so every fast path is checked against the slow one.
     slow = json.loads(gate_text)
     slow.update({"verifier": "software", "token_cache_size": 0})
-    sw_cfg = render_envoy(json.dumps(slow), RUN / "envoy-software.yaml", PORTS["envoy_sw"], PORTS["envoy_sw_admin"])
+    sw_cfg = render_envoy(json.dumps(slow), RUN / "envoy-software.yaml", PORTS["envoy_sw"], PORTS["envoy_sw_admin"],
+                          tls_port=PORTS["envoy_sw_mtls"])
     envoy_sw = start("envoy-software", envoy_cmd(sw_cfg, LOGS / "envoy-software-main.log"), pids)
     capnp = render_workerd(RUN / "jwtgate.json", RUN / "workerd.capnp")
     worker = start("worker", ["sh", "-c", '"$0" "$@"; exit $?', WORKERD_BIN, "serve", str(capnp), "--verbose"], pids)
@@ -243,7 +278,15 @@ def up():
         "clients": {
             "globex": {"client_id": "jwtgate-globex", "client_secret": "globex-secret"},
             "plain": {"client_id": "jwtgate-plain", "client_secret": "plain-secret"},
+            "dpop_nonce": {"client_id": "jwtgate-dpop-nonce", "client_secret": "dpop-nonce-secret"},
+            # Certificate-bound tokens (RFC 8705): send the client certificate as
+            # URL-encoded PEM in `x-client-cert` to idp_token_url (test IdP only).
+            "mtls": {"client_id": "jwtgate-mtls", "client_secret": "mtls-secret"},
         },
+        # A client whose tokens are DPoP-bound (cnf.jkt) when it sends a DPoP proof to
+        # idp_token_url (no nonce needed); the demo config's /api/dpop/ requires DPoP.
+        "dpop_client_id": "jwtgate-dpop",
+        "dpop_client_secret": "dpop-secret",
         "audience": "https://api.example",
         # A valid demo API key for /api/keys/ and /api/either/, and its application's name
         # (tests/keyfeed/server.mjs serves the digests; run/api-keys.json has every demo key).
@@ -273,6 +316,11 @@ def up():
         "envoy_admin_url": f"http://127.0.0.1:{PORTS['envoy_admin']}",
         "upstreams": {"node": f"http://127.0.0.1:{PORTS['node']}", "python": f"http://127.0.0.1:{PORTS['python']}"},
         "worker_url": worker_url,
+        # TLS listeners of the two Envoys that require a client certificate from the CA,
+        # and two client certificates it issued (RFC 8705 certificate-bound tokens).
+        "mtls_hosts": {"envoy": f"https://127.0.0.1:{PORTS['envoy_mtls']}",
+                       "envoy-software": f"https://127.0.0.1:{PORTS['envoy_sw_mtls']}"},
+        "client_certs": client_certs,
         "hosts": {"envoy": envoy_url, "envoy-software": envoy_sw_url,
                   "worker": worker_url, "worker-software": worker_sw_url},
     }

@@ -1,7 +1,8 @@
 """Native micro-benchmarks of the core, run by the same `make bench` as the HTTP
 scenarios: the cached-path cost of a 5-condition `require` tree against a
 scopes-only rule (`core/benches/policy.rs`, also `make bench-policy`), and the API-key
-path against the cached JWT path (`core/benches/apikey.rs`, `make bench-apikey`).
+path against the cached JWT path (`core/benches/apikey.rs`, `make bench-apikey`), and
+the DPoP path against the Bearer path (`core/benches/dpop.rs`).
 
 Each benchmark prints one `BENCH_<NAME> {json}` line; this module builds it (cargo's
 bench profile), runs it pinned like a server, and returns that JSON. The quick smoke
@@ -46,3 +47,13 @@ def policy_cost():
     if QUICK:
         raise Skip("quick run (make bench-policy runs it on its own)")
     return _run_micro("policy", "BENCH_POLICY", os.environ.get("BENCH_POLICY_ROUNDS", "15"), "20000")
+
+
+def dpop_cost():
+    """The DPoP path (cached token + a fresh ES256 proof per request) as a ratio to the
+    Bearer path (`core/benches/dpop.rs`). The quick run measures it too, with fewer
+    decisions: DPoP through Envoy/workerd would need a fresh proof per request from
+    wrk, so the native benchmark is where the ratio is measured."""
+    rounds, iters = ("3", "300") if QUICK else ("9", "2000")
+    return _run_micro("dpop", "BENCH_DPOP", rounds, iters)
+

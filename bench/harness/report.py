@@ -118,6 +118,16 @@ def write_report(results, skipped, ratios, info, sizes, memory, total_s, failure
                  f"{r['denominator_rps']:,.0f} | **{r['ratio']:.3f}** | {r['target']} | {'yes' if r['met'] else 'no'} | {miss} |")
     L += ["", "Ratios marked informational in `results.json` compare against a configuration the issue does not "
           "set a target for; they are listed for context."]
+    d = (micro or {}).get("dpop")
+    if d:
+        L += ["", "## DPoP on the cached path (native micro-benchmark)", "",
+              "`Gate::decide` for a DPoP-bound token already in the verified-token cache plus a fresh ES256 proof "
+              "(parse, claims, thumbprint, software signature check, replay set), against the same cached token "
+              "with the Bearer scheme (`core/benches/dpop.rs`); rounds alternate.", "",
+              "| path | ns per decision |", "|---|---:|",
+              f"| Bearer | {d['bearer_ns']:,.0f} |", f"| DPoP | {d['dpop_ns']:,.0f} |", "",
+              f"Ratio DPoP / Bearer: **{d['ratio']:.2f}** (spread {d['ratio_min']:.2f}-{d['ratio_max']:.2f}, "
+              f"{d['rounds']} rounds x {d['iters']} decisions)."]
     p = (micro or {}).get("policy")
     if p:
         L += ["", "## Authorization cost on the cached path (native micro-benchmark)", "",

@@ -13,7 +13,7 @@ use base64::Engine;
 use jwt_simple::prelude::*;
 use jwtgate_core::Gate;
 use serde_json::json;
-use support::{median, milli, spread, Case};
+use support::{Case, Rounds};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
 const ISS: &str = "https://idp.bench";
@@ -60,24 +60,14 @@ fn main() {
     let mut policy = Case::new(gate(), "/tenants/acme/orders", &headers, now_ms);
     // Rounds alternate between the two rules, so load from other processes on a shared
     // machine falls on both alike; each round's ratio is taken, then the median.
-    let (mut s_ns, mut p_ns, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut summary = Rounds::default();
     for _ in 0..rounds {
         let s = scopes.round(now_ms, iters);
         let p = policy.round(now_ms, iters);
-        s_ns.push(s);
-        p_ns.push(p);
-        ratios.push(p / s);
+        summary.push(s, p);
     }
-    let (lo, hi) = spread(&ratios);
-    let (scopes, policy, ratio) = (median(s_ns), median(p_ns), median(ratios));
-    println!("Gate::decide, cached token, median of {rounds} alternating rounds x {iters} decisions:");
-    println!("  scopes-only rule:      {scopes:9.0} ns/decision");
-    println!("  5-condition require:   {policy:9.0} ns/decision");
-    println!("  ratio (5-condition / scopes-only), median of per-round ratios: {ratio:.2} (spread {lo:.2}-{hi:.2})");
+    let labels = ("scopes-only rule:", "5-condition require:");
+    let doc = summary.report(labels, ("scopes_ns", "policy_ns"), rounds, iters as usize);
     // For `make bench` (bench/harness/micro.py).
-    let doc = json!({
-        "rounds": rounds, "iters": iters, "scopes_ns": scopes.round(), "policy_ns": policy.round(),
-        "ratio": milli(ratio), "ratio_min": milli(lo), "ratio_max": milli(hi),
-    });
     println!("BENCH_POLICY {doc}");
 }

@@ -94,12 +94,11 @@ impl<'g> Pass<'g> {
             Requirement::Provider(p) => std::slice::from_ref(p),
             Requirement::AnyOf(ps) | Requirement::AllOf(ps) | Requirement::AllowMissing(ps) => ps,
         };
-        let constraints: Vec<_> = providers
-            .iter()
-            .map(|p| rule.sender_constraint.unwrap_or(self.config.providers[*p].sender_constraint))
-            .collect();
-        constraints.iter().any(|c| c.accepts_dpop()).then(|| DpopChallenge {
-            required: constraints.iter().all(|c| *c == crate::sender::SenderConstraint::DpopRequired),
+        // No allocation: this runs for every request that matches a rule.
+        let constraints =
+            || providers.iter().map(|p| rule.sender_constraint.unwrap_or(self.config.providers[*p].sender_constraint));
+        constraints().any(|c| c.accepts_dpop()).then(|| DpopChallenge {
+            required: constraints().all(|c| c == crate::sender::SenderConstraint::DpopRequired),
             algs: self.config.dpop.algs_param(),
             nonce: self.config.dpop.nonce.as_ref().map(|n| n.current(self.checker.now_ms)),
         })

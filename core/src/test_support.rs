@@ -250,3 +250,16 @@ pub fn feed_remote(max_stale_s: u64, max_body_bytes: usize) -> crate::config::Re
         max_body_bytes,
     }
 }
+
+/// `envoy/jwtgate.json` with its `${…}` placeholders filled as `tests/up.py` fills them
+/// (ports of the test stack), so unit tests load the demo config the hosts run.
+pub fn demo_config_text() -> String {
+    include_str!("../../envoy/jwtgate.json")
+        .replace("${IDP_ISSUER}", "http://127.0.0.1:9400")
+        .replace("${IDP_AUTHORITY}", "127.0.0.1:9400")
+        .replace("${OPAQUE_ISSUER}", "http://127.0.0.1:9403")
+        .replace("${OPAQUE_AUTHORITY}", "127.0.0.1:9403")
+        .replace("${THIRD_ISSUER}", "https://127.0.0.1:9404")
+        .replace("${THIRD_AUTHORITY}", "127.0.0.1:9404")
+        .replace("${KEYFEED_PORT}", "9405")
+}

@@ -52,7 +52,7 @@ import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 
 import * as jose from 'jose';
 import Provider, { errors } from 'oidc-provider';
@@ -69,6 +69,8 @@ const { values: args } = parseArgs({
     // then https://127.0.0.1:<port>.
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    // The test CA (run/pki/ca.pem): enables RFC 8705 certificate-bound tokens.
+    ca: { type: 'string' },
   },
   strict: true,
 });
@@ -102,6 +104,24 @@ const CLIENTS = OPAQUE ? OPAQUE_CLIENTS : {
 // extraTokenClaims per client: `roles` an array, `tenant` a string, `email_verified`
 // a boolean and `level` a number, so the gate's type-strict conditions meet real JSON
 // types from a real IdP.
+// DPoP (RFC 9449) clients: their tokens are sender-constrained (`cnf.jkt`), so the token
+// endpoint refuses them without a DPoP proof. `jwtgate-dpop` needs no nonce (the
+// run/endpoints.json contract: dpop_client_id / dpop_client_secret); the second one
+// must first get a `DPoP-Nonce` from the token endpoint.
+const DPOP_CLIENT_ID = 'jwtgate-dpop';
+const DPOP_NONCE_CLIENT_ID = 'jwtgate-dpop-nonce';
+const DPOP_CLIENTS = { [DPOP_CLIENT_ID]: 'dpop-secret', [DPOP_NONCE_CLIENT_ID]: 'dpop-nonce-secret' };
+// RFC 8705: tokens of this client carry `cnf.x5t#S256` of the client certificate it
+// presented (with --ca). The IdP listens on plain HTTP, so it reads the certificate the
+// way an app behind a TLS terminator does: URL-encoded PEM in `x-client-cert` (nginx's
+// $ssl_client_escaped_cert), verified here against the CA. Test-only: in production the
+// terminator, not the client, sets that header.
+const MTLS_CLIENT_ID = 'jwtgate-mtls';
+const CA = args.ca ? new X509Certificate(readFileSync(args.ca)) : null;
+const clientCert = (ctx) => {
+  const raw = ctx.get('x-client-cert');
+  return raw ? decodeURIComponent(raw) : undefined;
+};
 const POLICY_CLAIMS = {
   [CLIENT_ID]: { tenant: 'acme', roles: ['orders:read', 'orders:write'], email_verified: true, level: 2 },
   'jwtgate-globex': { tenant: 'globex', roles: ['orders:read'], email_verified: false, level: 1 },
@@ -130,6 +150,18 @@ const keysOut = resolve(args['keys-out']);
 mkdirSync(dirname(keysOut), { recursive: true });
 writeFileSync(keysOut, `${JSON.stringify(jwks, null, 2)}\n`, { mode: 0o600 });
 
+// A client_credentials client with `extra` metadata.
+const serviceClient = (clientId, secret, extra = {}) => ({
+  client_id: clientId,
+  client_secret: secret,
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  response_types: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  scope: 'read write',
+  ...extra,
+});
+
 const resourceServer = {
   scope: 'read write',
   audience: AUDIENCE,
@@ -146,15 +178,11 @@ const revocation = revocationFeed({ issuer: ISSUER, jwks, clients: CLIENTS, toke
 
 const configuration = {
   discovery: { revocation_endpoint: `${ISSUER}/token/revocation`, jwtgate_revocation_feed: `${ISSUER}/revocations` },
-  clients: Object.entries(CLIENTS).map(([clientId, secret]) => ({
-    client_id: clientId,
-    client_secret: secret,
-    grant_types: ['client_credentials'],
-    redirect_uris: [],
-    response_types: [],
-    token_endpoint_auth_method: 'client_secret_basic',
-    scope: 'read write',
-  })),
+  clients: [
+    ...Object.entries(CLIENTS).map(([clientId, secret]) => serviceClient(clientId, secret)),
+    ...Object.entries(DPOP_CLIENTS).map(([clientId, secret]) => serviceClient(clientId, secret, { dpop_bound_access_tokens: true })),
+    ...(CA ? [serviceClient(MTLS_CLIENT_ID, 'mtls-secret', { tls_client_certificate_bound_access_tokens: true })] : []),
+  ],
   extraTokenClaims: async (_ctx, token) => ({ ...(POLICY_CLAIMS[token.clientId] ?? {}) }),
   jwks,
   scopes: ['openid', 'offline_access', 'read', 'write'],
@@ -164,6 +192,25 @@ const configuration = {
     clientCredentials: { enabled: true },
     introspection: { enabled: OPAQUE },
     revocation: { enabled: OPAQUE },
+    mTLS: {
+      enabled: !!CA,
+      certificateBoundAccessTokens: !!CA,
+      getCertificate: clientCert,
+      certificateAuthorized: (ctx) => {
+        try {
+          const cert = new X509Certificate(clientCert(ctx));
+          return cert.checkIssued(CA) && cert.verify(CA.publicKey) && new Date(cert.validTo) > new Date();
+        } catch {
+          return false;
+        }
+      },
+      certificateSubjectMatches: () => false,
+    },
+    dPoP: {
+      enabled: true,
+      nonceSecret: randomBytes(32),
+      requireNonce: (ctx) => ctx.oidc?.client?.clientId === DPOP_NONCE_CLIENT_ID,
+    },
     resourceIndicators: {
       enabled: true,
       defaultResource: async () => AUDIENCE,

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use jwtgate_core::{Decision, Gate, RequestView};
+use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -64,4 +65,38 @@ pub fn rounds_and_iters() -> (usize, u32) {
 
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64
+}
+
+/// ns per decision of a base path and a measured path over the same rounds.
+#[derive(Default)]
+pub struct Rounds {
+    base: Vec<f64>,
+    measured: Vec<f64>,
+}
+
+impl Rounds {
+    pub fn push(&mut self, base_ns: f64, measured_ns: f64) {
+        self.base.push(base_ns);
+        self.measured.push(measured_ns);
+    }
+
+    /// Prints the two medians and the ratio (`labels`: base, measured) and returns the
+    /// JSON the harness reads (`<keys.0>`, `<keys.1>`, ratio and its spread). The
+    /// per-round ratio is steadier than the ratio of medians on a shared machine.
+    pub fn report(self, labels: (&str, &str), keys: (&str, &str), rounds: usize, iters: usize) -> Value {
+        let ratios: Vec<f64> = self.base.iter().zip(&self.measured).map(|(b, m)| m / b).collect();
+        let (lo, hi) = spread(&ratios);
+        let (base, measured, ratio) = (median(self.base), median(self.measured), median(ratios));
+        println!("Gate::decide, median of {rounds} alternating rounds x {iters} decisions:");
+        println!("  {:28} {base:9.0} ns/decision", labels.0);
+        println!("  {:28} {measured:9.0} ns/decision", labels.1);
+        println!("  ratio, median of per-round ratios: {ratio:.2} (spread {lo:.2}-{hi:.2})");
+        let mut doc = json!({
+            "rounds": rounds, "iters": iters,
+            "ratio": milli(ratio), "ratio_min": milli(lo), "ratio_max": milli(hi),
+        });
+        doc[keys.0] = json!(base.round());
+        doc[keys.1] = json!(measured.round());
+        doc
+    }
 }

@@ -161,16 +161,11 @@ fn modes_names_and_flags_are_checked() {
 
 #[test]
 fn the_demo_config_loads_with_its_policy_routes() {
-    let text = include_str!("../../../envoy/jwtgate.json")
-        .replace("${IDP_ISSUER}", "http://127.0.0.1:9400")
-        .replace("${IDP_AUTHORITY}", "127.0.0.1:9400")
-        .replace("${OPAQUE_ISSUER}", "http://127.0.0.1:9403")
-        .replace("${OPAQUE_AUTHORITY}", "127.0.0.1:9403")
-        .replace("${THIRD_ISSUER}", "http://127.0.0.1:9404")
-        .replace("${THIRD_AUTHORITY}", "127.0.0.1:9404");
+    let text = crate::test_support::demo_config_text();
     let c = GateConfig::from_json(&text).expect("envoy/jwtgate.json loads");
     let names: Vec<&str> = c.rules.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(&names[names.len() - 4..], ["tenants", "orders_write", "verified", "shadow"]);
+    let policy_routes = ["tenants", "orders_write", "verified", "shadow"];
+    assert!(names.windows(4).any(|w| w == policy_routes), "{names:?}");
     assert_eq!(c.report_header.as_deref(), Some("x-jwtgate-report"));
     assert_eq!(c.policy_claims, ["tenant", "roles", "email_verified", "level"]);
 }

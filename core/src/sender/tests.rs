@@ -276,6 +276,17 @@ fn forwarded_headers_count_only_when_trusted() {
 }
 
 #[test]
+fn the_demo_config_opens_its_sender_constrained_routes() {
+    use crate::sender::SenderConstraint;
+    let text = crate::test_support::demo_config_text();
+    let c = crate::config::GateConfig::from_json(&text).expect("envoy/jwtgate.json loads");
+    let constraint = |name: &str| c.rules.iter().find(|r| r.name == name).and_then(|r| r.sender_constraint);
+    assert_eq!(constraint("dpop"), Some(SenderConstraint::DpopRequired));
+    assert_eq!(constraint("mtls"), Some(SenderConstraint::Mtls));
+    assert!(c.uses_dpop() && c.uses_client_certs());
+}
+
+#[test]
 fn config_errors_name_the_field() {
     let load = |edit: &dyn Fn(&mut Value)| {
         let mut c = json!({
