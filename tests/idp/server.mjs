@@ -67,6 +67,9 @@ const { values: args } = parseArgs({
     // then https://127.0.0.1:<port>.
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    // --profile opaque: the public JWKS of the gate's own key (tests/client_key.py), for
+    // client `jwtgate-introspector-jwt`, which authenticates with private_key_jwt.
+    'client-jwks': { type: 'string' },
   },
   strict: true,
 });
@@ -136,16 +139,31 @@ const resourceServer = {
   jwt: { sign: { alg: 'RS256' } },
 };
 
+const secretClients = Object.entries(CLIENTS).map(([clientId, secret]) => ({
+  client_id: clientId,
+  client_secret: secret,
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  response_types: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  scope: 'read write',
+}));
+// RFC 7523: the gate signs an ES256 assertion with its own key; this IdP knows the
+// public half only. oidc-provider checks aud (endpoint, issuer or token endpoint),
+// exp and a unique jti (replay detection).
+const jwtClients = OPAQUE && args['client-jwks'] ? [{
+  client_id: 'jwtgate-introspector-jwt',
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  response_types: [],
+  token_endpoint_auth_method: 'private_key_jwt',
+  token_endpoint_auth_signing_alg: 'ES256',
+  jwks: JSON.parse(readFileSync(args['client-jwks'], 'utf8')),
+  scope: 'read write',
+}] : [];
+
 const configuration = {
-  clients: Object.entries(CLIENTS).map(([clientId, secret]) => ({
-    client_id: clientId,
-    client_secret: secret,
-    grant_types: ['client_credentials'],
-    redirect_uris: [],
-    response_types: [],
-    token_endpoint_auth_method: 'client_secret_basic',
-    scope: 'read write',
-  })),
+  clients: [...secretClients, ...jwtClients],
   extraTokenClaims: async (_ctx, token) => ({ ...(POLICY_CLAIMS[token.clientId] ?? {}) }),
   jwks,
   scopes: ['openid', 'offline_access', 'read', 'write'],

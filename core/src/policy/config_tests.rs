@@ -159,6 +159,13 @@ fn modes_names_and_flags_are_checked() {
     refused_at(load(optional_require, json!({})), "rules[0].require");
 }
 
+/// A P-256 private JWK in place of the key tests/client_key.py makes at `make up`.
+fn gate_client_jwk() -> String {
+    let mut jwk = crate::test_support::ec_jwk(&crate::test_support::ec_key("gate"));
+    jwk["d"] = serde_json::json!(crate::b64::encode(&[7u8; 32]));
+    jwk.to_string()
+}
+
 #[test]
 fn the_demo_config_loads_with_its_policy_routes() {
     let text = include_str!("../../../envoy/jwtgate.json")
@@ -167,7 +174,8 @@ fn the_demo_config_loads_with_its_policy_routes() {
         .replace("${OPAQUE_ISSUER}", "http://127.0.0.1:9403")
         .replace("${OPAQUE_AUTHORITY}", "127.0.0.1:9403")
         .replace("${THIRD_ISSUER}", "http://127.0.0.1:9404")
-        .replace("${THIRD_AUTHORITY}", "127.0.0.1:9404");
+        .replace("${THIRD_AUTHORITY}", "127.0.0.1:9404")
+        .replace("\"${GATE_CLIENT_JWK}\"", &gate_client_jwk());
     let c = GateConfig::from_json(&text).expect("envoy/jwtgate.json loads");
     let names: Vec<&str> = c.rules.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(&names[names.len() - 4..], ["tenants", "orders_write", "verified", "shadow"]);
