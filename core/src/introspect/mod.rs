@@ -277,7 +277,10 @@ impl Introspector {
             Ok(answer::Answer::Active(claims)) => match accept(claims) {
                 Ok(verified) => {
                     let exp_ms = verified.exp_s.saturating_mul(1000);
-                    let until_ms = (now_ms + cfg.max_ttl_s * 1000).min(exp_ms);
+                    // At least a second: an answer whose `exp` has just passed (within the
+                    // clock skew the checker allows on every hit) must still decide the
+                    // requests waiting for it instead of asking again at once.
+                    let until_ms = (now_ms + cfg.max_ttl_s * 1000).min(exp_ms).max(now_ms + 1000);
                     let stale_until_ms = (until_ms + cfg.stale_if_error_s * 1000).min(exp_ms);
                     self.stats.active += 1;
                     let ttl_s = until_ms.saturating_sub(now_ms) / 1000;
