@@ -24,6 +24,7 @@ fn provider(audiences: Audiences) -> ProviderConfig {
         jwks: JwksSource::Inline(KeySetDoc::default()),
         validation: crate::config::Validation::Jwt,
         introspection: None,
+        discovery: None,
     }
 }
 

@@ -7,7 +7,9 @@ use crate::cache::TokenCache;
 use crate::config::{ConfigError, GateConfig, JwksSource};
 use crate::decide::Pass;
 use crate::decision::Decision;
-use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet};
+use crate::fetched::{
+    DiscoveryDoc, DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, Fetched, KeySet,
+};
 use crate::introspect::{answer, Introspector, Stats};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
@@ -26,6 +28,8 @@ pub(crate) struct GateState {
     pub cache: TokenCache,
     /// One per provider with an `introspection` block, by provider index.
     pub introspectors: Vec<Option<Introspector>>,
+    /// One per provider with `discovery`, by provider index.
+    pub discovery: Vec<Option<Fetched<DiscoveryDoc>>>,
 }
 
 impl Gate {
@@ -45,8 +49,9 @@ impl Gate {
             .collect();
         let cache = TokenCache::new(config.token_cache_size);
         let introspectors = config.providers.iter().map(|p| p.introspection.clone().map(Introspector::new)).collect();
+        let discovery = (0..config.providers.len()).map(|i| crate::gate_docs::discovery_of(&config, i, seed)).collect();
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
-        Gate { config, verifier, state: GateState { keys, cache, introspectors } }
+        Gate { config, verifier, state: GateState { keys, cache, introspectors, discovery } }
     }
 
     /// A gate with the software verifier.
@@ -87,8 +92,10 @@ impl Gate {
     /// shared-data channel per entry; documents that appear later (named by a token, say)
     /// are found with [`Gate::fetch_identity`] when their first fetch is asked for.
     pub fn remote_docs(&self) -> Vec<(DocId, FetchIdentity)> {
-        let jwks = (0..self.config.providers.len()).map(DocId::jwks);
-        jwks.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
+        let n = self.config.providers.len();
+        let discovery = (0..n).map(|provider| DocId { provider, kind: DocKind::Discovery });
+        let docs = (0..n).map(DocId::jwks).chain(discovery);
+        docs.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
     }
 
     /// What decides the bytes `doc`'s fetch returns (plus the issuer it is trusted for);
@@ -98,6 +105,9 @@ impl Gate {
         match (doc.kind, &provider.jwks) {
             (DocKind::Jwks, JwksSource::Remote(r)) => Some(FetchIdentity::of(doc.kind, r, &provider.issuer)),
             (DocKind::Jwks, JwksSource::Inline(_)) => None,
+            (DocKind::Discovery, _) => {
+                provider.discovery.as_ref().map(|d| FetchIdentity::of(doc.kind, &d.remote, &provider.issuer))
+            }
             (DocKind::Introspection(_), _) => {
                 provider.introspection.as_ref().map(|i| FetchIdentity::of_introspection(doc.kind, i, &provider.issuer))
             }
@@ -108,6 +118,12 @@ impl Gate {
     pub fn fetch_body_cap(&self, doc: DocId) -> usize {
         match doc.kind {
             DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
+            DocKind::Discovery => self
+                .config
+                .providers
+                .get(doc.provider)
+                .and_then(|p| p.discovery.as_ref())
+                .map_or(0, |d| d.remote.max_body_bytes),
             DocKind::Introspection(_) => self.introspector(doc.provider).map_or(0, |i| i.config().max_body_bytes),
         }
     }
@@ -115,7 +131,7 @@ impl Gate {
     /// Fetches the host must start now: due key sets, then introspection calls (one per
     /// token being waited for).
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
-        let mut out: Vec<FetchRequest> = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms)).collect();
+        let mut out = crate::gate_docs::poll_keys_and_discovery(&mut self.state, now_ms);
         for (p, intro) in self.state.introspectors.iter_mut().enumerate() {
             if let Some(intro) = intro {
                 out.extend(intro.poll(p, now_ms, &mut fresh_jti));
@@ -131,6 +147,7 @@ impl Gate {
             DocKind::Jwks => {
                 self.state.keys.get_mut(doc.provider).map(|k| DocEvent::Keys(k.on_fetch_result(now_ms, r)))
             }
+            DocKind::Discovery => crate::gate_docs::on_discovery(&mut self.state, doc.provider, now_ms, r),
             DocKind::Introspection(slot) => {
                 // An `active` answer goes through the same claim checks as a JWT.
                 let config = &self.config;
@@ -147,6 +164,7 @@ impl Gate {
         let Some(provider) = self.config.providers.get(doc.provider) else { return Vec::new() };
         match doc.kind {
             DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
+            DocKind::Discovery => Vec::new(),
             DocKind::Introspection(_) => {
                 self.introspection_stats(doc.provider).map_or_else(Vec::new, |s| s.gauges(&provider.name))
             }

@@ -25,6 +25,9 @@ mod hardening;
 #[path = "gate_introspect_tests.rs"]
 mod introspect;
 
+#[path = "gate_discovery_tests.rs"]
+mod discovery;
+
 /// When a test request arrived: just now (the hold may still run), or a whole
 /// `startup_hold_ms` before the decision (the hold has ended).
 #[derive(Clone, Copy, Debug)]

@@ -140,6 +140,9 @@ for (const [host, base] of hosts) {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.headers['x-jwt-iss'], iss);
     }
+    // Provider third has `discovery: true`: its JWKS location came from the metadata document.
+    const thirdLog = readFileSync(path.join(REPO_ROOT, 'run/logs/idp-third.log'), 'utf8');
+    assert.match(thirdLog, /^idp GET \/\.well-known\/openid-configuration 200$/m);
     // The third issuer's token is not accepted where its provider is not listed.
     assert.equal((await get(base, '/api/node/x', third)).status, 401);
   });

@@ -5,6 +5,7 @@
 //! required, HMAC needs an explicit inline secret, every rule names real providers).
 
 pub mod defaults;
+pub mod discovery;
 mod introspection;
 mod raw;
 mod rule;
@@ -129,6 +130,18 @@ pub struct ProviderConfig {
     pub jwks: JwksSource,
     pub validation: Validation,
     pub introspection: Option<IntrospectionConfig>,
+    /// Where the JWKS location is discovered (OIDC discovery / RFC 8414).
+    pub discovery: Option<Discovery>,
+}
+
+/// A provider's discovery document and the mix-up defence for what it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discovery {
+    /// How to fetch the document: the JWKS block's cluster and timings, with the
+    /// document's path, authority and URL.
+    pub remote: RemoteJwks,
+    /// Hosts (without port) the discovered `jwks_uri` may be on.
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,9 +10,11 @@
 //!
 //! Hosts carry out every fetch the same way whatever `D` is.
 
+mod discovery;
 mod jwks;
 mod machine;
 
+pub use discovery::{DiscoveryCheck, DiscoveryDoc, DiscoveryLoaded};
 pub use jwks::{KeySet, KeySetEvent, KeysLoaded, Lookup};
 pub use machine::{Fetched, Phase, Status};
 
@@ -29,6 +31,8 @@ use std::fmt;
 pub enum DocKind {
     /// The provider's JWKS.
     Jwks,
+    /// The provider's discovery document (OIDC Discovery / RFC 8414).
+    Discovery,
     /// One introspection call (RFC 7662), by its slot in the provider's introspector.
     /// Each is a one-off POST: per VM, never shared (see [`DocKind::shared`]).
     Introspection(u64),
@@ -39,6 +43,7 @@ impl DocKind {
     pub fn label(self) -> &'static str {
         match self {
             DocKind::Jwks => "jwks",
+            DocKind::Discovery => "discovery",
             DocKind::Introspection(_) => "introspection",
         }
     }
@@ -47,7 +52,7 @@ impl DocKind {
     /// channel and a fetch lease). An introspection answer is not shared: it is one
     /// token's, asked once and applied by the VM that holds the requests waiting for it.
     pub fn shared(self) -> bool {
-        matches!(self, DocKind::Jwks)
+        matches!(self, DocKind::Jwks | DocKind::Discovery)
     }
 }
 
@@ -294,6 +299,7 @@ impl<S: Summary> fmt::Display for FetchEvent<S> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DocEvent {
     Keys(KeySetEvent),
+    Discovery(FetchEvent<DiscoveryLoaded>),
     Introspection(IntrospectionEvent),
 }
 
@@ -301,6 +307,7 @@ impl DocEvent {
     pub fn failed(&self) -> bool {
         match self {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Failed { .. }),
+            DocEvent::Discovery(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::Introspection(e) => e.failed(),
         }
     }
@@ -308,6 +315,7 @@ impl DocEvent {
     pub fn unchanged(&self) -> bool {
         match self {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Unchanged),
+            DocEvent::Discovery(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::Introspection(e) => matches!(e, IntrospectionEvent::Dropped),
         }
     }
@@ -317,6 +325,7 @@ impl fmt::Display for DocEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DocEvent::Keys(e) => fmt::Display::fmt(e, f),
+            DocEvent::Discovery(e) => fmt::Display::fmt(e, f),
             DocEvent::Introspection(e) => fmt::Display::fmt(e, f),
         }
     }
