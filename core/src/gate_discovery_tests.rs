@@ -73,3 +73,37 @@ fn a_mixed_up_document_is_a_failed_fetch_and_a_changed_jwks_uri_is_logged() {
     let jwks = w.gate.poll_fetches(later + 1);
     assert!(jwks.iter().any(|f| f.doc.kind == DocKind::Jwks && f.path == "/k2"), "{jwks:?}");
 }
+
+#[test]
+fn the_introspection_endpoint_can_come_from_the_discovery_document() {
+    let mut w = world_with(|c| {
+        c["providers"]["r"]["issuer"] = json!(ISS_D);
+        c["providers"]["r"]["discovery"] = json!(true);
+        c["providers"]["r"]["validation"] = json!("hybrid");
+        c["providers"]["r"]["jwks"] = json!({"cluster": "idp_d", "max_stale_s": REMOTE_MAX_STALE_S});
+        c["providers"]["r"]["introspection"] = json!({"client_id": "gate", "client_secret": "s"});
+    });
+    let r = bearer("/remote/x", "opaqueTokenBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
+    assert_eq!(w.gate.decide(&r.view(), NOW_MS, NOW_MS), Decision::NeedKeys { provider: PROVIDER_R });
+    let first = w.gate.poll_fetches(NOW_MS);
+    assert!(first.iter().all(|f| f.doc.kind == DocKind::Discovery), "no call before the endpoint is known: {first:?}");
+    let mut doc = json!({"issuer": ISS_D, "jwks_uri": format!("{ISS_D}/keys")});
+    doc["introspection_endpoint"] = json!(format!("{ISS_D}/oauth/introspect"));
+    let body = doc.to_string();
+    w.gate.on_fetch_result(first[0].doc, NOW_MS, FetchResult::response(NOW_MS, 200, body.as_bytes()));
+    let calls: Vec<_> =
+        w.gate.poll_fetches(NOW_MS).into_iter().filter(|f| matches!(f.doc.kind, DocKind::Introspection(_))).collect();
+    assert_eq!(calls.len(), 1);
+    assert_eq!((calls[0].path.as_str(), calls[0].cluster.as_deref()), ("/oauth/introspect", Some("idp_d")));
+    assert_eq!(calls[0].uri.as_deref(), Some("https://idp-d.example/oauth/introspect"));
+    let answer = json!({"active": true, "iss": ISS_D, "aud": AUD, "exp": NOW_S + 60, "sub": "s"}).to_string();
+    w.gate.on_fetch_result(calls[0].doc, NOW_MS, FetchResult::response(NOW_MS, 200, answer.as_bytes()));
+    allowed(w.gate.decide(&r.view(), NOW_MS, NOW_MS));
+    // An introspection_endpoint off the allowed hosts makes the document a failed fetch.
+    let evil = json!({"issuer": ISS_D, "jwks_uri": format!("{ISS_D}/keys"), "introspection_endpoint": "https://evil.example/i"});
+    assert!(<crate::fetched::DiscoveryDoc as crate::fetched::Document>::parse(
+        evil.to_string().as_bytes(),
+        &crate::fetched::DiscoveryCheck { issuer: ISS_D.into(), allowed_hosts: vec!["idp-d.example".into()] }
+    )
+    .is_err());
+}

@@ -40,10 +40,12 @@ pub(crate) fn on_discovery(state: &mut GateState, p: usize, now_ms: u64, r: Fetc
     if let FetchEvent::Loaded(loaded) = &mut event {
         loaded.changed_from = before.filter(|old| *old != loaded.jwks_uri);
     }
-    if let (Some(doc), Some(keys)) = (doc, state.keys.get_mut(p)) {
-        if let Some(current) = keys.remote_location().cloned() {
-            keys.set_remote(doc.jwks_remote(&current));
-        }
+    let Some(doc) = doc else { return Some(DocEvent::Discovery(event)) };
+    let Some(keys) = state.keys.get_mut(p) else { return Some(DocEvent::Discovery(event)) };
+    let Some(current) = keys.remote_location().cloned() else { return Some(DocEvent::Discovery(event)) };
+    keys.set_remote(doc.jwks_remote(&current));
+    if let (Some((uri, (authority, path))), Some(Some(intro))) = (&doc.introspection, state.introspectors.get_mut(p)) {
+        intro.set_endpoint(current.cluster.clone(), uri, authority, path);
     }
     Some(DocEvent::Discovery(event))
 }

@@ -129,7 +129,7 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     let hmac = algorithms.iter().any(|a| a.is_symmetric());
     let validation = super::introspection::validation(&f("validation"), p.validation.as_deref())?;
     let introspection = match p.introspection {
-        Some(raw) => Some(super::introspection::introspection(&f("introspection"), raw)?),
+        Some(raw) => Some(super::introspection::introspection(&f("introspection"), raw, p.discovery.is_some())?),
         None if validation != Validation::Jwt => {
             return err(f("introspection"), "is required when `validation` is \"introspection\" or \"hybrid\"")
         }

@@ -23,6 +23,9 @@ pub struct DiscoveryDoc {
     pub jwks_uri: String,
     /// `(authority, path)` of `jwks_uri`.
     pub jwks_target: (String, String),
+    /// `introspection_endpoint` (RFC 8414 / RFC 7662 §4), checked like `jwks_uri`, with
+    /// its `(authority, path)`.
+    pub introspection: Option<(String, (String, String))>,
 }
 
 /// What loading a discovery document reports.
@@ -60,7 +63,14 @@ impl Document for DiscoveryDoc {
         }
         let jwks_uri = doc.get("jwks_uri").and_then(|v| v.as_str()).ok_or("no `jwks_uri`")?;
         let jwks_target = endpoint(jwks_uri, &cx.allowed_hosts).map_err(|e| format!("`jwks_uri`: {e}"))?;
-        Ok(DiscoveryDoc { jwks_uri: jwks_uri.to_owned(), jwks_target })
+        let introspection = match doc.get("introspection_endpoint").and_then(|v| v.as_str()) {
+            None => None,
+            Some(u) => {
+                let target = endpoint(u, &cx.allowed_hosts).map_err(|e| format!("`introspection_endpoint`: {e}"))?;
+                Some((u.to_owned(), target))
+            }
+        };
+        Ok(DiscoveryDoc { jwks_uri: jwks_uri.to_owned(), jwks_target, introspection })
     }
 
     fn summary(&self) -> DiscoveryLoaded {
