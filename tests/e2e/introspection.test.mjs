@@ -123,6 +123,7 @@ for (const [host, base] of hosts) {
   test(`${host}: private_key_jwt: the gate authenticates to the IdP with a signed assertion`, async () => {
     // /api/pkjwt/ is provider opaque_pkjwt: client jwtgate-introspector-jwt, whose only
     // credential at the IdP is the public half of the gate's key (tests/client_key.py).
+    // Its introspection endpoint comes from the IdP's discovery document.
     const token = await opaqueToken();
     const before = introspectionCalls();
     const r = await get(base, '/api/pkjwt/x', token);
