@@ -22,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import client_key
 import pki
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,12 @@ def fill(text, values):
 
 
 def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
-    return fill(Path(path).read_text(), {"IDP_ISSUER": ISSUER, "IDP_AUTHORITY": f"127.0.0.1:{PORTS['idp']}",
+    text = Path(path).read_text()
+    if "${GATE_CLIENT_JWK}" in text:
+        # The gate's private_key_jwt key (tests/client_key.py): a JSON object in place of
+        # the quoted placeholder, so the template stays valid JSON.
+        text = text.replace('"${GATE_CLIENT_JWK}"', json.dumps(client_key.ensure()[0]))
+    return fill(text, {"IDP_ISSUER": ISSUER, "IDP_AUTHORITY": f"127.0.0.1:{PORTS['idp']}",
                                          "FAULT_PORT": PORTS["faults"],
                                          "REVOCATION_FAULT_PORT": PORTS["revocation_faults"],
                                          "KEYFEED_PORT": PORTS["keyfeed"],
@@ -223,8 +229,10 @@ def up():
     pids = {}
     idp = start("idp", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp"]),
                         "--keys-out", "run/idp-keys.json", "--ca", str(ca_cert)], pids)
+    _, client_jwks = client_key.ensure()
     idp_opaque = start("idp-opaque", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_opaque"]),
-                                      "--profile", "opaque", "--keys-out", "run/idp-opaque-keys.json"], pids)
+                                      "--profile", "opaque", "--keys-out", "run/idp-opaque-keys.json",
+                                      "--client-jwks", str(client_jwks)], pids)
     third_cert, third_key = pki.issue("idp-third", dns=[THIRD_SNI], ips=["127.0.0.1"])
     idp_third = start("idp-third", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_third"]),
                                     "--keys-out", "run/idp-third-keys.json",

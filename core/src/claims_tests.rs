@@ -27,6 +27,7 @@ fn provider(audiences: Audiences) -> ProviderConfig {
         sender_constraint: Default::default(),
         validation: crate::config::Validation::Jwt,
         introspection: None,
+        discovery: None,
     }
 }
 

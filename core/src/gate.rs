@@ -7,7 +7,9 @@ use crate::cache::TokenCache;
 use crate::config::{ConfigError, GateConfig, JwksSource, KeySource, ProviderConfig};
 use crate::decide::Pass;
 use crate::decision::Decision;
-use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet, KeyStore};
+use crate::fetched::{
+    DiscoveryDoc, DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, Fetched, KeySet, KeyStore,
+};
 use crate::introspect::{answer, Introspector, Stats};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
@@ -34,6 +36,8 @@ pub(crate) struct GateState {
     pub replay: Box<dyn ReplayStore>,
     /// One per provider with an `introspection` block, by provider index.
     pub introspectors: Vec<Option<Introspector>>,
+    /// One per provider with `discovery`, by provider index.
+    pub discovery: Vec<Option<Fetched<DiscoveryDoc>>>,
 }
 
 impl Gate {
@@ -63,9 +67,11 @@ impl Gate {
         let api_keys = config.providers.iter().enumerate().map(|(i, p)| key_store(i, p, seed)).collect();
         let cache = TokenCache::new(config.token_cache_size);
         let introspectors = config.providers.iter().map(|p| p.introspection.clone().map(Introspector::new)).collect();
+        let discovery = (0..config.providers.len()).map(|i| crate::gate_docs::discovery_of(&config, i, seed)).collect();
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
         let replay = Box::new(MemoryReplay::new(config.dpop.replay_cache_size));
-        Gate { config, verifier, state: GateState { keys, cache, revocations, api_keys, replay, introspectors } }
+        let state = GateState { keys, cache, revocations, api_keys, replay, introspectors, discovery };
+        Gate { config, verifier, state }
     }
 
     /// Replaces the in-memory DPoP replay set, e.g. with one that every Envoy worker VM
@@ -122,7 +128,8 @@ impl Gate {
     /// are found with [`Gate::fetch_identity`] when their first fetch is asked for.
     pub fn remote_docs(&self) -> Vec<(DocId, FetchIdentity)> {
         let n = self.config.providers.len();
-        let kinds: [fn(usize) -> DocId; 3] = [DocId::jwks, DocId::revocation, DocId::api_keys];
+        let discovery = |provider| DocId { provider, kind: DocKind::Discovery };
+        let kinds: [fn(usize) -> DocId; 4] = [DocId::jwks, discovery, DocId::revocation, DocId::api_keys];
         let docs = kinds.into_iter().flat_map(|kind| (0..n).map(kind));
         docs.filter_map(|doc| self.fetch_identity(doc).map(|id| (doc, id))).collect()
     }
@@ -145,6 +152,9 @@ impl Gate {
                 KeySource::Feed(r) => Some(FetchIdentity::of(doc.kind, r, &provider.name)),
                 KeySource::Inline(_) => None,
             },
+            (DocKind::Discovery, _) => {
+                provider.discovery.as_ref().map(|d| FetchIdentity::of(doc.kind, &d.remote, &provider.issuer))
+            }
             (DocKind::Introspection(_), _) => {
                 provider.introspection.as_ref().map(|i| FetchIdentity::of_introspection(doc.kind, i, &provider.issuer))
             }
@@ -161,6 +171,12 @@ impl Gate {
             DocKind::Jwks => self.state.keys.get(doc.provider).map_or(0, KeySet::body_cap),
             DocKind::Revocation => self.revocation(doc.provider).map_or(0, Revocation::body_cap),
             DocKind::ApiKeys => self.key_store(doc.provider).map_or(0, KeyStore::body_cap),
+            DocKind::Discovery => self
+                .config
+                .providers
+                .get(doc.provider)
+                .and_then(|p| p.discovery.as_ref())
+                .map_or(0, |d| d.remote.max_body_bytes),
             DocKind::Introspection(_) => self.introspector(doc.provider).map_or(0, |i| i.config().max_body_bytes),
             DocKind::StatusList(_) => self.revocation(doc.provider).map_or(0, Revocation::list_body_cap),
         }
@@ -169,10 +185,9 @@ impl Gate {
     /// Fetches the host must start now: due key sets, revocation lists and key feeds,
     /// then introspection calls (one per token being waited for).
     pub fn poll_fetches(&mut self, now_ms: u64) -> Vec<FetchRequest> {
-        let lists = self.state.revocations.iter_mut().flatten().filter_map(|r| r.poll(now_ms));
-        let jwks = self.state.keys.iter_mut().filter_map(|k| k.poll(now_ms));
-        let feeds = self.state.api_keys.iter_mut().flatten().filter_map(|k| k.poll(now_ms));
-        let mut out: Vec<FetchRequest> = jwks.chain(lists).chain(feeds).collect();
+        let mut out = crate::gate_docs::poll_keys_and_discovery(&mut self.state, now_ms);
+        out.extend(self.state.revocations.iter_mut().flatten().filter_map(|r| r.poll(now_ms)));
+        out.extend(self.state.api_keys.iter_mut().flatten().filter_map(|k| k.poll(now_ms)));
         for (p, intro) in self.state.introspectors.iter_mut().enumerate() {
             if let Some(intro) = intro {
                 out.extend(intro.poll(p, now_ms, &mut fresh_jti));
@@ -197,6 +212,7 @@ impl Gate {
                 let store = self.state.api_keys.get_mut(doc.provider)?.as_mut()?;
                 Some(DocEvent::ApiKeys(store.on_fetch_result(now_ms, r)))
             }
+            DocKind::Discovery => crate::gate_docs::on_discovery(&mut self.state, doc.provider, now_ms, r),
             DocKind::Introspection(slot) => {
                 // An `active` answer goes through the same claim checks as a JWT.
                 let config = &self.config;
@@ -219,6 +235,7 @@ impl Gate {
             DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
             DocKind::Revocation => self.revocation(doc.provider).map_or_else(Vec::new, |r| r.gauges(&provider.name)),
             DocKind::ApiKeys => vec![(format!("api_keys.{}", provider.name), self.api_key_count(doc.provider) as u64)],
+            DocKind::Discovery => Vec::new(),
             DocKind::Introspection(_) => {
                 self.introspection_stats(doc.provider).map_or_else(Vec::new, |s| s.gauges(&provider.name))
             }

@@ -255,3 +255,14 @@ fn the_cache_is_bounded_and_keeps_calls_in_flight() {
     at(&mut w, &bearer("/intro/x", &format!("{OPAQUE}0")), NOW_MS);
     assert_eq!(calls(&mut w, NOW_MS).len(), 1, "the evicted answer is asked again");
 }
+
+#[test]
+fn an_answer_expiring_within_the_skew_still_decides_its_waiting_requests() {
+    let mut w = intro_world(|_| {});
+    let r = bearer("/intro/x", OPAQUE);
+    at(&mut w, &r, NOW_MS);
+    // exp 10 s ago: within the default 60 s skew, so accepted, and held for a second.
+    assert_eq!(answer(&mut w, NOW_MS, Some(200), &active(ISS_A, json!({"exp": NOW_S - 10}))), 1);
+    allowed(at(&mut w, &r, NOW_MS + 500));
+    assert!(calls(&mut w, NOW_MS + 500).is_empty(), "not asked again at once");
+}

@@ -27,6 +27,9 @@ mod introspect;
 #[path = "gate_revocation_tests.rs"]
 mod revocation;
 
+#[path = "gate_discovery_tests.rs"]
+mod discovery;
+
 /// When a test request arrived: just now (the hold may still run), or a whole
 /// `startup_hold_ms` before the decision (the hold has ended).
 #[derive(Clone, Copy, Debug)]

@@ -17,6 +17,7 @@ mod error;
 mod extract;
 mod fetched;
 mod gate;
+mod gate_docs;
 mod headers;
 pub mod hex;
 mod host;

@@ -262,4 +262,12 @@ pub fn demo_config_text() -> String {
         .replace("${THIRD_ISSUER}", "https://127.0.0.1:9404")
         .replace("${THIRD_AUTHORITY}", "127.0.0.1:9404")
         .replace("${KEYFEED_PORT}", "9405")
+        .replace("\"${GATE_CLIENT_JWK}\"", &gate_client_jwk())
+}
+
+/// A P-256 private JWK in place of the key tests/client_key.py makes at `make up`.
+fn gate_client_jwk() -> String {
+    let mut jwk = ec_jwk(&ec_key("gate"));
+    jwk["d"] = serde_json::json!(crate::b64::encode(&[7u8; 32]));
+    jwk.to_string()
 }

@@ -9,10 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 
 import { fetchIdpToken, loadEndpoints, REPO_ROOT } from './lib/endpoints.mjs';
+import { thirdToken } from './lib/https.mjs';
 
 const ep = loadEndpoints();
 const hosts = Object.entries(ep.hosts);
@@ -42,24 +42,6 @@ async function revoke(token) {
   const r = await form(ep.opaque_revocation_url, basic(ep.opaque_client_id, ep.opaque_client_secret),
     { token, token_type_hint: 'access_token' });
   assert.equal(r.status, 200, r.text);
-}
-
-/** A client_credentials token from the HTTPS issuer, trusting only the test CA. */
-function thirdToken() {
-  const ca = readFileSync(path.join(REPO_ROOT, ep.ca_cert));
-  const body = new URLSearchParams({ grant_type: 'client_credentials', resource: ep.audience, scope: 'read write' }).toString();
-  return new Promise((resolve, reject) => {
-    const req = https.request(ep.third_token_url, {
-      method: 'POST', ca, timeout: 10_000,
-      headers: { authorization: basic(ep.client_id, ep.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text).access_token) : reject(new Error(text))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /** Introspection calls the IdP has answered so far (its request log). */
@@ -138,15 +120,30 @@ for (const [host, base] of hosts) {
     assert.equal(introspectionCalls(), before);
   });
 
+  test(`${host}: private_key_jwt: the gate authenticates to the IdP with a signed assertion`, async () => {
+    // /api/pkjwt/ is provider opaque_pkjwt: client jwtgate-introspector-jwt, whose only
+    // credential at the IdP is the public half of the gate's key (tests/client_key.py).
+    // Its introspection endpoint comes from the IdP's discovery document.
+    const token = await opaqueToken();
+    const before = introspectionCalls();
+    const r = await get(base, '/api/pkjwt/x', token);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.headers['x-jwt-iss'], ep.opaque_issuer);
+    assert.equal(introspectionCalls() - before, 1);
+  });
+
   test(`${host}: /api/issuers/ takes three live issuers, each by its own provider`, async () => {
     const jwt = (await fetchIdpToken(ep)).access_token;
-    const third = await thirdToken(); // over HTTPS: the gate fetched its JWKS over TLS too
+    const third = await thirdToken(ep); // over HTTPS: the gate fetched its JWKS over TLS too
     const cases = [[jwt, ep.idp_issuer], [await opaqueToken(), ep.opaque_issuer], [third, ep.third_issuer]];
     for (const [token, iss] of cases) {
       const r = await get(base, '/api/issuers/x', token);
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.headers['x-jwt-iss'], iss);
     }
+    // Provider third has `discovery: true`: its JWKS location came from the metadata document.
+    const thirdLog = readFileSync(path.join(REPO_ROOT, 'run/logs/idp-third.log'), 'utf8');
+    assert.match(thirdLog, /^idp GET \/\.well-known\/openid-configuration 200$/m);
     // The third issuer's token is not accepted where its provider is not listed.
     assert.equal((await get(base, '/api/node/x', third)).status, 401);
   });

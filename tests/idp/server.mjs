@@ -71,6 +71,9 @@ const { values: args } = parseArgs({
     'tls-key': { type: 'string' },
     // The test CA (run/pki/ca.pem): enables RFC 8705 certificate-bound tokens.
     ca: { type: 'string' },
+    // --profile opaque: the public JWKS of the gate's own key (tests/client_key.py), for
+    // client `jwtgate-introspector-jwt`, which authenticates with private_key_jwt.
+    'client-jwks': { type: 'string' },
   },
   strict: true,
 });
@@ -176,12 +179,27 @@ const resourceServer = {
 // extension stays out of the way.
 const revocation = revocationFeed({ issuer: ISSUER, jwks, clients: CLIENTS, tokenTtlS: ACCESS_TOKEN_TTL });
 
+// RFC 7523: the gate signs an ES256 assertion with its own key; this IdP knows the
+// public half only. oidc-provider checks aud (endpoint, issuer or token endpoint),
+// exp and a unique jti (replay detection).
+const jwtClients = OPAQUE && args['client-jwks'] ? [{
+  client_id: 'jwtgate-introspector-jwt',
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  response_types: [],
+  token_endpoint_auth_method: 'private_key_jwt',
+  token_endpoint_auth_signing_alg: 'ES256',
+  jwks: JSON.parse(readFileSync(args['client-jwks'], 'utf8')),
+  scope: 'read write',
+}] : [];
+
 const configuration = {
   discovery: { revocation_endpoint: `${ISSUER}/token/revocation`, jwtgate_revocation_feed: `${ISSUER}/revocations` },
   clients: [
     ...Object.entries(CLIENTS).map(([clientId, secret]) => serviceClient(clientId, secret)),
     ...Object.entries(DPOP_CLIENTS).map(([clientId, secret]) => serviceClient(clientId, secret, { dpop_bound_access_tokens: true })),
     ...(CA ? [serviceClient(MTLS_CLIENT_ID, 'mtls-secret', { tls_client_certificate_bound_access_tokens: true })] : []),
+    ...jwtClients,
   ],
   extraTokenClaims: async (_ctx, token) => ({ ...(POLICY_CLAIMS[token.clientId] ?? {}) }),
   jwks,

@@ -10,7 +10,7 @@ use super::*;
 use crate::apikey::{KeyTable, Rendering};
 
 /// Fields of a JWT provider, named as the config spells them, and whether `p` sets each.
-fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 16] {
+fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 17] {
     [
         ("issuer", p.issuer.is_some()),
         ("audiences", p.audiences.is_some()),
@@ -28,6 +28,7 @@ fn jwt_fields(p: &RawProvider) -> [(&'static str, bool); 16] {
         ("introspection", p.introspection.is_some()),
         ("issuer_pattern", p.issuer_pattern.is_some()),
         ("tenants", p.tenants.is_some()),
+        ("discovery", p.discovery.is_some()),
     ]
 }
 
@@ -86,6 +87,7 @@ pub(super) fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         sender_constraint: Default::default(),
         validation: Validation::Jwt,
         introspection: None,
+        discovery: None,
         kind: ProviderKind::ApiKeys(Box::new(ApiKeysConfig { keys, rendering })),
     })
 }

@@ -63,6 +63,9 @@ impl std::fmt::Debug for AssertionKey {
 /// A validated `introspection` block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntrospectionConfig {
+    /// The endpoint comes from the provider's discovery document; no call is made until
+    /// one has been loaded.
+    pub from_discovery: bool,
     pub cluster: Option<String>,
     pub uri: Option<String>,
     pub path: String,
@@ -92,8 +95,15 @@ pub(super) fn validation(field: &str, v: Option<&str>) -> R<Validation> {
     Validation::parse(field, v)
 }
 
-pub(super) fn introspection(field: &str, r: RawIntrospection) -> R<IntrospectionConfig> {
+/// `discovered`: the provider has `discovery`, so the endpoint may be left out and taken
+/// from the metadata document's `introspection_endpoint`.
+pub(super) fn introspection(field: &str, mut r: RawIntrospection, discovered: bool) -> R<IntrospectionConfig> {
     let f = |name: &str| format!("{field}.{name}");
+    let from_discovery = discovered && r.cluster.is_none() && r.uri.is_none() && r.path.is_none();
+    if from_discovery {
+        // A placeholder until the document names the endpoint (no call goes out before).
+        r.uri = Some("https://discovery.invalid/".into());
+    }
     let (uri_authority, uri_path) = match &r.uri {
         Some(u) => split_uri(u)
             .ok_or_else(|| ConfigError { field: f("uri"), problem: "must be an absolute http(s) URL".into() })?,
@@ -139,6 +149,7 @@ pub(super) fn introspection(field: &str, r: RawIntrospection) -> R<Introspection
         return err(f("cache_size"), format!("must be between 1 and {}", defaults::MAX_TOKEN_CACHE_SIZE));
     }
     let mut cfg = IntrospectionConfig {
+        from_discovery,
         cluster: r.cluster,
         uri: r.uri,
         path,

@@ -105,3 +105,31 @@ fn an_introspect_rule_needs_introspecting_providers() {
     let public = json!({"providers": {"x": intro_provider()}, "rules": [{"match": {"prefix": "/"}, "public": true, "introspect": true}]});
     assert_eq!(error_of(public).0, "rules[0].introspect");
 }
+
+#[test]
+fn discovery_takes_true_or_a_url_and_needs_a_remote_jwks_block_without_a_location() {
+    let with = |d: Value, jwks: Value| {
+        json!({
+            "providers": {"x": {"issuer": "https://idp.example/t1", "audiences": [AUD], "discovery": d, "jwks": jwks}},
+            "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "x"}}]
+        })
+    };
+    let c = GateConfig::from_json(&with(json!(true), json!({"cluster": "idp"})).to_string()).expect("valid");
+    let d = c.providers[0].discovery.as_ref().expect("discovery");
+    assert_eq!(d.remote.path, "/t1/.well-known/openid-configuration");
+    assert_eq!(
+        (d.remote.authority.as_str(), d.allowed_hosts.as_slice()),
+        ("idp.example", &["idp.example".to_owned()][..])
+    );
+    let url = with(json!("https://idp.example/.well-known/oauth-authorization-server/t1"), json!({"cluster": "idp"}));
+    let c = GateConfig::from_json(&url.to_string()).expect("RFC 8414 location");
+    assert_eq!(
+        c.providers[0].discovery.as_ref().map(|d| d.remote.path.as_str()),
+        Some("/.well-known/oauth-authorization-server/t1")
+    );
+    assert_eq!(error_of(with(json!(false), json!({"cluster": "idp"}))).0, "providers.x.discovery");
+    assert_eq!(error_of(with(json!(true), json!({"cluster": "idp", "path": "/jwks"}))).0, "providers.x.jwks");
+    let mut hosts = with(json!(true), json!({"cluster": "idp"}));
+    hosts["providers"]["x"]["endpoint_hosts"] = json!([]);
+    assert_eq!(error_of(hosts).0, "providers.x.endpoint_hosts");
+}

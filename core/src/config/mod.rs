@@ -6,6 +6,7 @@
 
 mod api_keys;
 pub mod defaults;
+pub mod discovery;
 mod introspection;
 mod raw;
 mod revocation;
@@ -183,6 +184,18 @@ pub struct ProviderConfig {
     pub kind: ProviderKind,
     pub validation: Validation,
     pub introspection: Option<IntrospectionConfig>,
+    /// Where the JWKS location is discovered (OIDC discovery / RFC 8414).
+    pub discovery: Option<Discovery>,
+}
+
+/// A provider's discovery document and the mix-up defence for what it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discovery {
+    /// How to fetch the document: the JWKS block's cluster and timings, with the
+    /// document's path, authority and URL.
+    pub remote: RemoteJwks,
+    /// Hosts (without port) the discovered `jwks_uri` may be on.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl ProviderConfig {

@@ -124,6 +124,13 @@ pub struct RawProvider {
     pub issuer_pattern: Option<String>,
     #[serde(default)]
     pub tenants: Option<Vec<String>>,
+    /// OIDC discovery: `true` (`<issuer>/.well-known/openid-configuration`) or the
+    /// document's URL; the JWKS location (`jwks_uri`) then comes from it.
+    #[serde(default)]
+    pub discovery: Option<serde_json::Value>,
+    /// Hosts discovered endpoints may be on (default: the issuer's host).
+    #[serde(default)]
+    pub endpoint_hosts: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Debug, Clone)]

@@ -146,16 +146,39 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
     let hmac = algorithms.iter().any(|a| a.is_symmetric());
     let validation = super::introspection::validation(&f("validation"), p.validation.as_deref())?;
     let introspection = match p.introspection {
-        Some(raw) => Some(super::introspection::introspection(&f("introspection"), raw)?),
+        Some(raw) => Some(super::introspection::introspection(&f("introspection"), raw, p.discovery.is_some())?),
         None if validation != Validation::Jwt => {
             return err(f("introspection"), "is required when `validation` is \"introspection\" or \"hybrid\"")
         }
         None => None,
     };
     // An introspection-only provider checks nothing locally: an empty key set stands in.
-    let jwks = match (validation.verifies_locally(), p.jwks) {
+    let discovered = p.discovery.is_some();
+    let mut raw_jwks = p.jwks;
+    if discovered {
+        // The JWKS location is discovered; until then a placeholder path stands in.
+        let j = raw_jwks.get_or_insert_with(RawJwks::default);
+        if j.path.is_some() || j.uri.is_some() || j.inline.is_some() {
+            return err(
+                f("jwks"),
+                "with `discovery`, give only `cluster`, `authority` and timings (the JWKS location is discovered)",
+            );
+        }
+        j.path = Some("/".into());
+        j.uri = Some(format!("{}/", issuer.trim_end_matches('/')));
+    }
+    let jwks = match (validation.verifies_locally(), raw_jwks) {
         (false, None) => JwksSource::Inline(KeySetDoc::default()),
         (_, raw) => jwks(&f("jwks"), required(&f("jwks"), raw)?, &algorithms)?,
+    };
+    let discovery = match (p.discovery, &jwks) {
+        (None, _) => None,
+        (Some(d), JwksSource::Remote(r)) => {
+            Some(super::discovery::discovery(&f("discovery"), d, &issuer, r, p.endpoint_hosts)?)
+        }
+        (Some(_), JwksSource::Inline(_)) => {
+            return err(f("discovery"), "needs a remote `jwks` block (for its cluster and timings)")
+        }
     };
     if hmac && !matches!(jwks, JwksSource::Inline(_)) {
         return err(f("algorithms"), "HMAC algorithms need an inline secret (`jwks.inline` with an `oct` key)");
@@ -207,6 +230,7 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
             .unwrap_or_default(),
         validation,
         introspection,
+        discovery,
     })
 }
 

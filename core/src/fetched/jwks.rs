@@ -92,6 +92,21 @@ impl KeySet {
         }
     }
 
+    /// The fetch location of a remote set (`None` for inline sets).
+    pub fn remote_location(&self) -> Option<&RemoteJwks> {
+        match self {
+            KeySet::Inline(_) => None,
+            KeySet::Remote(f) => Some(f.remote()),
+        }
+    }
+
+    /// See [`Fetched::set_remote`]; inline sets have no location.
+    pub fn set_remote(&mut self, remote: RemoteJwks) {
+        if let KeySet::Remote(f) = self {
+            f.set_remote(remote);
+        }
+    }
+
     /// Bumped whenever the keys change, so cached verifications can tell.
     pub fn generation(&self) -> u64 {
         match self {

@@ -122,6 +122,16 @@ impl<D: Document> Fetched<D> {
         &self.remote
     }
 
+    /// Points the machine at another location (a discovery document named a new
+    /// `jwks_uri`): fetch from there now. The held document stays usable within its
+    /// stale bound until the new one arrives.
+    pub fn set_remote(&mut self, remote: RemoteJwks) {
+        if remote != self.remote {
+            self.remote = remote;
+            self.next_fetch_ms = 0;
+        }
+    }
+
     pub fn phase(&self) -> &Phase<D> {
         &self.phase
     }

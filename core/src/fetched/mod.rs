@@ -11,10 +11,12 @@
 //! Hosts carry out every fetch the same way whatever `D` is.
 
 mod api_keys;
+mod discovery;
 mod jwks;
 mod machine;
 
 pub use api_keys::{KeyFeedEvent, KeyFeedLoaded, KeyLookup, KeyStore};
+pub use discovery::{DiscoveryCheck, DiscoveryDoc, DiscoveryLoaded};
 pub use jwks::{KeySet, KeySetEvent, KeysLoaded, Lookup};
 pub use machine::{Fetched, Phase, Status, Unavailable};
 
@@ -35,6 +37,8 @@ pub enum DocKind {
     Revocation,
     /// An `api_keys` provider's key feed.
     ApiKeys,
+    /// The provider's discovery document (OIDC Discovery / RFC 8414).
+    Discovery,
     /// One introspection call (RFC 7662), by its slot in the provider's introspector.
     /// Each is a one-off POST: per VM, never shared (see [`DocKind::shared`]).
     Introspection(u64),
@@ -50,6 +54,7 @@ impl DocKind {
             DocKind::Jwks => "jwks",
             DocKind::Revocation => "revocation",
             DocKind::ApiKeys => "api_keys",
+            DocKind::Discovery => "discovery",
             DocKind::Introspection(_) => "introspection",
             DocKind::StatusList(_) => "status_list",
         }
@@ -329,6 +334,7 @@ pub enum DocEvent {
     Keys(KeySetEvent),
     Revocation(crate::revocation::RevocationEvent),
     ApiKeys(KeyFeedEvent),
+    Discovery(FetchEvent<DiscoveryLoaded>),
     Introspection(IntrospectionEvent),
     StatusList(crate::revocation::StatusListEvent),
 }
@@ -339,6 +345,7 @@ impl DocEvent {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::ApiKeys(e) => matches!(e, FetchEvent::Failed { .. }),
+            DocEvent::Discovery(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::Introspection(e) => e.failed(),
             DocEvent::StatusList(e) => matches!(e, FetchEvent::Failed { .. }),
         }
@@ -349,6 +356,7 @@ impl DocEvent {
             DocEvent::Keys(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::Revocation(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::ApiKeys(e) => matches!(e, FetchEvent::Unchanged),
+            DocEvent::Discovery(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::Introspection(e) => matches!(e, IntrospectionEvent::Dropped),
             DocEvent::StatusList(e) => matches!(e, FetchEvent::Unchanged),
         }
@@ -361,6 +369,7 @@ impl fmt::Display for DocEvent {
             DocEvent::Keys(e) => fmt::Display::fmt(e, f),
             DocEvent::Revocation(e) => fmt::Display::fmt(e, f),
             DocEvent::ApiKeys(e) => fmt::Display::fmt(e, f),
+            DocEvent::Discovery(e) => fmt::Display::fmt(e, f),
             DocEvent::Introspection(e) => fmt::Display::fmt(e, f),
             DocEvent::StatusList(e) => fmt::Display::fmt(e, f),
         }

@@ -4,6 +4,7 @@ use p256::ecdsa::signature::Verifier;
 
 fn cfg(auth: ClientAuth) -> IntrospectionConfig {
     IntrospectionConfig {
+        from_discovery: false,
         cluster: Some("idp".into()),
         uri: None,
         path: "/token/introspection".into(),

@@ -169,6 +169,29 @@ impl Introspector {
         &self.config
     }
 
+    /// Points the calls at the endpoint a discovery document named (`cluster` is the
+    /// provider's discovery cluster, for Envoy).
+    pub fn set_endpoint(&mut self, cluster: Option<String>, uri: &str, authority: &str, path: &str) {
+        let c = &mut self.config;
+        if c.from_discovery {
+            c.cluster = cluster;
+            c.uri = Some(uri.to_owned());
+            c.authority = authority.to_owned();
+            c.path = path.to_owned();
+            c.from_discovery = false;
+            if let crate::config::ClientAuth::PrivateKeyJwt { audience, .. } = &mut c.auth {
+                if audience == "https://discovery.invalid/" {
+                    *audience = uri.to_owned();
+                }
+            }
+        }
+    }
+
+    /// Whether calls can be made (the endpoint is known).
+    fn located(&self) -> bool {
+        !self.config.from_discovery
+    }
+
     /// What is known about `token` at `now_ms`; starts a call when nothing usable is.
     pub fn lookup(&mut self, digest: &TokenDigest, token: &str, now_ms: u64) -> Lookup<'_> {
         let grace = self.config.timeout_ms + 1000;
@@ -246,6 +269,9 @@ impl Introspector {
     /// randomness per call (client assertions).
     pub fn poll(&mut self, provider: usize, now_ms: u64, jti: &mut dyn FnMut() -> [u8; 16]) -> Vec<FetchRequest> {
         let mut out = Vec::new();
+        if !self.located() {
+            return out; // the discovery document has not named the endpoint yet
+        }
         for slot in std::mem::take(&mut self.unsent) {
             let Some(digest) = self.slots.get(&slot) else { continue };
             let Some(Entry::Pending(p)) = self.entries.get_mut(digest) else { continue };
@@ -277,7 +303,10 @@ impl Introspector {
             Ok(answer::Answer::Active(claims)) => match accept(claims) {
                 Ok(verified) => {
                     let exp_ms = verified.exp_s.saturating_mul(1000);
-                    let until_ms = (now_ms + cfg.max_ttl_s * 1000).min(exp_ms);
+                    // At least a second: an answer whose `exp` has just passed (within the
+                    // clock skew the checker allows on every hit) must still decide the
+                    // requests waiting for it instead of asking again at once.
+                    let until_ms = (now_ms + cfg.max_ttl_s * 1000).min(exp_ms).max(now_ms + 1000);
                     let stale_until_ms = (until_ms + cfg.stale_if_error_s * 1000).min(exp_ms);
                     self.stats.active += 1;
                     let ttl_s = until_ms.saturating_sub(now_ms) / 1000;

@@ -13,6 +13,7 @@ fn slot(f: &FetchRequest) -> u64 {
 
 fn config() -> IntrospectionConfig {
     IntrospectionConfig {
+        from_discovery: false,
         cluster: None,
         uri: Some("https://idp.example/introspect".into()),
         path: "/introspect".into(),
