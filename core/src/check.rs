@@ -12,6 +12,7 @@ use crate::headers::claim_headers;
 use crate::job::{verdict_for, Ask, KeyRef, Verdict, Verifier};
 use crate::jwk::Key;
 use crate::token::{self, Unverified};
+use crate::trace::{Check, Trace};
 use sha2::{Digest, Sha256};
 use std::ops::ControlFlow;
 
@@ -60,6 +61,12 @@ impl Checker<'_> {
     /// A cache hit, re-checked for this request; `None` means "verify from scratch".
     fn cached(&self, state: &mut GateState, digest: &TokenDigest, found: &Found<'_>, ps: &[usize]) -> Option<Checked> {
         let v = state.cache.get(digest)?;
+        let name = &self.config.providers[v.provider].name;
+        Trace::record(&mut state.trace, || crate::trace::Step::Check {
+            provider: Some(name.clone()),
+            check: Check::Cache,
+            outcome: Ok(()),
+        });
         // The hit counts only for the provider that selection (first of the rule's
         // providers with the token's issuer) would pick here: a laxer provider of the
         // same issuer on another route must not vouch for it on this one.
@@ -101,35 +108,50 @@ impl Checker<'_> {
         let config = self.config;
         let now_ms = self.now_ms;
         let max = ps.iter().map(|p| config.providers[*p].max_token_bytes).max().unwrap_or(0);
-        let u = match token::parse(found.token, max) {
+        let t = &mut state.trace;
+        let u = match Trace::check(t, None, Check::Parse, token::parse(found.token, max)) {
             Ok(u) => u,
             Err(e) => return Checked::Err(e),
         };
         // Issuer/key binding: only the provider that owns the claimed issuer is tried.
         let iss = claims::issuer(&u.claims);
-        let Some(&p) = ps.iter().find(|p| Some(config.providers[**p].issuer.as_str()) == iss) else {
+        let chosen = ps.iter().find(|p| Some(config.providers[**p].issuer.as_str()) == iss).copied();
+        let Ok(p) = Trace::check(t, None, Check::Issuer, chosen.ok_or(AuthError::WrongIssuer)) else {
             return Checked::Err(AuthError::WrongIssuer);
         };
         let prov = &config.providers[p];
-        if let Err(e) = cheap_checks(&u, found, prov) {
-            return Checked::Err(e);
+        let name = Some(prov.name.as_str());
+        for (check, outcome) in CHEAP_CHECKS.iter().filter_map(|c| Some((*c, cheap_check(*c, &u, found, prov)?))) {
+            if let Err(e) = Trace::check(t, name, check, outcome) {
+                return Checked::Err(e);
+            }
         }
         let keys = &mut state.keys[p];
         let verified = match self.signature_check(keys, p, &u, digest, verdicts) {
             ControlFlow::Continue(outcome) => outcome,
             ControlFlow::Break(wait) => return wait,
         };
-        if let Err(e) = verified.and_then(|()| claims::validate(&u.claims, prov, now_ms / 1000)) {
+        let t = &mut state.trace;
+        let key_found = !matches!(verified, Err(AuthError::UnknownKey | AuthError::KeysUnavailable));
+        let key = if key_found { Ok(()) } else { verified.clone() };
+        if Trace::check(t, name, Check::Key, key).is_ok() {
+            Trace::check(t, name, Check::Signature, verified.clone()).ok();
+        }
+        let claimed = verified
+            .and_then(|()| Trace::check(t, name, Check::Claims, claims::validate(&u.claims, prov, now_ms / 1000)));
+        if let Err(e) = claimed {
             return Checked::Err(e);
         }
-        let headers = match claim_headers(&u.claims, &prov.claim_headers) {
+        let headers = match Trace::check(t, name, Check::ClaimHeaders, claim_headers(&u.claims, &prov.claim_headers)) {
             Ok(h) => h,
             Err(e) => return Checked::Err(e),
         };
-        let policy_claims = match crate::policy::keep(&u.claims, &config.policy_claims) {
+        let kept = crate::policy::keep(&u.claims, &config.policy_claims);
+        let policy_claims = match Trace::check(t, name, Check::PolicyClaims, kept) {
             Ok(c) => c,
             Err(e) => return Checked::Err(e),
         };
+        let keys = &state.keys[p];
         Checked::Ok(Verified {
             provider: p,
             alg: u.header.alg,
@@ -214,21 +236,26 @@ impl Checker<'_> {
     }
 }
 
-/// Size, source, algorithm allow-list and type: everything decidable before any key.
-fn cheap_checks(u: &Unverified<'_>, found: &Found<'_>, prov: &crate::config::ProviderConfig) -> Result<(), AuthError> {
-    if !prov.sources.contains(&found.source) {
-        return Err(AuthError::WrongSource);
-    }
-    if found.token.len() > prov.max_token_bytes {
-        return Err(AuthError::TokenTooLarge);
-    }
-    if !prov.algorithms.contains(&u.header.alg) {
-        return Err(AuthError::AlgorithmNotAllowed);
-    }
-    if let Some(tt) = &prov.token_type {
-        if !token::typ_matches(u.header.typ.as_deref(), tt) {
-            return Err(AuthError::WrongTokenType);
+/// The checks decidable before any key, in the order they run.
+const CHEAP_CHECKS: [Check; 4] = [Check::Source, Check::Size, Check::Algorithm, Check::TokenType];
+
+/// One of [`CHEAP_CHECKS`]: source, size, algorithm allow-list, type. `None` when the
+/// provider does not configure it (`token_type`).
+fn cheap_check(
+    check: Check,
+    u: &Unverified<'_>,
+    found: &Found<'_>,
+    prov: &crate::config::ProviderConfig,
+) -> Option<Result<(), AuthError>> {
+    let require = |ok: bool, e: AuthError| if ok { Ok(()) } else { Err(e) };
+    Some(match check {
+        Check::Source => require(prov.sources.contains(&found.source), AuthError::WrongSource),
+        Check::Size => require(found.token.len() <= prov.max_token_bytes, AuthError::TokenTooLarge),
+        Check::Algorithm => require(prov.algorithms.contains(&u.header.alg), AuthError::AlgorithmNotAllowed),
+        Check::TokenType => {
+            let tt = prov.token_type.as_ref()?;
+            require(token::typ_matches(u.header.typ.as_deref(), tt), AuthError::WrongTokenType)
         }
-    }
-    Ok(())
+        _ => return None,
+    })
 }

@@ -10,6 +10,7 @@ use crate::decision::Decision;
 use crate::fetched::{DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, KeySet};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
+use crate::trace::Trace;
 use sha2::{Digest, Sha256};
 
 pub struct Gate {
@@ -23,6 +24,8 @@ pub struct Gate {
 pub(crate) struct GateState {
     pub keys: Vec<KeySet>,
     pub cache: TokenCache,
+    /// `Some` only while [`Gate::explain`] runs: the hot path records nothing.
+    pub trace: Option<Box<Trace>>,
 }
 
 impl Gate {
@@ -42,7 +45,7 @@ impl Gate {
             .collect();
         let cache = TokenCache::new(config.token_cache_size);
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
-        Gate { config, verifier, state: GateState { keys, cache } }
+        Gate { config, verifier, state: GateState { keys, cache, trace: None } }
     }
 
     /// A gate with the software verifier.
@@ -73,6 +76,26 @@ impl Gate {
         let rest = job.answer(valid);
         let pass = Pass::new(&self.config, &self.verifier, &mut self.state, now_ms, rest.arrived_ms);
         pass.decide(&rest.request.view(), rest.verdicts)
+    }
+
+    /// [`Gate::decide`], also returning what the pass did (rule, token place, checks).
+    /// For tools; the cache is bypassed so every check runs and is reported.
+    pub fn explain(&mut self, req: &RequestView<'_>, now_ms: u64, arrived_ms: u64) -> (Decision, Trace) {
+        self.explained(|g| g.decide(req, now_ms, arrived_ms))
+    }
+
+    /// [`Gate::resume`], also returning what this pass did.
+    pub fn explain_resume(&mut self, job: VerifyJob, valid: bool, now_ms: u64) -> (Decision, Trace) {
+        self.explained(|g| g.resume(job, valid, now_ms))
+    }
+
+    fn explained(&mut self, run: impl FnOnce(&mut Gate) -> Decision) -> (Decision, Trace) {
+        self.state.trace = Some(Box::default());
+        let cache = std::mem::replace(&mut self.state.cache, TokenCache::new(0));
+        let decision = run(self);
+        self.state.cache = cache;
+        let trace = self.state.trace.take().map(|t| *t).unwrap_or_default();
+        (decision, trace)
     }
 
     pub fn key_count(&self, provider: usize) -> usize {
@@ -126,6 +149,12 @@ impl Gate {
         match doc.kind {
             DocKind::Jwks => vec![(format!("jwks_keys.{}", provider.name), self.key_count(doc.provider) as u64)],
         }
+    }
+
+    /// No trace is being recorded (tests only: the hot path must record nothing).
+    #[cfg(test)]
+    pub(crate) fn tracing(&self) -> bool {
+        self.state.trace.is_some()
     }
 
     /// Entries in the verified-token cache (tests only: no host needs it).

@@ -31,6 +31,7 @@ mod strip;
 #[cfg(test)]
 mod test_support;
 mod token;
+mod trace;
 mod verify;
 
 pub use alg::Alg;
@@ -51,4 +52,5 @@ pub use policy::{Mode, Outcome, Unmet, Verdict};
 pub use request::RequestView;
 pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
+pub use trace::{Check, Step, Trace};
 pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};
