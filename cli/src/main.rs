@@ -7,6 +7,7 @@ mod check;
 mod check_text;
 mod cli;
 mod fail;
+mod lint;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Lint(args) => lint::run(&args),
         _ => Err(fail::Fail::Usage("not yet".into())),
     };
     match result {

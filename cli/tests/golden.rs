@@ -130,6 +130,9 @@ const CASES: &[(&str, &[&str])] = &[
         &["check", "-c", CHECK_CONFIG, "-t", "@tests/fixtures/check/token-acme.jwt", "-p", "/api/x", "--now", NOW],
     ),
     ("check-bad-config", &["check", "-c", "tests/fixtures/lint/broken.json", "-p", "/", "--now", NOW]),
+    ("lint-risky", &["lint", "tests/fixtures/lint/risky.json"]),
+    ("lint-broken", &["lint", "tests/fixtures/lint/broken.json"]),
+    ("lint-risky-json-strict", &["lint", "--strict", "--json", "tests/fixtures/lint/risky.json"]),
 ];
 
 const CHECK_CONFIG: &str = "tests/fixtures/check/config.json";
