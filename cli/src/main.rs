@@ -7,10 +7,11 @@ mod check;
 mod check_text;
 mod cli;
 mod fail;
+mod jwks;
 mod lint;
 
 use clap::Parser;
-use cli::{Cli, Command};
+use cli::{Cli, Command, JwksCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,7 +19,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Lint(args) => lint::run(&args),
-        _ => Err(fail::Fail::Usage("not yet".into())),
+        Command::Jwks { command: JwksCommand::Inspect(args) } => jwks::inspect(&args),
+        Command::Jwks { command: JwksCommand::Diff(args) } => jwks::diff(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -133,6 +133,18 @@ const CASES: &[(&str, &[&str])] = &[
     ("lint-risky", &["lint", "tests/fixtures/lint/risky.json"]),
     ("lint-broken", &["lint", "tests/fixtures/lint/broken.json"]),
     ("lint-risky-json-strict", &["lint", "--strict", "--json", "tests/fixtures/lint/risky.json"]),
+    ("jwks-inspect-mixed", &["jwks", "inspect", "tests/fixtures/jwks/mixed.json"]),
+    (
+        "jwks-inspect-es256-only-json",
+        &["jwks", "inspect", "--algorithms", "ES256", "--json", "tests/fixtures/check/jwks.json"],
+    ),
+    ("jwks-inspect-duplicate-kid", &["jwks", "inspect", "tests/fixtures/jwks/duplicate-kid.json"]),
+    ("jwks-diff-rotation-add", &["jwks", "diff", JWKS, "tests/fixtures/jwks/rotation-step1.json"]),
+    (
+        "jwks-diff-rotation-drop",
+        &["jwks", "diff", "tests/fixtures/jwks/rotation-step1.json", "tests/fixtures/check/jwks-rotated.json"],
+    ),
+    ("jwks-diff-replaced", &["jwks", "diff", JWKS, "tests/fixtures/jwks/k1-replaced.json"]),
 ];
 
 const CHECK_CONFIG: &str = "tests/fixtures/check/config.json";
