@@ -24,6 +24,29 @@ pub enum Command {
         #[command(subcommand)]
         command: JwksCommand,
     },
+    /// Translate an Istio or Envoy jwt_authn config into a jwtgate config (stdout);
+    /// notes on what was implicit or could not be translated go to stderr.
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// `istio`: RequestAuthentication and AuthorizationPolicy YAML (several documents
+    /// and files); `envoy`: a jwt_authn filter config (the http_filters entry or the
+    /// JwtAuthentication message, YAML or JSON).
+    #[arg(value_enum)]
+    pub kind: ImportKind,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print the config even when parts could not be translated (exit 0).
+    #[arg(long)]
+    pub allow_partial: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportKind {
+    Istio,
+    Envoy,
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,7 @@ mod check;
 mod check_text;
 mod cli;
 mod fail;
+mod import;
 mod jwks;
 mod lint;
 
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Jwks { command: JwksCommand::Inspect(args) } => jwks::inspect(&args),
         Command::Jwks { command: JwksCommand::Diff(args) } => jwks::diff(&args),
+        Command::Import(args) => import::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -145,6 +145,18 @@ const CASES: &[(&str, &[&str])] = &[
         &["jwks", "diff", "tests/fixtures/jwks/rotation-step1.json", "tests/fixtures/check/jwks-rotated.json"],
     ),
     ("jwks-diff-replaced", &["jwks", "diff", JWKS, "tests/fixtures/jwks/k1-replaced.json"]),
+    ("import-istio-require-jwt", &["import", "istio", "tests/fixtures/import/istio/require-jwt.yaml"]),
+    ("import-istio-authn-only", &["import", "istio", "tests/fixtures/import/istio/authn-only.yaml"]),
+    ("import-istio-groups-and-paths", &["import", "istio", "tests/fixtures/import/istio/groups-and-paths.yaml"]),
+    ("import-istio-deny-without-token", &["import", "istio", "tests/fixtures/import/istio/deny-without-token.yaml"]),
+    ("import-istio-mesh-only", &["import", "istio", "tests/fixtures/import/istio/mesh-only.yaml"]),
+    ("import-envoy-basic", &["import", "envoy", "tests/fixtures/import/envoy/basic.yaml"]),
+    ("import-envoy-two-providers", &["import", "envoy", "tests/fixtures/import/envoy/two-providers.json"]),
+    ("import-envoy-metadata-driven", &["import", "envoy", "tests/fixtures/import/envoy/metadata-driven.yaml"]),
+    (
+        "import-envoy-metadata-driven-partial",
+        &["import", "envoy", "--allow-partial", "tests/fixtures/import/envoy/metadata-driven.yaml"],
+    ),
 ];
 
 const CHECK_CONFIG: &str = "tests/fixtures/check/config.json";
