@@ -82,7 +82,7 @@ up: setup build
 down:
 	python3 tests/up.py down
 
-demo: up
+demo: up cli
 	node tests/demo.mjs
 	@echo "The stack keeps running for you to try; 'make down' stops it."
 

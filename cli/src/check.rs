@@ -15,7 +15,9 @@ pub struct Explained {
 }
 
 pub fn run(args: &CheckArgs) -> Result<Exit, Fail> {
-    let config = GateConfig::from_json(&read(&args.config)?)?;
+    let text = read(&args.config)?;
+    let config = GateConfig::from_json(&text)?;
+    let raw: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let now_s = match args.now {
         Some(s) => s,
         None => std::time::SystemTime::now()
@@ -28,7 +30,13 @@ pub fn run(args: &CheckArgs) -> Result<Exit, Fail> {
     let headers = request_headers(args)?;
     let view = RequestView { method: &args.method, path: &args.path, headers: &headers };
     let explained = decide(&mut gate, &view, now_s * 1000)?;
-    let out = render(&gate, &explained);
+    let mut out = render(&gate, &explained);
+    // What the matched rule asks beyond a valid token, as the config says it.
+    if let Some(i) = out["rule"]["index"].as_u64().and_then(|i| usize::try_from(i).ok()) {
+        let rule = &raw["rules"][i];
+        out["rule"]["scopes"] = rule["scopes"].clone();
+        out["rule"]["require"] = rule["require"].clone();
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {

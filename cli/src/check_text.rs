@@ -20,6 +20,12 @@ pub fn text(out: &Value) -> String {
     match rule["index"].as_u64() {
         Some(i) => {
             let _ = writeln!(s, "rule:   #{i} {}", str_of(&rule["name"]));
+            if !rule["scopes"].is_null() {
+                let _ = writeln!(s, "        scopes {}", rule["scopes"]);
+            }
+            if !rule["require"].is_null() {
+                let _ = writeln!(s, "        require {}", rule["require"]);
+            }
         }
         None => {
             let _ = writeln!(s, "rule:   none matches (deny by default)");
