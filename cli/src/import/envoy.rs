@@ -33,6 +33,7 @@ const PROVIDER_FIELDS: &[&str] = &[
 pub fn translate(docs: &[(String, Value)]) -> Import {
     let mut out = Import::default();
     for (at, doc) in docs {
+        let doc = &snake_case(doc, false);
         let filter = if doc["typed_config"].is_object() { &doc["typed_config"] } else { doc };
         let at = if filter == doc { at.clone() } else { format!("{at}.typed_config") };
         out.unknown_fields(filter, &at, &["@type", "providers", "rules", "strip_failure_response"]);
@@ -306,4 +307,37 @@ fn requirement(out: &mut Import, at: &str, req: Option<&Value>) -> Requires {
     }
     out.dropped(at, "provider_and_audiences and requirement_name do not translate (define a provider per audience set): the rule now refuses every request");
     Requires::DenyAll
+}
+
+/// Proto3 JSON lets a field be written in lowerCamelCase (`fromHeaders`) as well as its
+/// proto name (`from_headers`); Envoy reads both. Field names become proto names here;
+/// the names of map entries (`providers`, `requirement_map`) are kept as written.
+fn snake_case(v: &Value, keep_keys: bool) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, val)| {
+                    let key = if keep_keys || k.starts_with('@') { k.clone() } else { to_snake(k) };
+                    let is_map = key == "providers" || key == "requirement_map";
+                    let val = snake_case(val, is_map);
+                    (key, val)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|i| snake_case(i, false)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn to_snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

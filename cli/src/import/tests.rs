@@ -152,3 +152,27 @@ spec:
     assert_eq!(rules[0]["require"]["claim"], UNTRANSLATED_CLAIM);
     assert_eq!(rules[1]["name"], "istio_no_token_allowed");
 }
+
+#[test]
+fn envoy_camel_case_fields_read_as_their_proto_names() {
+    let text = "
+providers:
+  myIdp:
+    issuer: https://idp.example
+    audiences: [api]
+    clockSkewSeconds: 5
+    remoteJwks: {httpUri: {uri: 'https://idp.example/jwks', cluster: idp, timeout: 1s}, cacheDuration: 60s}
+    fromHeaders: [{name: X-Token, valuePrefix: 'Token '}]
+rules:
+- match: {pathSeparatedPrefix: /api}
+  requires: {providerName: myIdp}
+";
+    let i = envoy::translate(&yaml(text));
+    assert!(!i.has_dropped(), "{:?}", i.notes);
+    loads(&i);
+    let p = &i.config()["providers"]["myIdp"];
+    assert_eq!(p["clock_skew_s"], 5);
+    assert_eq!(p["jwks"]["refresh_interval_s"], 60);
+    assert_eq!(p["from"], json!([{ "header": "x-token", "prefix": "Token " }]));
+    assert_eq!(i.config()["rules"][1]["requires"], json!({ "provider": "myIdp" }));
+}
