@@ -106,7 +106,6 @@ impl Checker<'_> {
         verdicts: &[Verdict],
     ) -> Checked {
         let config = self.config;
-        let now_ms = self.now_ms;
         let max = ps.iter().map(|p| config.providers[*p].max_token_bytes).max().unwrap_or(0);
         let t = &mut state.trace;
         let u = match Trace::check(t, None, Check::Parse, token::parse(found.token, max)) {
@@ -131,6 +130,20 @@ impl Checker<'_> {
             ControlFlow::Continue(outcome) => outcome,
             ControlFlow::Break(wait) => return wait,
         };
+        self.after_signature(state, p, &u, verified)
+    }
+
+    /// Claims, claim headers and the claims the policy keeps, once the signature step
+    /// has an outcome; the verified token (or why it is refused).
+    fn after_signature(
+        &self,
+        state: &mut GateState,
+        p: usize,
+        u: &Unverified<'_>,
+        verified: Result<(), AuthError>,
+    ) -> Checked {
+        let prov = &self.config.providers[p];
+        let name = Some(prov.name.as_str());
         let t = &mut state.trace;
         let key_found = !matches!(verified, Err(AuthError::UnknownKey | AuthError::KeysUnavailable));
         let key = if key_found { Ok(()) } else { verified.clone() };
@@ -138,7 +151,7 @@ impl Checker<'_> {
             Trace::check(t, name, Check::Signature, verified.clone()).ok();
         }
         let claimed = verified
-            .and_then(|()| Trace::check(t, name, Check::Claims, claims::validate(&u.claims, prov, now_ms / 1000)));
+            .and_then(|()| Trace::check(t, name, Check::Claims, claims::validate(&u.claims, prov, self.now_ms / 1000)));
         if let Err(e) = claimed {
             return Checked::Err(e);
         }
@@ -146,7 +159,7 @@ impl Checker<'_> {
             Ok(h) => h,
             Err(e) => return Checked::Err(e),
         };
-        let kept = crate::policy::keep(&u.claims, &config.policy_claims);
+        let kept = crate::policy::keep(&u.claims, &self.config.policy_claims);
         let policy_claims = match Trace::check(t, name, Check::PolicyClaims, kept) {
             Ok(c) => c,
             Err(e) => return Checked::Err(e),
