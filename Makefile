@@ -12,7 +12,7 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 
-.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-revocation bench-apikey vectors-wasm apikey
+.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-revocation bench-apikey vectors-wasm apikey istio cli
 FUZZ_SECONDS ?= 300
 
 help:
@@ -22,7 +22,7 @@ help:
 
 ## --- set-up (idempotent; stamps live under target/) ---------------------------------
 setup: $(STAMPS)/rust-targets $(STAMPS)/wasm-bindgen-$(WASM_BINDGEN_VERSION) \
-       $(STAMPS)/envoy-$(ENVOY_VERSION) $(STAMPS)/npm $(STAMPS)/npm-worker
+       $(STAMPS)/envoy-$(ENVOY_VERSION) $(STAMPS)/py-tools $(STAMPS)/npm $(STAMPS)/npm-worker
 
 $(STAMPS)/rust-targets:
 	rustup target add wasm32-wasip1 wasm32-unknown-unknown
@@ -45,6 +45,11 @@ $(STAMPS)/envoy-$(ENVOY_VERSION):
 	$(ENVOY) --version
 	@mkdir -p $(STAMPS) && touch $@
 
+# The Istio delivery script and its CRD-schema test (envoy/istio/): YAML and JSON Schema.
+$(STAMPS)/py-tools: $(STAMPS)/envoy-$(ENVOY_VERSION)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check PyYAML==6.0.3 jsonschema==4.26.0
+	@mkdir -p $(STAMPS) && touch $@
+
 $(STAMPS)/npm: tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund
 	@mkdir -p $(STAMPS) && touch $@
@@ -61,6 +66,15 @@ build: $(STAMPS)/rust-targets $(STAMPS)/wasm-bindgen-$(WASM_BINDGEN_VERSION)
 	@for f in $(FILTER_WASM) wasm-worker/pkg/jwtgate_worker_bg.wasm; do \
 	  echo "$$f: $$(stat -c %s $$f) bytes, $$(gzip -9c $$f | wc -c) gzipped"; done
 
+# The native CLI (target/debug/jwtgate): check, lint, jwks, import.
+cli:
+	cargo build -p jwtgate-cli
+
+# The filter as Istio pulls it: WasmPlugins (HTTPS and OCI) and an OCI image layout in
+# target/istio/ (envoy/istio/build.py; not committed, the digests change per build).
+istio: build $(STAMPS)/py-tools
+	$(VENV)/bin/python envoy/istio/build.py
+
 ## --- run -------------------------------------------------------------------------------
 up: setup build
 	python3 tests/up.py up
@@ -68,7 +82,7 @@ up: setup build
 down:
 	python3 tests/up.py down
 
-demo: up
+demo: up cli
 	node tests/demo.mjs
 	@echo "The stack keeps running for you to try; 'make down' stops it."
 
@@ -81,8 +95,9 @@ lint: $(STAMPS)/rust-targets
 	cargo clippy --target wasm32-wasip1 -p jwtgate-filter --all-features -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown -p jwtgate-worker -- -D warnings
 
-unit:
-	cargo test -p jwtgate-core -p jwtgate-worker -p jwtgate-filter
+unit: $(STAMPS)/py-tools
+	cargo test -p jwtgate-core -p jwtgate-worker -p jwtgate-filter -p jwtgate-cli
+	$(VENV)/bin/python envoy/istio/test_istio.py
 	@test -d ../shared/test-vectors/wycheproof || echo "note: ../shared/test-vectors/wycheproof is absent: the Wycheproof tests skipped"
 
 # The filter with a test-only endpoint that runs Wycheproof vectors through Envoy's

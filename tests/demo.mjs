@@ -117,3 +117,23 @@ for (const [host, base] of Object.entries(endpoints.hosts).filter(([h]) => !h.en
   await new Promise((r) => { setTimeout(r, 2500); });
   await show('the same opaque token after revocation: refused', `${base}/api/node/hello`, auth);
 }
+
+// Why was that 403? `jwtgate check` runs the same core offline on the same config, with
+// the IdP's key set saved to a file, and lists the rule and every check it ran.
+{
+  const { spawnSync } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const { REPO_ROOT } = await import('./e2e/tokens.mjs');
+  const jwks = await (await fetch(`${endpoints.idp_issuer}/jwks`)).text();
+  const jwksFile = resolve(REPO_ROOT, 'run/demo-jwks.json');
+  writeFileSync(jwksFile, jwks);
+  const tokenFile = resolve(REPO_ROOT, 'run/demo-token.jwt');
+  writeFileSync(tokenFile, token, { mode: 0o600 });
+  const args = ['check', '--config', 'run/jwtgate.json', '--token', `@${tokenFile}`,
+    '--path', '/api/tenants/globex/orders', '--jwks', jwksFile];
+  console.log(`\n════ explaining the 403 offline\n$ target/debug/jwtgate ${args.join(' ').replaceAll(`${REPO_ROOT}/`, '')}`);
+  const r = spawnSync(resolve(REPO_ROOT, 'target/debug/jwtgate'), args, { cwd: REPO_ROOT, encoding: 'utf8' });
+  process.stdout.write(r.stdout + r.stderr);
+  console.log(`(exit ${r.status}: 0 allow, 1 deny, 2 usage or config error)`);
+}

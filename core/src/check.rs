@@ -11,8 +11,9 @@ use crate::gate::GateState;
 use crate::headers::claim_headers;
 use crate::job::{verdict_for, Ask, KeyRef, Verdict, Verifier};
 use crate::jwk::Key;
-use crate::revocation::{Check, TokenIds};
+use crate::revocation::{Check as Listed, TokenIds};
 use crate::token::{self, Unverified};
+use crate::trace::{Check, Trace};
 use sha2::{Digest, Sha256};
 use std::ops::ControlFlow;
 
@@ -104,21 +105,27 @@ impl Checker<'_> {
             return Checked::Err(AuthError::Internal("a verified token lacks the identifiers revocation needs"));
         };
         match r.check(ids, keys, self.now_ms) {
-            Check::Clear => Checked::Ok(v),
-            Check::Revoked(_) => Checked::Err(AuthError::Revoked),
-            Check::Refused => Checked::Err(AuthError::BadClaim("status")),
+            Listed::Clear => Checked::Ok(v),
+            Listed::Revoked(_) => Checked::Err(AuthError::Revoked),
+            Listed::Refused => Checked::Err(AuthError::BadClaim("status")),
             // Never loaded, or only old (an idle edge isolate): wait for the fetch, as
             // for keys. Stale because refreshes fail: 503 now.
-            Check::Unavailable { cold, refreshable } if self.may_hold && (cold || refreshable) => {
+            Listed::Unavailable { cold, refreshable } if self.may_hold && (cold || refreshable) => {
                 Checked::NeedKeys(v.provider)
             }
-            Check::Unavailable { .. } => Checked::Err(AuthError::RevocationUnavailable),
+            Listed::Unavailable { .. } => Checked::Err(AuthError::RevocationUnavailable),
         }
     }
 
     /// A cache hit, re-checked for this request; `None` means "verify from scratch".
     fn cached(&self, state: &mut GateState, digest: &TokenDigest, found: &Found<'_>, ps: &[usize]) -> Option<Checked> {
         let v = state.cache.get(digest)?;
+        let name = &self.config.providers[v.provider].name;
+        Trace::record(&mut state.trace, || crate::trace::Step::Check {
+            provider: Some(name.clone()),
+            check: Check::Cache,
+            outcome: Ok(()),
+        });
         // The hit counts only for the provider that selection (first of the rule's
         // providers with the token's issuer) would pick here: a laxer provider of the
         // same issuer on another route must not vouch for it on this one.
@@ -159,23 +166,28 @@ impl Checker<'_> {
         verdicts: &[Verdict],
     ) -> Checked {
         let config = self.config;
-        let now_ms = self.now_ms;
         let max = ps.iter().map(|p| config.providers[*p].max_token_bytes).max().unwrap_or(0);
-        let u = match token::parse(found.token, max) {
+        let t = &mut state.trace;
+        let u = match Trace::check(t, None, Check::Parse, token::parse(found.token, max)) {
             Ok(u) => u,
             Err(e) => return Checked::Err(e),
         };
         // Issuer/key binding: only the provider that owns the claimed issuer is tried.
         let iss = claims::issuer(&u.claims);
-        let Some(p) = iss.and_then(|iss| config.provider_for_issuer(iss, ps)) else {
+        let chosen = iss.and_then(|iss| config.provider_for_issuer(iss, ps));
+        let Ok(p) = Trace::check(t, None, Check::Issuer, chosen.ok_or(AuthError::WrongIssuer)) else {
             return Checked::Err(AuthError::WrongIssuer);
         };
         let prov = &config.providers[p];
         if prov.validation == Validation::Introspection {
             return self.introspect(state, p, digest, found);
         }
-        if let Err(e) = cheap_checks(&u, found, prov) {
-            return Checked::Err(e);
+        let name = Some(prov.name.as_str());
+        let t = &mut state.trace;
+        for (check, outcome) in CHEAP_CHECKS.iter().filter_map(|c| Some((*c, cheap_check(*c, &u, found, prov)?))) {
+            if let Err(e) = Trace::check(t, name, check, outcome) {
+                return Checked::Err(e);
+            }
         }
         let keys = &mut state.keys[p];
         let verified = match self.signature_check(keys, p, &u, digest, verdicts) {
@@ -184,7 +196,27 @@ impl Checker<'_> {
         };
         let proof =
             Proof::Signature { alg: u.header.alg, kid: u.header.kid.clone(), keys_generation: keys.generation() };
-        match verified.and_then(|()| accept_claims(config, p, &u.claims, now_ms / 1000, proof)) {
+        self.after_signature(state, p, &u, verified, proof)
+    }
+
+    /// Claims, claim headers and the claims the policy keeps, once the signature step
+    /// has an outcome; the verified token (or why it is refused).
+    fn after_signature(
+        &self,
+        state: &mut GateState,
+        p: usize,
+        u: &Unverified<'_>,
+        verified: Result<(), AuthError>,
+        proof: Proof,
+    ) -> Checked {
+        let name = Some(self.config.providers[p].name.as_str());
+        let t = &mut state.trace;
+        let key_found = !matches!(verified, Err(AuthError::UnknownKey | AuthError::KeysUnavailable));
+        let key = if key_found { Ok(()) } else { verified.clone() };
+        if Trace::check(t, name, Check::Key, key).is_ok() {
+            Trace::check(t, name, Check::Signature, verified.clone()).ok();
+        }
+        match verified.and_then(|()| accept_claims(self.config, p, &u.claims, self.now_ms / 1000, proof, t)) {
             Ok(v) => Checked::Ok(v),
             Err(e) => Checked::Err(e),
         }
@@ -274,11 +306,13 @@ pub(crate) fn accept_claims(
     claims: &serde_json::Map<String, serde_json::Value>,
     now_s: u64,
     proof: Proof,
+    t: &mut Option<Box<Trace>>,
 ) -> Result<Verified, AuthError> {
     let prov = &config.providers[p];
-    claims::validate(claims, prov, now_s)?;
-    let headers = claim_headers(claims, &prov.claim_headers)?;
-    let policy_claims = crate::policy::keep(claims, &config.policy_claims)?;
+    let name = Some(prov.name.as_str());
+    Trace::check(t, name, Check::Claims, claims::validate(claims, prov, now_s))?;
+    let headers = Trace::check(t, name, Check::ClaimHeaders, claim_headers(claims, &prov.claim_headers))?;
+    let policy_claims = Trace::check(t, name, Check::PolicyClaims, crate::policy::keep(claims, &config.policy_claims))?;
     // Sender binding (RFC 9449 §6, RFC 8705 §3): from the JWT, or from the introspection
     // answer, which carries `cnf` the same way.
     let cnf = claims::confirmation(claims)?;
@@ -294,21 +328,26 @@ pub(crate) fn accept_claims(
     })
 }
 
-/// Size, source, algorithm allow-list and type: everything decidable before any key.
-fn cheap_checks(u: &Unverified<'_>, found: &Found<'_>, prov: &crate::config::ProviderConfig) -> Result<(), AuthError> {
-    if !prov.sources.contains(&found.source) {
-        return Err(AuthError::WrongSource);
-    }
-    if found.token.len() > prov.max_token_bytes {
-        return Err(AuthError::TokenTooLarge);
-    }
-    if !prov.algorithms.contains(&u.header.alg) {
-        return Err(AuthError::AlgorithmNotAllowed);
-    }
-    if let Some(tt) = &prov.token_type {
-        if !token::typ_matches(u.header.typ.as_deref(), tt) {
-            return Err(AuthError::WrongTokenType);
+/// The checks decidable before any key, in the order they run.
+const CHEAP_CHECKS: [Check; 4] = [Check::Source, Check::Size, Check::Algorithm, Check::TokenType];
+
+/// One of [`CHEAP_CHECKS`]: source, size, algorithm allow-list, type. `None` when the
+/// provider does not configure it (`token_type`).
+fn cheap_check(
+    check: Check,
+    u: &Unverified<'_>,
+    found: &Found<'_>,
+    prov: &crate::config::ProviderConfig,
+) -> Option<Result<(), AuthError>> {
+    let require = |ok: bool, e: AuthError| if ok { Ok(()) } else { Err(e) };
+    Some(match check {
+        Check::Source => require(prov.sources.contains(&found.source), AuthError::WrongSource),
+        Check::Size => require(found.token.len() <= prov.max_token_bytes, AuthError::TokenTooLarge),
+        Check::Algorithm => require(prov.algorithms.contains(&u.header.alg), AuthError::AlgorithmNotAllowed),
+        Check::TokenType => {
+            let tt = prov.token_type.as_ref()?;
+            require(token::typ_matches(u.header.typ.as_deref(), tt), AuthError::WrongTokenType)
         }
-    }
-    Ok(())
+        _ => return None,
+    })
 }

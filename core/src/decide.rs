@@ -15,6 +15,7 @@ use crate::request::RequestView;
 use crate::rules;
 use crate::sender::replay::Replay;
 use crate::sender::{Binder, Bound, Pending};
+use crate::trace::{Check, Step, Trace};
 use std::ops::ControlFlow;
 
 #[path = "decide_keys.rs"]
@@ -59,6 +60,11 @@ impl<'g> Pass<'g> {
             Err(e) => return self.deny(e, None),
         };
         self.challenge = matched.as_ref().and_then(|m| self.challenge_for(m.rule));
+        Trace::record(&mut self.state.trace, || Step::Path(path.clone()));
+        Trace::record(&mut self.state.trace, || match &matched {
+            Some(m) => Step::Rule { index: rule_index(config, m.rule), name: m.rule.name.clone() },
+            None => Step::NoRule,
+        });
         let decision = match &matched {
             None => self.deny(AuthError::NoMatchingRule, None),
             Some(m) => match &m.rule.requirement {
@@ -141,7 +147,7 @@ impl<'g> Pass<'g> {
     /// One credential for one of `ps`: a token, or an API key when `ps` has an
     /// `api_keys` provider; a token *and* a key is two credentials, refused.
     fn require_one(&mut self, req: &RequestView<'_>, ps: &[usize], optional: bool, m: &Matched<'_, '_>) -> Decision {
-        let found = match extract(req, &self.sources_of(ps)) {
+        let found = match self.extract(req, ps, optional) {
             Err(e) => return self.deny(self.extraction_error(ps, e), None),
             Ok(None) if optional => return Decision::Allow(self.base_allow(req)),
             Ok(None) => return self.deny(self.missing(ps), None),
@@ -161,11 +167,27 @@ impl<'g> Pass<'g> {
         }
     }
 
+    /// The one token of `ps`'s places, recording where it was found (or that it was not).
+    fn extract<'r>(
+        &mut self,
+        req: &RequestView<'r>,
+        ps: &[usize],
+        optional: bool,
+    ) -> Result<Option<Found<'r>>, AuthError> {
+        let found = extract(req, &self.sources_of(ps));
+        Trace::record(&mut self.state.trace, || match &found {
+            Ok(Some(f)) => Step::Token(f.source.clone()),
+            Ok(None) => Step::NoToken { optional },
+            Err(e) => Step::Check { provider: None, check: Check::Credential, outcome: Err(e.clone()) },
+        });
+        found
+    }
+
     /// Every provider's token, in the rule's order; the first that fails decides.
     fn require_all(&mut self, req: &RequestView<'_>, ps: &[usize], m: &Matched<'_, '_>) -> Decision {
         let mut allowed = self.base_allow(req);
         for p in ps {
-            let found = match extract(req, &self.sources_of(std::slice::from_ref(p))) {
+            let found = match self.extract(req, std::slice::from_ref(p), false) {
                 Err(e) => return self.deny(e, None),
                 Ok(None) => return self.deny(AuthError::MissingToken, None),
                 Ok(Some(f)) => f,
@@ -218,7 +240,10 @@ impl<'g> Pass<'g> {
         }
         // Scopes and `require`; in report-only mode a failure is recorded and the valid
         // token's claim headers are still set.
-        if let Err(e) = policy::authorize(m, &v, req) {
+        let name = &self.config.providers[v.provider].name;
+        let authorized = policy::authorize(m, &v, req);
+        let authorized = Trace::check(&mut self.state.trace, Some(name), Check::Authorize, authorized);
+        if let Err(e) = authorized {
             match policy::mode_of(self.config, Some(m.rule)) {
                 Mode::Enforce => return ControlFlow::Break(self.deny(e, Some(hash))),
                 Mode::ReportOnly => {
@@ -237,6 +262,11 @@ impl<'g> Pass<'g> {
         allowed.stale_keys |= self.state.keys[p].is_stale();
         ControlFlow::Continue(())
     }
+}
+
+/// `rule`'s position in the config (it is one of `config.rules`).
+fn rule_index(config: &GateConfig, rule: &crate::config::Rule) -> usize {
+    config.rules.iter().position(|r| std::ptr::eq(r, rule)).unwrap_or(usize::MAX)
 }
 
 /// The upstream gets the path the decision was made on: `path` and `target` always say

@@ -15,6 +15,7 @@ use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
 use crate::revocation::Revocation;
 use crate::sender::replay::{MemoryReplay, ReplayStore};
+use crate::trace::Trace;
 use sha2::{Digest, Sha256};
 
 pub struct Gate {
@@ -38,6 +39,8 @@ pub(crate) struct GateState {
     pub introspectors: Vec<Option<Introspector>>,
     /// One per provider with `discovery`, by provider index.
     pub discovery: Vec<Option<Fetched<DiscoveryDoc>>>,
+    /// `Some` only while [`Gate::explain`] runs: the hot path records nothing.
+    pub trace: Option<Box<Trace>>,
 }
 
 impl Gate {
@@ -70,7 +73,7 @@ impl Gate {
         let discovery = (0..config.providers.len()).map(|i| crate::gate_docs::discovery_of(&config, i, seed)).collect();
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
         let replay = Box::new(MemoryReplay::new(config.dpop.replay_cache_size));
-        let state = GateState { keys, cache, revocations, api_keys, replay, introspectors, discovery };
+        let state = GateState { keys, cache, revocations, api_keys, replay, introspectors, discovery, trace: None };
         Gate { config, verifier, state }
     }
 
@@ -108,6 +111,26 @@ impl Gate {
         let rest = job.answer(valid);
         let pass = Pass::new(&self.config, &self.verifier, &mut self.state, now_ms, rest.arrived_ms);
         pass.decide(&rest.request.view(), rest.verdicts)
+    }
+
+    /// [`Gate::decide`], also returning what the pass did (rule, token place, checks).
+    /// For tools; the cache is bypassed so every check runs and is reported.
+    pub fn explain(&mut self, req: &RequestView<'_>, now_ms: u64, arrived_ms: u64) -> (Decision, Trace) {
+        self.explained(|g| g.decide(req, now_ms, arrived_ms))
+    }
+
+    /// [`Gate::resume`], also returning what this pass did.
+    pub fn explain_resume(&mut self, job: VerifyJob, valid: bool, now_ms: u64) -> (Decision, Trace) {
+        self.explained(|g| g.resume(job, valid, now_ms))
+    }
+
+    fn explained(&mut self, run: impl FnOnce(&mut Gate) -> Decision) -> (Decision, Trace) {
+        self.state.trace = Some(Box::default());
+        let cache = std::mem::replace(&mut self.state.cache, TokenCache::new(0));
+        let decision = run(self);
+        self.state.cache = cache;
+        let trace = self.state.trace.take().map(|t| *t).unwrap_or_default();
+        (decision, trace)
     }
 
     pub fn key_count(&self, provider: usize) -> usize {
@@ -254,6 +277,12 @@ impl Gate {
 
     fn revocation(&self, p: usize) -> Option<&Revocation> {
         self.state.revocations.get(p).and_then(Option::as_ref)
+    }
+
+    /// No trace is being recorded (tests only: the hot path must record nothing).
+    #[cfg(test)]
+    pub(crate) fn tracing(&self) -> bool {
+        self.state.trace.is_some()
     }
 
     /// Entries in the verified-token cache (tests only: no host needs it).

@@ -41,6 +41,11 @@ impl Key {
         self.public_jwk.as_deref()
     }
 
+    /// The algorithms this key may verify (for tools that list a key set).
+    pub fn algorithms(&self) -> impl Iterator<Item = Alg> + '_ {
+        self.verifiers.iter().map(|(a, _)| *a)
+    }
+
     /// The verifier for `alg`, if this key may verify it.
     pub fn verifier(&self, alg: Alg) -> Option<&VerifyKey> {
         self.verifiers.iter().find(|(a, _)| *a == alg).map(|(_, v)| v)

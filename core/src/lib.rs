@@ -37,6 +37,7 @@ mod strip;
 #[cfg(test)]
 mod test_support;
 mod token;
+mod trace;
 mod verify;
 
 pub use alg::Alg;
@@ -62,4 +63,5 @@ pub use sender::replay::{bucket_add, bucket_count, BucketUpdate, Replay, ReplayI
 pub use sender::{DpopConfig, ForwardedTrust, SenderConstraint};
 pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
+pub use trace::{Check, Step, Trace};
 pub use verify::{ecdsa_raw_to_der, native_self_test, NativeVerifier, VerifyKey};

@@ -83,7 +83,7 @@ pub fn accept(
         Some(Value::String(t)) if ["bearer", "access_token", "dpop"].contains(&t.to_ascii_lowercase().as_str()) => {}
         Some(_) => return Err(AuthError::WrongTokenType),
     }
-    crate::check::accept_claims(config, provider, &claims, now_s, Proof::Introspection)
+    crate::check::accept_claims(config, provider, &claims, now_s, Proof::Introspection, &mut None)
 }
 
 #[cfg(test)]
