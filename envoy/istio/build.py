@@ -14,7 +14,8 @@ Writes, under target/istio/ (never committed: the digests change with every buil
 
 Both plugins run in phase AUTHN (before Istio's own authn/authz filters) and FAIL_CLOSE
 (a module that cannot load answers every request with an error instead of letting it
-through). pluginConfig is envoy/jwtgate.json with the IdP filled in and every remote JWKS
+through). pluginConfig is envoy/istio/mesh.json (the demo's JWT routes without the test
+stack's loopback feeds and extra IdPs) with the IdP filled in and every remote JWKS
 `cluster` set to the cluster Istio creates for the IdP host (`outbound|PORT||HOST`, a
 ServiceEntry for an IdP outside the mesh).
 """
@@ -108,7 +109,7 @@ def oci_layout(out, wasm, tag):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wasm", default=ROOT / "target/wasm32-wasip1/release/jwtgate_filter.wasm", type=Path)
-    ap.add_argument("--config", default=ROOT / "envoy/jwtgate.json", type=Path)
+    ap.add_argument("--config", default=ROOT / "envoy/istio/mesh.json", type=Path)
     ap.add_argument("--issuer", default="https://idp.example.com")
     ap.add_argument("--out", default=ROOT / "target/istio", type=Path)
     ap.add_argument("--name", default="jwtgate")

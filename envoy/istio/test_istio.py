@@ -119,7 +119,7 @@ class WasmPluginTest(unittest.TestCase):
         jwks = config["providers"]["idp"]["jwks"]
         self.assertEqual(jwks["cluster"], "outbound|443||idp.example.com")
         self.assertEqual(jwks["uri"], "https://idp.example.com/jwks")
-        self.assertEqual(config["rules"], json.loads((ROOT / "envoy/jwtgate.json").read_text())["rules"])
+        self.assertEqual(config["rules"], json.loads((ROOT / "envoy/istio/mesh.json").read_text())["rules"])
         cli = ROOT / "target/debug/jwtgate"
         if cli.exists():  # the gate itself loads it (built by `cargo test -p jwtgate-cli`)
             path = self.out / "plugin-config.json"
