@@ -9,14 +9,9 @@
 mod support;
 
 use base64::Engine;
-use jwt_simple::prelude::*;
 use jwtgate_core::{apikey, Decision, Gate, RequestView};
 use serde_json::json;
-use support::{median, milli, ns_per_decision, spread};
-
-const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
-const ISS: &str = "https://idp.bench";
-const AUD: &str = "api://bench";
+use support::{median, milli, ns_per_decision, spread, AUD, ISS, SECRET};
 
 fn gate(key: &apikey::NewKey) -> Gate {
     let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET);
@@ -45,10 +40,7 @@ fn gate(key: &apikey::NewKey) -> Gate {
 }
 
 fn token() -> String {
-    let extra = json!({"scope": "read write", "tenant": "acme"});
-    let extra: serde_json::Map<String, serde_json::Value> = serde_json::from_value(extra).expect("object");
-    let claims = Claims::with_custom_claims(extra, Duration::from_secs(600)).with_issuer(ISS).with_audience(AUD);
-    HS256Key::from_bytes(SECRET).with_key_id("k").authenticate(claims).expect("signs")
+    support::hs256_token(json!({"scope": "read write", "tenant": "acme"}), 600, None)
 }
 
 fn main() {

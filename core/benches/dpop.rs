@@ -18,11 +18,8 @@ use std::hint::black_box;
 
 mod support;
 use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
-use support::{env_or, Rounds};
+use support::{env_or, Rounds, AUD, ISS, SECRET};
 
-const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
-const ISS: &str = "https://idp.bench";
-const AUD: &str = "api://bench";
 const HTU: &str = "https://api.bench/dpop/orders";
 
 fn gate() -> Gate {
@@ -46,9 +43,7 @@ fn token(cnf: Option<&str>) -> String {
         Some(jkt) => json!({"scope": "read", "cnf": {"jkt": jkt}}),
         None => json!({"scope": "read"}),
     };
-    let extra: serde_json::Map<String, serde_json::Value> = serde_json::from_value(extra).expect("object");
-    let claims = Claims::with_custom_claims(extra, Duration::from_secs(3600)).with_issuer(ISS).with_audience(AUD);
-    HS256Key::from_bytes(SECRET).with_key_id("k").authenticate(claims).expect("signs")
+    support::hs256_token(extra, 3600, None)
 }
 
 /// The client's proof key: signer, public JWK and RFC 7638 thumbprint.

@@ -10,14 +10,9 @@
 mod support;
 
 use base64::Engine;
-use jwt_simple::prelude::*;
 use jwtgate_core::Gate;
 use serde_json::json;
-use support::{Case, Rounds};
-
-const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
-const ISS: &str = "https://idp.bench";
-const AUD: &str = "api://bench";
+use support::{Case, Rounds, AUD, ISS, SECRET};
 
 fn gate() -> Gate {
     let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET);
@@ -46,9 +41,7 @@ fn token() -> String {
         "scope": "read write", "tenant": "acme", "roles": ["orders:read", "orders:write", "reports:read"],
         "email_verified": true, "level": 3, "email": "ann.lee@acme.example"
     });
-    let extra: serde_json::Map<String, serde_json::Value> = serde_json::from_value(extra).expect("object");
-    let claims = Claims::with_custom_claims(extra, Duration::from_secs(600)).with_issuer(ISS).with_audience(AUD);
-    HS256Key::from_bytes(SECRET).with_key_id("k").authenticate(claims).expect("signs")
+    support::hs256_token(extra, 600, None)
 }
 
 fn main() {

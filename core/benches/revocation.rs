@@ -9,17 +9,12 @@
 //! round and list size; `BENCH_QUICK=1` is a smoke run (3 rounds x 2,000).
 
 use base64::Engine;
-use jwt_simple::prelude::*;
 use jwtgate_core::Gate;
 use serde_json::{json, Value};
 use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
 
 mod support;
-use support::{env_or, median, Case};
-
-const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
-const ISS: &str = "https://idp.bench";
-const AUD: &str = "api://bench";
+use support::{env_or, median, Case, AUD, ISS, SECRET};
 
 fn gate(entries: Option<Vec<Value>>) -> Gate {
     let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET);
@@ -51,12 +46,7 @@ fn entries(n: usize, exp: u64) -> Vec<Value> {
 
 fn token() -> String {
     let extra = json!({"scope": "read", "jti": "jti-live-token", "sid": "session-live", "client_id": "client-live"});
-    let extra: serde_json::Map<String, Value> = serde_json::from_value(extra).expect("object");
-    let claims = Claims::with_custom_claims(extra, Duration::from_secs(600))
-        .with_issuer(ISS)
-        .with_audience(AUD)
-        .with_subject("user-live");
-    HS256Key::from_bytes(SECRET).with_key_id("k").authenticate(claims).expect("signs")
+    support::hs256_token(extra, 600, Some("user-live"))
 }
 
 fn main() {

@@ -5,10 +5,28 @@
 // Each bench compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
+use jwt_simple::prelude::{Claims, Duration as JwtDuration, HS256Key, MACLike};
 use jwtgate_core::{Decision, Gate, RequestView};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The benches' HS256 issuer: its secret, `iss` and `aud`.
+pub const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
+pub const ISS: &str = "https://idp.bench";
+pub const AUD: &str = "api://bench";
+
+/// An HS256 token of the bench issuer with `extra` claims, valid for `lifetime_s`.
+pub fn hs256_token(extra: Value, lifetime_s: u64, sub: Option<&str>) -> String {
+    let extra: serde_json::Map<String, Value> = serde_json::from_value(extra).expect("object");
+    let claims =
+        Claims::with_custom_claims(extra, JwtDuration::from_secs(lifetime_s)).with_issuer(ISS).with_audience(AUD);
+    let claims = match sub {
+        Some(s) => claims.with_subject(s),
+        None => claims,
+    };
+    HS256Key::from_bytes(SECRET).with_key_id("k").authenticate(claims).expect("signs")
+}
 
 /// One gate, request and token, already decided once (so the token is cached).
 pub struct Case<'a> {
