@@ -135,12 +135,20 @@ impl std::fmt::Display for IntrospectionEvent {
     }
 }
 
+/// How long a fresh answer is safe from eviction (its waiting requests are decided
+/// within milliseconds of it: at once in Envoy, after the fetch's promise at the edge).
+const ANSWER_GRACE_MS: u64 = 1000;
+
 #[derive(Debug)]
 pub struct Introspector {
     config: IntrospectionConfig,
     entries: HashMap<TokenDigest, Entry>,
     /// Insertion order, for eviction.
     order: VecDeque<TokenDigest>,
+    /// Answers that arrived within the last [`ANSWER_GRACE_MS`]: not evicted yet, so the
+    /// requests held for them are decided from them (else a full cache could evict an
+    /// answer before its waiting requests read it, and ask again forever).
+    recent: VecDeque<(TokenDigest, u64)>,
     /// Calls not yet handed out, then in flight: slot → token digest.
     slots: HashMap<u64, TokenDigest>,
     unsent: Vec<u64>,
@@ -154,6 +162,7 @@ impl Introspector {
             config,
             entries: HashMap::new(),
             order: VecDeque::new(),
+            recent: VecDeque::new(),
             slots: HashMap::new(),
             unsent: Vec::new(),
             next_slot: 1,
@@ -221,7 +230,7 @@ impl Introspector {
             Some(Entry::Refused { .. }) | None => None,
         };
         let stale = stale.filter(|p| now_ms < p.stale_until_ms);
-        self.begin(*digest, token, stale);
+        self.begin(*digest, token, stale, now_ms);
         Lookup::Waiting
     }
 
@@ -233,7 +242,7 @@ impl Introspector {
         }
     }
 
-    fn begin(&mut self, digest: TokenDigest, token: &str, stale: Option<Positive>) {
+    fn begin(&mut self, digest: TokenDigest, token: &str, stale: Option<Positive>, now_ms: u64) {
         let slot = self.next_slot;
         self.next_slot += 1;
         if let Some(Entry::Pending(old)) = self.entries.get(&digest) {
@@ -245,17 +254,22 @@ impl Introspector {
         }
         self.slots.insert(slot, digest);
         self.unsent.push(slot);
-        self.evict();
+        self.evict(now_ms);
     }
 
-    /// Bounds the cache; pending entries are kept (their requests wait on them), so the
-    /// bound can be exceeded only by calls in flight.
-    fn evict(&mut self) {
+    /// Bounds the cache; pending entries and answers younger than [`ANSWER_GRACE_MS`]
+    /// are kept (requests wait on them), so the bound can be exceeded only by calls in
+    /// flight and just answered.
+    fn evict(&mut self, now_ms: u64) {
+        while self.recent.front().is_some_and(|(_, t)| now_ms >= t + ANSWER_GRACE_MS) {
+            self.recent.pop_front();
+        }
         let cap = self.config.cache_size;
         let mut scanned = 0;
         while self.entries.len() > cap && scanned < self.order.len() {
             let Some(old) = self.order.pop_front() else { break };
-            if matches!(self.entries.get(&old), Some(Entry::Pending(_))) {
+            let young = self.recent.iter().any(|(d, _)| *d == old);
+            if young || matches!(self.entries.get(&old), Some(Entry::Pending(_))) {
                 self.order.push_back(old);
                 scanned += 1;
                 continue;
@@ -325,7 +339,8 @@ impl Introspector {
             }
         };
         self.entries.insert(digest, entry);
-        self.evict();
+        self.recent.push_back((digest, now_ms));
+        self.evict(now_ms);
         event
     }
 
