@@ -250,7 +250,7 @@ fn the_cache_is_bounded_and_keeps_calls_in_flight() {
         at(&mut w, &bearer("/intro/x", &format!("{OPAQUE}{i}")), NOW_MS);
     }
     assert_eq!(answer(&mut w, NOW_MS, Some(200), &active(ISS_A, json!({}))), 4, "all four in flight");
-    // Past the answers' grace, the next call brings the cache back to its bound.
+    // Unread answers stay up to a second; after that the next call restores the bound.
     let later = NOW_MS + 1_000;
     at(&mut w, &bearer("/intro/x", "yetAnotherOpaqueTokenDDDDDDDDDDDDDDDDDDDDDD"), later);
     let stats = w.gate.introspection_stats(0).expect("stats");
@@ -283,7 +283,7 @@ fn a_full_cache_keeps_a_fresh_answer_for_the_requests_waiting_on_it() {
         allowed(at(&mut w, &bearer("/intro/x", t), NOW_MS + 10));
     }
     assert!(calls(&mut w, NOW_MS + 10).is_empty());
-    // A second later the bound applies again.
+    // A second later (or once read) the bound applies again.
     at(&mut w, &bearer("/intro/x", "anotherOpaqueTokenCCCCCCCCCCCCCCCCCCCCCCCCC"), NOW_MS + 1_000);
     let left =
         (0..4).filter(|i| !matches!(at(&mut w, &bearer("/intro/x", &tokens[*i]), NOW_MS + 1_000), Decision::Allow(_)));

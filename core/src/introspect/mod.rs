@@ -135,8 +135,8 @@ impl std::fmt::Display for IntrospectionEvent {
     }
 }
 
-/// How long a fresh answer is safe from eviction (its waiting requests are decided
-/// within milliseconds of it: at once in Envoy, after the fetch's promise at the edge).
+/// How long at most an unread answer is safe from eviction (its waiting requests read it
+/// within milliseconds: at once in Envoy, after the fetch's promise at the edge).
 const ANSWER_GRACE_MS: u64 = 1000;
 
 #[derive(Debug)]
@@ -145,10 +145,12 @@ pub struct Introspector {
     entries: HashMap<TokenDigest, Entry>,
     /// Insertion order, for eviction.
     order: VecDeque<TokenDigest>,
-    /// Answers that arrived within the last [`ANSWER_GRACE_MS`]: not evicted yet, so the
-    /// requests held for them are decided from them (else a full cache could evict an
-    /// answer before its waiting requests read it, and ask again forever).
+    /// Answers not read yet, by arrival time: not evicted until read or
+    /// [`ANSWER_GRACE_MS`] old, so the requests held for one are decided from it (else a
+    /// full cache could evict an answer before its waiting requests read it, and ask
+    /// again forever). The queue orders them for pruning; the map says which still count.
     recent: VecDeque<(TokenDigest, u64)>,
+    unread: HashMap<TokenDigest, u64>,
     /// Calls not yet handed out, then in flight: slot → token digest.
     slots: HashMap<u64, TokenDigest>,
     unsent: Vec<u64>,
@@ -163,6 +165,7 @@ impl Introspector {
             entries: HashMap::new(),
             order: VecDeque::new(),
             recent: VecDeque::new(),
+            unread: HashMap::new(),
             slots: HashMap::new(),
             unsent: Vec::new(),
             next_slot: 1,
@@ -196,6 +199,11 @@ impl Introspector {
         }
     }
 
+    /// Calls wanted and not yet handed out (to a located endpoint).
+    pub fn has_unsent(&self) -> bool {
+        self.located() && !self.unsent.is_empty()
+    }
+
     /// Whether calls can be made (the endpoint is known).
     fn located(&self) -> bool {
         !self.config.from_discovery
@@ -207,11 +215,14 @@ impl Introspector {
         let stale = match self.entries.get(digest) {
             Some(Entry::Active { until_ms, .. }) if now_ms < *until_ms => {
                 self.stats.hits += 1;
+                self.unread.remove(digest);
                 return self.found(digest, false);
             }
             Some(Entry::Refused { error, until_ms }) if now_ms < *until_ms => {
                 self.stats.hits += 1;
-                return Lookup::Refused(error.clone());
+                let error = error.clone();
+                self.unread.remove(digest);
+                return Lookup::Refused(error);
             }
             Some(Entry::Failed { until_ms, stale }) if now_ms < *until_ms => {
                 return match stale {
@@ -261,14 +272,20 @@ impl Introspector {
     /// are kept (requests wait on them), so the bound can be exceeded only by calls in
     /// flight and just answered.
     fn evict(&mut self, now_ms: u64) {
-        while self.recent.front().is_some_and(|(_, t)| now_ms >= t + ANSWER_GRACE_MS) {
+        while let Some((d, t)) = self.recent.front().copied() {
+            if now_ms < t + ANSWER_GRACE_MS {
+                break;
+            }
             self.recent.pop_front();
+            if self.unread.get(&d) == Some(&t) {
+                self.unread.remove(&d);
+            }
         }
         let cap = self.config.cache_size;
         let mut scanned = 0;
         while self.entries.len() > cap && scanned < self.order.len() {
             let Some(old) = self.order.pop_front() else { break };
-            let young = self.recent.iter().any(|(d, _)| *d == old);
+            let young = self.unread.contains_key(&old);
             if young || matches!(self.entries.get(&old), Some(Entry::Pending(_))) {
                 self.order.push_back(old);
                 scanned += 1;
@@ -340,6 +357,7 @@ impl Introspector {
         };
         self.entries.insert(digest, entry);
         self.recent.push_back((digest, now_ms));
+        self.unread.insert(digest, now_ms);
         self.evict(now_ms);
         event
     }
