@@ -32,6 +32,7 @@ from harness import config
 from harness.config import (CLIENT_CPU, EDGE_PORTS, JOSE_BUNDLE, JWT_CACHE_SIZE, LOGS, NOISE_BUDGET, NOISE_LIMIT,
                             ONLY, OUT, QUICK, QUIET_WAIT, RESULTS, RETRIES, RETRY_WAIT, ROOT, SERVER_CPU,
                             SNAP_FILTER, SNAP_WORKER_DIR, WORKER_WASM)
+from harness import introspect
 from harness.errors import BenchError, Skip
 from harness.machine import machine_info, size_info, wait_quiet
 from harness.measure import measure
@@ -82,6 +83,12 @@ def main():
     jwks, meta = make_tokens()
     bad = {alg: tamper(read_tokens(alg, "repeat")[0]) for alg in meta["algs"]}
     wanted = [s for s in SCENARIOS if not ONLY or ONLY.search(s)]
+    if any(f"/{introspect.ALG}/" in s for s in wanted):
+        introspect.start_idp()  # stopped with every other process at the end (stop_all)
+        introspect.make_tokens()
+        # An opaque token cannot be tampered with: a JWT with a broken signature must get
+        # 401 from these gates too (their JWT provider refuses it).
+        bad[introspect.ALG] = bad["RS256"]
     results, skipped, failures = {}, {}, []
     memory = {"servers": {}}
     verifiers = {}  # jwtgate server -> the signature verifier its log says it uses

@@ -17,6 +17,7 @@ class Server:
     jwt_cache: int = 0             # jwt_authn only: jwt_cache_config.jwt_cache_size (0: none)
     optional: bool = False         # skip (not fail) if Envoy refuses the config
     auth: bool = True              # expects 401 without a token
+    introspect_cache: int = 0      # > 0: an introspection provider (harness/introspect.py) with this cache_size
 
 
 SERVERS = {s.name: s for s in [
@@ -31,6 +32,10 @@ SERVERS = {s.name: s for s in [
     Server("envoy-jwtgate-software", "envoy", "jwtgate", V8, {"verifier": "software"}, optional=True),
     Server("envoy-jwtgate-native", "envoy", "jwtgate", V8, {"verifier": "auto"}, optional=True),
     Server("envoy-jwtgate-nocache", "envoy", "jwtgate", V8, {"token_cache_size": 0}, optional=True),
+    # Opaque tokens by RFC 7662 introspection against the local IdP: cached answers, and
+    # one call per request (cache_size 1 with distinct tokens).
+    Server("envoy-jwtgate-introspect", "envoy", "jwtgate", V8, introspect_cache=4096),
+    Server("envoy-jwtgate-introspect-nocache", "envoy", "jwtgate", V8, introspect_cache=1),
     # The edge servers are sockets of one workerd process.
     Server("edge-origin", "edge", auth=False),
     Server("edge-noauth", "edge", auth=False),
@@ -56,6 +61,8 @@ def _scenarios():
     # add("envoy-jwtgate-native", both)    ({"verifier": "auto"}: the default today)
     # add("envoy-jwtgate-nocache", both)   ({"token_cache_size": 0})
     add("envoy-jwtgate-wasmtime", ("RS256",))
+    add("envoy-jwtgate-introspect", ("opaque",), ("repeat",))
+    add("envoy-jwtgate-introspect-nocache", ("opaque",), ("unique",))
     add("edge-origin", ("RS256",), ("repeat",))
     add("edge-noauth", ("RS256",), ("repeat",))
     add("edge-jwtgate", both)
@@ -82,4 +89,9 @@ for _alg in ("RS256", "ES256"):
                    f"edge-jose/{_alg}/unique", "edge, distinct tokens: jwtgate worker vs jose worker"))
     RATIOS.append((f"edge_repeat_jwtgate_vs_jose_{_alg}", f"edge-jwtgate/{_alg}/repeat",
                    f"edge-jose/{_alg}/repeat", "edge, same token repeated: jwtgate worker vs jose worker (informational)"))
+RATIOS.append(("introspect_cached_vs_jwt_repeat", "envoy-jwtgate-introspect/opaque/repeat", "envoy-jwtgate/RS256/repeat",
+               "opaque token answered from the introspection cache vs a cached RS256 JWT (informational)"))
+RATIOS.append(("introspect_uncached_vs_jwt_unique", "envoy-jwtgate-introspect-nocache/opaque/unique",
+               "envoy-jwtgate/RS256/unique", "one introspection call to the local IdP per request vs distinct RS256 JWTs "
+               "(informational: bounded by the IdP)"))
 TARGET = 1.0

@@ -10,6 +10,7 @@ import subprocess
 from .config import (BENCH, EDGE_PORTS, ENVOY_ADMIN, ENVOY_BIN, ENVOY_PORT, ESBUILD_BIN, FILTER_WASM,
                      JOSE_BUNDLE, JOSE_DIR, LOGS, OUT, ROOT, SERVER_CPU, SNAP, SNAP_FILTER, SNAP_WORKER_DIR,
                      WORKER_WASM, WORKERD_BIN)
+from . import introspect
 from .errors import BenchError, Skip
 from .machine import first_match
 from .procs import descendant, http, port_free, spawn, stop, wait_ports_free, wait_ready
@@ -49,11 +50,15 @@ def fill(text, values):
     return text
 
 
-def gate_config(jwks, meta, extra):
+def gate_config(jwks, meta, extra, introspect_cache=0):
     doc = {
         "providers": {"bench": {"issuer": meta["issuer"], "audiences": [meta["audience"]], "jwks": {"inline": jwks}}},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "bench"}}],
     }
+    if introspect_cache:
+        # JWTs still go to `bench` (so a tampered one is a 401); opaque tokens are introspected.
+        doc["providers"]["opaque"] = introspect.provider(introspect_cache)
+        doc["rules"][0]["requires"] = {"any_of": ["bench", "opaque"]}
     doc.update(extra)
     return doc
 
@@ -66,7 +71,9 @@ def render_envoy(server, jwks, meta):
                       JWT_CACHE=f"jwt_cache_config: {{ jwt_cache_size: {server.jwt_cache} }}" if server.jwt_cache else "")
     elif server.template == "jwtgate":
         values.update(WASM_RUNTIME=server.runtime, WASM_PATH=json.dumps(str(SNAP_FILTER)),
-                      GATE_CONFIG_JSON=json.dumps(json.dumps(gate_config(jwks, meta, server.gate_extra))))
+                      GATE_CONFIG_JSON=json.dumps(json.dumps(gate_config(jwks, meta, server.gate_extra,
+                                                                          server.introspect_cache))),
+                      CLUSTERS_JSON=json.dumps(introspect.CLUSTERS if server.introspect_cache else []))
     out = OUT / "config" / f"{server.name}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(fill((BENCH / "envoy" / f"{server.template}.yaml.tmpl").read_text(), values))

@@ -266,6 +266,12 @@ impl Gate {
         }
     }
 
+    /// Whether an introspection call is waiting to be sent: a host that otherwise starts
+    /// fetches on a timer can start it at once (a request is held for it).
+    pub fn has_unsent_calls(&self) -> bool {
+        self.state.introspectors.iter().flatten().any(Introspector::has_unsent)
+    }
+
     fn introspector(&self, provider: usize) -> Option<&Introspector> {
         self.state.introspectors.get(provider)?.as_ref()
     }

@@ -250,10 +250,13 @@ fn the_cache_is_bounded_and_keeps_calls_in_flight() {
         at(&mut w, &bearer("/intro/x", &format!("{OPAQUE}{i}")), NOW_MS);
     }
     assert_eq!(answer(&mut w, NOW_MS, Some(200), &active(ISS_A, json!({}))), 4, "all four in flight");
+    // Unread answers stay up to a second; after that the next call restores the bound.
+    let later = NOW_MS + 1_000;
+    at(&mut w, &bearer("/intro/x", "yetAnotherOpaqueTokenDDDDDDDDDDDDDDDDDDDDDD"), later);
     let stats = w.gate.introspection_stats(0).expect("stats");
-    assert!(stats.evicted >= 2, "{stats:?}");
-    at(&mut w, &bearer("/intro/x", &format!("{OPAQUE}0")), NOW_MS);
-    assert_eq!(calls(&mut w, NOW_MS).len(), 1, "the evicted answer is asked again");
+    assert!(stats.evicted >= 3, "{stats:?}");
+    at(&mut w, &bearer("/intro/x", &format!("{OPAQUE}0")), later);
+    assert_eq!(calls(&mut w, later).len(), 2, "the new token, and the evicted answer asked again");
 }
 
 #[test]
@@ -265,4 +268,24 @@ fn an_answer_expiring_within_the_skew_still_decides_its_waiting_requests() {
     assert_eq!(answer(&mut w, NOW_MS, Some(200), &active(ISS_A, json!({"exp": NOW_S - 10}))), 1);
     allowed(at(&mut w, &r, NOW_MS + 500));
     assert!(calls(&mut w, NOW_MS + 500).is_empty(), "not asked again at once");
+}
+
+#[test]
+fn a_full_cache_keeps_a_fresh_answer_for_the_requests_waiting_on_it() {
+    let mut w = intro_world(|c| c["providers"]["a"]["introspection"]["cache_size"] = json!(1));
+    let tokens: Vec<String> = (0..4).map(|i| format!("{OPAQUE}{i}")).collect();
+    for t in &tokens {
+        at(&mut w, &bearer("/intro/x", t), NOW_MS);
+    }
+    assert_eq!(answer(&mut w, NOW_MS, Some(200), &active(ISS_A, json!({}))), 4);
+    // Every waiting request is decided from its own answer, none asks again.
+    for t in &tokens {
+        allowed(at(&mut w, &bearer("/intro/x", t), NOW_MS + 10));
+    }
+    assert!(calls(&mut w, NOW_MS + 10).is_empty());
+    // A second later (or once read) the bound applies again.
+    at(&mut w, &bearer("/intro/x", "anotherOpaqueTokenCCCCCCCCCCCCCCCCCCCCCCCCC"), NOW_MS + 1_000);
+    let left =
+        (0..4).filter(|i| !matches!(at(&mut w, &bearer("/intro/x", &tokens[*i]), NOW_MS + 1_000), Decision::Allow(_)));
+    assert!(left.count() >= 3, "older answers evicted down to the bound");
 }

@@ -40,6 +40,11 @@ impl HttpContext for Request {
             None => {
                 state.held.insert(self.id, Held { method, path, headers, client_cert, since_ms: now });
                 state.metrics.count("held_requests");
+                // An introspection call waits for the root's next tick: make it come now
+                // (Envoy applies a stream context's tick period to its root context).
+                if state.gate.has_unsent_calls() {
+                    let _ = proxy_wasm::hostcalls::set_tick_period(crate::root::FAST_TICK);
+                }
                 Action::Pause
             }
         }

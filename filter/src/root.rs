@@ -16,6 +16,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 const TICK: Duration = Duration::from_millis(200);
+/// The tick while an introspection call is waiting to be sent (set by the HTTP context
+/// that held a request for it; back to `TICK` once sent).
+pub const FAST_TICK: Duration = Duration::from_millis(2);
 
 pub struct Root {
     id: u32,
@@ -131,7 +134,11 @@ impl RootContext for Root {
         let mut state = shared.borrow_mut();
         let now = host::now_ms();
         self.fetcher.links().catch_up(&mut state, now);
+        let fast = state.gate.has_unsent_calls();
         self.fetcher.start_fetches(&mut state, now);
+        if fast {
+            let _ = hostcalls::set_tick_period(TICK);
+        }
         if !state.held.is_empty() {
             self.revisit_held(&mut state, now);
         }

@@ -36,7 +36,9 @@ fn concurrent_requests_share_one_post_and_resume_on_its_answer() {
     let (_a, first) = request_with(&root, 5, OPAQUE, &[]);
     let (_b, second) = request_with(&root, 6, OPAQUE, &[]);
     assert_eq!((first, second), (Action::Pause, Action::Pause));
+    assert_eq!(with(|h| h.tick_ms), Some(2), "the held request asks for the next tick now");
     root.on_tick();
+    assert_eq!(with(|h| h.tick_ms), Some(200), "back to the normal tick once the call is out");
     root.on_tick();
     let calls = dispatched();
     assert_eq!(calls.len(), 1, "single-flight across the held requests");

@@ -135,12 +135,22 @@ impl std::fmt::Display for IntrospectionEvent {
     }
 }
 
+/// How long at most an unread answer is safe from eviction (its waiting requests read it
+/// within milliseconds: at once in Envoy, after the fetch's promise at the edge).
+const ANSWER_GRACE_MS: u64 = 1000;
+
 #[derive(Debug)]
 pub struct Introspector {
     config: IntrospectionConfig,
     entries: HashMap<TokenDigest, Entry>,
     /// Insertion order, for eviction.
     order: VecDeque<TokenDigest>,
+    /// Answers not read yet, by arrival time: not evicted until read or
+    /// [`ANSWER_GRACE_MS`] old, so the requests held for one are decided from it (else a
+    /// full cache could evict an answer before its waiting requests read it, and ask
+    /// again forever). The queue orders them for pruning; the map says which still count.
+    recent: VecDeque<(TokenDigest, u64)>,
+    unread: HashMap<TokenDigest, u64>,
     /// Calls not yet handed out, then in flight: slot → token digest.
     slots: HashMap<u64, TokenDigest>,
     unsent: Vec<u64>,
@@ -154,6 +164,8 @@ impl Introspector {
             config,
             entries: HashMap::new(),
             order: VecDeque::new(),
+            recent: VecDeque::new(),
+            unread: HashMap::new(),
             slots: HashMap::new(),
             unsent: Vec::new(),
             next_slot: 1,
@@ -187,6 +199,11 @@ impl Introspector {
         }
     }
 
+    /// Calls wanted and not yet handed out (to a located endpoint).
+    pub fn has_unsent(&self) -> bool {
+        self.located() && !self.unsent.is_empty()
+    }
+
     /// Whether calls can be made (the endpoint is known).
     fn located(&self) -> bool {
         !self.config.from_discovery
@@ -198,11 +215,14 @@ impl Introspector {
         let stale = match self.entries.get(digest) {
             Some(Entry::Active { until_ms, .. }) if now_ms < *until_ms => {
                 self.stats.hits += 1;
+                self.unread.remove(digest);
                 return self.found(digest, false);
             }
             Some(Entry::Refused { error, until_ms }) if now_ms < *until_ms => {
                 self.stats.hits += 1;
-                return Lookup::Refused(error.clone());
+                let error = error.clone();
+                self.unread.remove(digest);
+                return Lookup::Refused(error);
             }
             Some(Entry::Failed { until_ms, stale }) if now_ms < *until_ms => {
                 return match stale {
@@ -221,7 +241,7 @@ impl Introspector {
             Some(Entry::Refused { .. }) | None => None,
         };
         let stale = stale.filter(|p| now_ms < p.stale_until_ms);
-        self.begin(*digest, token, stale);
+        self.begin(*digest, token, stale, now_ms);
         Lookup::Waiting
     }
 
@@ -233,7 +253,7 @@ impl Introspector {
         }
     }
 
-    fn begin(&mut self, digest: TokenDigest, token: &str, stale: Option<Positive>) {
+    fn begin(&mut self, digest: TokenDigest, token: &str, stale: Option<Positive>, now_ms: u64) {
         let slot = self.next_slot;
         self.next_slot += 1;
         if let Some(Entry::Pending(old)) = self.entries.get(&digest) {
@@ -245,17 +265,28 @@ impl Introspector {
         }
         self.slots.insert(slot, digest);
         self.unsent.push(slot);
-        self.evict();
+        self.evict(now_ms);
     }
 
-    /// Bounds the cache; pending entries are kept (their requests wait on them), so the
-    /// bound can be exceeded only by calls in flight.
-    fn evict(&mut self) {
+    /// Bounds the cache; pending entries and answers younger than [`ANSWER_GRACE_MS`]
+    /// are kept (requests wait on them), so the bound can be exceeded only by calls in
+    /// flight and just answered.
+    fn evict(&mut self, now_ms: u64) {
+        while let Some((d, t)) = self.recent.front().copied() {
+            if now_ms < t + ANSWER_GRACE_MS {
+                break;
+            }
+            self.recent.pop_front();
+            if self.unread.get(&d) == Some(&t) {
+                self.unread.remove(&d);
+            }
+        }
         let cap = self.config.cache_size;
         let mut scanned = 0;
         while self.entries.len() > cap && scanned < self.order.len() {
             let Some(old) = self.order.pop_front() else { break };
-            if matches!(self.entries.get(&old), Some(Entry::Pending(_))) {
+            let young = self.unread.contains_key(&old);
+            if young || matches!(self.entries.get(&old), Some(Entry::Pending(_))) {
                 self.order.push_back(old);
                 scanned += 1;
                 continue;
@@ -325,7 +356,9 @@ impl Introspector {
             }
         };
         self.entries.insert(digest, entry);
-        self.evict();
+        self.recent.push_back((digest, now_ms));
+        self.unread.insert(digest, now_ms);
+        self.evict(now_ms);
         event
     }
 

@@ -1,0 +1,59 @@
+"""Introspection scenarios (RFC 7662): the local introspection IdP (tests/idp/server.mjs
+--profile opaque) and opaque tokens minted from it. `envoy-jwtgate-introspect` answers
+a repeated token from the gate's introspection cache; `envoy-jwtgate-introspect-nocache`
+(`cache_size` 1, distinct tokens) makes one IdP call per request, so it measures the
+uncached path against that IdP."""
+import base64
+import json
+import urllib.request
+
+from . import config
+from .config import TOKENS_DIR
+from .errors import BenchError
+from .procs import spawn, wait_ready
+
+IDP_PORT = 9620
+ISSUER = f"http://127.0.0.1:{IDP_PORT}"
+AUDIENCE = "https://opaque.example"
+ALG = "opaque"   # the token "alg" these scenarios are listed under
+
+
+def start_idp():
+    proc = spawn("idp-opaque", ["node", "tests/idp/server.mjs", "--port", str(IDP_PORT), "--profile", "opaque",
+                                "--keys-out", str(TOKENS_DIR / "idp-opaque-keys.json")])
+    wait_ready("idp-opaque", proc, ISSUER + "/jwks")
+    return proc
+
+
+def _mint():
+    basic = base64.b64encode(b"jwtgate-opaque:opaque-secret").decode()
+    req = urllib.request.Request(ISSUER + "/token", method="POST",
+                                 data=b"grant_type=client_credentials&scope=read+write",
+                                 headers={"authorization": f"Basic {basic}",
+                                          "content-type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())["access_token"]
+
+
+def make_tokens():
+    """opaque-repeat.txt (one token) and opaque-unique.txt (TOKEN_COUNT tokens)."""
+    try:
+        (TOKENS_DIR / f"{ALG}-repeat.txt").write_text(_mint() + "\n")
+        (TOKENS_DIR / f"{ALG}-unique.txt").write_text("".join(_mint() + "\n" for _ in range(config.TOKEN_COUNT)))
+    except OSError as e:
+        raise BenchError(f"could not mint opaque tokens at {ISSUER}: {e}") from e
+
+
+def provider(cache_size):
+    """The gate-config provider that introspects through the `bench_idp` cluster."""
+    return {
+        "issuer": ISSUER, "audiences": [AUDIENCE], "validation": "introspection",
+        "introspection": {"cluster": "bench_idp", "path": "/token/introspection", "authority": f"127.0.0.1:{IDP_PORT}",
+                          "client_id": "jwtgate-introspector", "client_secret": "introspector-secret",
+                          "max_ttl_s": 300, "cache_size": cache_size},
+    }
+
+
+CLUSTERS = [{"name": "bench_idp", "type": "STATIC", "connect_timeout": "1s",
+             "load_assignment": {"cluster_name": "bench_idp", "endpoints": [{"lb_endpoints": [
+                 {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": IDP_PORT}}}}]}]}}]
