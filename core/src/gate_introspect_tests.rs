@@ -289,3 +289,26 @@ fn a_full_cache_keeps_a_fresh_answer_for_the_requests_waiting_on_it() {
         (0..4).filter(|i| !matches!(at(&mut w, &bearer("/intro/x", &tokens[*i]), NOW_MS + 1_000), Decision::Allow(_)));
     assert!(left.count() >= 3, "older answers evicted down to the bound");
 }
+
+#[test]
+fn the_denylist_applies_to_an_introspected_token_too() {
+    // Provider `a` introspects opaque tokens (hybrid) and revokes subject `svc-user`
+    // (a `sub` cut-off): an `active: true` answer does not outrank a known revocation.
+    let mut w = intro_world(|c| {
+        let cut_off = json!({"sub": "svc-user", "iat_before": NOW_S + 60, "exp": NOW_S + 3600});
+        c["providers"]["a"]["revocation"] = json!({"inline": [cut_off]});
+    });
+    let r = bearer("/intro/x", OPAQUE);
+    assert_eq!(at(&mut w, &r, NOW_MS), Decision::NeedKeys { provider: 0 });
+    assert_eq!(answer(&mut w, NOW_MS, Some(200), &active(ISS_A, json!({"iat": NOW_S - 10}))), 1);
+    let d = denied(at(&mut w, &r, NOW_MS));
+    assert_eq!((d.status, &d.reason), (401, &AuthError::Revoked), "{d:?}");
+    // A later answer for a token issued after the cut-off is allowed.
+    let mut w = intro_world(|c| {
+        let cut_off = json!({"sub": "svc-user", "iat_before": NOW_S - 60, "exp": NOW_S + 3600});
+        c["providers"]["a"]["revocation"] = json!({"inline": [cut_off]});
+    });
+    assert_eq!(at(&mut w, &r, NOW_MS), Decision::NeedKeys { provider: 0 });
+    answer(&mut w, NOW_MS, Some(200), &active(ISS_A, json!({"iat": NOW_S - 10})));
+    allowed(at(&mut w, &r, NOW_MS));
+}
