@@ -148,7 +148,7 @@ test: setup lint unit e2e fuzz-smoke bench-smoke
 # entry for an `api_keys` provider: `make apikey CLIENT=reports`.
 CLIENT ?= my-app
 apikey:
-	@cargo run -q -p jwtgate-core --bin jwtgate-apikey -- $(CLIENT)
+	@cargo run -q -p jwtgate-cli -- apikey new $(CLIENT)
 
 clean:
 	-python3 tests/up.py down

@@ -27,6 +27,25 @@ pub enum Command {
     /// Translate an Istio or Envoy jwt_authn config into a jwtgate config (stdout);
     /// notes on what was implicit or could not be translated go to stderr.
     Import(ImportArgs),
+    /// API keys for `"kind": "api_keys"` providers.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApikeyCommand {
+    /// Print a new key (256 bits from the OS CSPRNG, `jg_` prefix, checksum) and the
+    /// entry for the config or the key feed, which holds only the key's digest.
+    New(ApikeyNewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ApikeyNewArgs {
+    /// The application the key identifies (the entry's `client`).
+    #[arg(default_value = "my-app")]
+    pub client: String,
 }
 
 #[derive(Args, Debug)]

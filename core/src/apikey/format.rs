@@ -10,7 +10,7 @@
 //! - The prefix names the project, so leaked keys are easy to find and attribute.
 //!
 //! Generation takes the random bytes as an argument: the core stays free of I/O, and
-//! `jwtgate-apikey` (core/src/bin) or a future CLI feeds it from the OS CSPRNG.
+//! `jwtgate apikey new` (the CLI, `make apikey`) feeds it from the OS CSPRNG.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
