@@ -11,6 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -39,12 +40,23 @@ async function calls() {
   return (await (await fetch(`http://127.0.0.1:${PORT}/__stats`)).json()).count;
 }
 
-async function get(base, token) {
-  const res = await fetch(`${base}/api/x`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+async function get(base, token, path = '/api/x') {
+  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
 const fresh = () => `opaque${Math.random().toString(36).slice(2)}${Date.now()}`;
+
+// A JWT of provider `hybrid` (its inline HS256 key), unique per call.
+const hybrid = JSON.parse(readFileSync(resolve(REPO_ROOT, 'tests/faults/introspection.json'), 'utf8')).providers.hybrid;
+function signedJwt() {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const head = enc({ alg: 'HS256', typ: 'JWT', kid: 'k' });
+  const body = enc({ iss: hybrid.issuer, aud: hybrid.audiences[0], sub: 'svc-user', iat: now, exp: now + 300, jti: fresh() });
+  const key = Buffer.from(hybrid.jwks.inline.keys[0].k, 'base64url');
+  return `${head}.${body}.${createHmac('sha256', key).update(`${head}.${body}`).digest('base64url')}`;
+}
 
 before(async () => {
   server = spawn(process.execPath, [resolve(REPO_ROOT, 'tests/faults/introspection-server.mjs'), '--port', String(PORT)],
@@ -107,6 +119,33 @@ for (const host of ['envoy', 'worker']) {
       assert.match(r.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
     }
     assert.equal((await calls()) - before, 1, 'single-flight, then the negative answer');
+  });
+
+  test(`${host}: a rule with introspect: true asks the IdP even for a valid JWT, and obeys active false`, async () => {
+    const base = gate[`${host}_url`];
+    await control({ mode: 'active' });
+    let before = await calls();
+    const ok = await get(base, signedJwt(), '/revocable/x');
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal((await calls()) - before, 1, 'the valid JWT was introspected');
+    await control({ mode: 'inactive' });
+    before = await calls();
+    const refused = await get(base, signedJwt(), '/revocable/x');
+    assert.equal(refused.status, 401, refused.text);
+    assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    assert.equal((await calls()) - before, 1);
+  });
+
+  test(`${host}: a hybrid provider checks a JWT locally and introspects only an opaque token`, async () => {
+    const base = gate[`${host}_url`];
+    await control({ mode: 'active' });
+    const before = await calls();
+    const local = await get(base, signedJwt(), '/hybrid/x');
+    assert.equal(local.status, 200, local.text);
+    assert.equal((await calls()) - before, 0, 'a valid JWT is not introspected on a hybrid provider');
+    const opaque = await get(base, fresh(), '/hybrid/x');
+    assert.equal(opaque.status, 200, opaque.text);
+    assert.equal((await calls()) - before, 1, 'the opaque token was');
   });
 }
 
