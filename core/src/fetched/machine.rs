@@ -5,71 +5,14 @@
 //! hosts and the gate ask, why to fetch ([`FetchReason`]), whether the document may be
 //! used ([`Status`]), is derived from those, so the answers cannot disagree.
 
-use super::{DocId, Document, FetchEvent, FetchMethod, FetchReason, FetchRequest, FetchResult, Validators};
+use super::{DocId, Document, FetchEvent, FetchMethod, FetchReason, FetchRequest, FetchResult};
 use crate::config::RemoteJwks;
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
 
+use super::phase::{Held, Phase, Status, Unavailable};
+
 const MAX_BACKOFF_MS: u64 = 60_000;
-
-/// What is held, and how the latest fetches went.
-#[derive(Debug)]
-pub enum Phase<D> {
-    /// No document yet; `failures` fetches have failed so far.
-    Cold { failures: u32 },
-    /// The latest fetch succeeded.
-    Fresh(Held<D>),
-    /// Refreshes have failed since `since_ms`; the last good document is still served.
-    Failing { held: Held<D>, since_ms: u64, failures: u32 },
-}
-
-/// The last good document and what came with it.
-#[derive(Debug)]
-pub struct Held<D> {
-    doc: Rc<D>,
-    /// When the fetch that last confirmed it was *sent*: the stale bound counts from here.
-    fetched_at_ms: u64,
-    digest: [u8; 32],
-    etag: Option<String>,
-    last_modified: Option<String>,
-}
-
-impl<D> Held<D> {
-    fn validators(&self) -> Validators<'_> {
-        Validators { etag: self.etag.as_deref(), last_modified: self.last_modified.as_deref() }
-    }
-
-    /// A `304` answers the request only if every validator it sent is this document's.
-    fn confirmed_by(&self, sent: Validators<'_>) -> bool {
-        !sent.is_empty()
-            && sent.etag.is_none_or(|e| self.etag.as_deref() == Some(e))
-            && sent.last_modified.is_none_or(|m| self.last_modified.as_deref() == Some(m))
-    }
-}
-
-/// The phase seen at a given time: whether the document may be used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Cold,
-    Fresh,
-    /// Served stale: refreshes fail, but the document is within `max_stale_s`.
-    Failing {
-        since_ms: u64,
-        failures: u32,
-    },
-    /// Older than `max_stale_s`. `refreshable`: no refresh has failed since it was
-    /// fetched (it is only old, e.g. an idle edge isolate), so a fetch is worth waiting for.
-    Stale {
-        refreshable: bool,
-    },
-}
-
-/// Why no document can be served: see [`Fetched::serving`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Unavailable {
-    pub cold: bool,
-    pub refreshable: bool,
-}
 
 /// A fetch handed to the host and not yet answered.
 #[derive(Clone, Copy, Debug)]

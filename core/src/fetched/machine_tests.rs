@@ -1,7 +1,7 @@
 //! The machine with a toy document, so its rules are tested apart from the JWKS.
 
 use super::*;
-use crate::fetched::{FetchReason, Summary};
+use crate::fetched::{FetchReason, Summary, Validators};
 use std::fmt;
 
 /// A document of non-empty lines; an empty body is invalid.
