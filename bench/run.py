@@ -36,7 +36,7 @@ from harness import introspect
 from harness.errors import BenchError, Skip
 from harness.machine import machine_info, size_info, wait_quiet
 from harness.measure import measure
-from harness.micro import apikey_cost, dpop_cost, policy_cost
+from harness.micro import apikey_cost, dpop_cost, policy_cost, revocation_cost
 from harness.procs import rss_kb, stop, stop_all
 from harness.report import command_line, compute_ratios, write_report
 from harness.scenarios import SCENARIOS, SERVERS, TARGET
@@ -181,6 +181,8 @@ def main():
         ("policy", policy_cost, lambda p: f"scopes-only {p['scopes_ns']:.0f} ns, 5-condition {p['policy_ns']:.0f} ns"),
         ("apikey", apikey_cost, lambda p: f"cached JWT {p['jwt_cached_ns']:.0f} ns, API key {p['api_key_ns']:.0f} ns"),
         ("dpop", dpop_cost, lambda p: f"bearer {p['bearer_ns']:.0f} ns, DPoP {p['dpop_ns']:.0f} ns"),
+        ("revocation", revocation_cost,
+         lambda p: f"no list {p['plain_ns']:.0f} ns, {p['entries']:,}-entry denylist {p['denylist_ns']:.0f} ns"),
     ):
         try:
             p = micro[name] = run_micro()

@@ -2,7 +2,8 @@
 scenarios: the cached-path cost of a 5-condition `require` tree against a
 scopes-only rule (`core/benches/policy.rs`, also `make bench-policy`), and the API-key
 path against the cached JWT path (`core/benches/apikey.rs`, `make bench-apikey`), and
-the DPoP path against the Bearer path (`core/benches/dpop.rs`).
+the DPoP path against the Bearer path (`core/benches/dpop.rs`), and the revocation
+check with a 100,000-entry denylist against none (`core/benches/revocation.rs`).
 
 Each benchmark prints one `BENCH_<NAME> {json}` line; this module builds it (cargo's
 bench profile), runs it pinned like a server, and returns that JSON. The quick smoke
@@ -47,6 +48,14 @@ def policy_cost():
     if QUICK:
         raise Skip("quick run (make bench-policy runs it on its own)")
     return _run_micro("policy", "BENCH_POLICY", os.environ.get("BENCH_POLICY_ROUNDS", "15"), "20000")
+
+
+def revocation_cost():
+    """The revocation check on the cached path: a 100,000-entry denylist against no
+    revocation block (`core/benches/revocation.rs`, `make bench-revocation`). The quick
+    run measures it with 3 short rounds (a smoke value)."""
+    rounds, iters = ("3", "2000") if QUICK else (os.environ.get("BENCH_REVOCATION_ROUNDS", "9"), "20000")
+    return _run_micro("revocation", "BENCH_REVOCATION", rounds, iters)
 
 
 def dpop_cost():

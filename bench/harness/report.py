@@ -150,6 +150,17 @@ def write_report(results, skipped, ratios, info, sizes, memory, total_s, failure
               f"| cached JWT | {a['jwt_cached_ns']:,.0f} |", f"| API key | {a['api_key_ns']:,.0f} |", "",
               f"Ratio API key ÷ cached JWT: **{a['ratio']:.2f}** (median of {a['rounds']} per-round ratios of "
               f"{a['iters']:,} decisions each; spread {a['ratio_min']:.2f}–{a['ratio_max']:.2f}). No target."]
+    r = (micro or {}).get("revocation")
+    if r:
+        L += ["", "## Revocation on the cached path (native micro-benchmark)", "",
+              f"`Gate::decide` for a token already in the verified-token cache, with a denylist of {r['entries']:,} "
+              "entries (`jti`, `sub`, `sid`, `client_id`) against no revocation block "
+              "(`core/benches/revocation.rs`, also `make bench-revocation`); rounds alternate.", "",
+              "| provider | ns per decision (median) |", "|---|---:|",
+              f"| no revocation block | {r['plain_ns']:,.0f} |", f"| {r['entries']:,}-entry denylist | {r['denylist_ns']:,.0f} |", "",
+              f"Ratio denylist ÷ none: **{r['ratio']:.2f}** (median of {r['rounds']} per-round ratios of "
+              f"{r['iters']:,} decisions each; spread {r['ratio_min']:.2f}–{r['ratio_max']:.2f}; the list loaded in "
+              f"{r['load_ms']:,} ms). No target: the check is at most four hash-map reads."]
     L += ["", "## Size and memory", "",
           "| artefact | bytes | gzip -9 bytes | sha256 (first 16) |", "|---|---:|---:|---|"]
     for key, s in sizes.items():
