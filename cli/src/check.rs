@@ -4,7 +4,7 @@
 
 use crate::cli::CheckArgs;
 use crate::fail::{read, Exit, Fail};
-use jwtgate_core::{Decision, FetchResult, Gate, GateConfig, RequestView, Step, Trace, Verifier};
+use jwtgate_core::{Decision, DocKind, FetchResult, Gate, GateConfig, RequestView, Step, Trace, Verifier};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -90,17 +90,44 @@ pub fn load_keys(gate: &mut Gate, specs: &[String], now_ms: u64) -> Result<(), F
     gate.poll_fetches(now_ms);
     for (doc, _) in gate.remote_docs() {
         let name = providers.get(doc.provider).cloned().unwrap_or_default();
-        let Some(body) = named.iter().find(|(n, _)| *n == name).map(|(_, b)| b).or(default.as_ref()) else {
-            continue;
+        let body = match doc.kind {
+            DocKind::Jwks => match named.iter().find(|(n, _)| *n == name).map(|(_, b)| b).or(default.as_ref()) {
+                Some(b) => b.clone(),
+                None => continue,
+            },
+            kind => match offline_stand_in(kind, now_ms) {
+                Some((body, what)) => {
+                    eprintln!("note: provider `{name}`: {what}");
+                    body
+                }
+                None => continue,
+            },
         };
         let result = FetchResult::response(now_ms, 200, body.as_bytes());
         if let Some(event) = gate.on_fetch_result(doc, now_ms, result) {
             if event.failed() {
-                return Err(Fail::Usage(format!("provider `{name}`: the JWKS is refused: {event}")));
+                return Err(Fail::Usage(format!("provider `{name}`: the {} is refused: {event}", doc.kind.label())));
             }
         }
     }
     Ok(())
+}
+
+/// What an offline check uses in place of a fetched document other than a key set, and
+/// the note saying so: an empty revocation list (nothing revoked) and an empty API-key
+/// table (no key accepted). `None`: the document is not stood in for (discovery, status
+/// lists: requests that need them are decided as a gate without them would decide).
+fn offline_stand_in(kind: DocKind, now_ms: u64) -> Option<(String, &'static str)> {
+    match kind {
+        DocKind::Revocation => Some((
+            json!({"version": 1, "generated_at": now_ms / 1000, "kind": "full", "entries": []}).to_string(),
+            "its revocation feed is not fetched offline: checked against an empty list",
+        )),
+        DocKind::ApiKeys => {
+            Some((json!({"keys": []}).to_string(), "its API-key feed is not fetched offline: no key is accepted"))
+        }
+        _ => None,
+    }
 }
 
 /// `--header name:value` pairs, plus `authorization: Bearer <token>` for `--token`.

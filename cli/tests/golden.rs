@@ -8,6 +8,24 @@ use std::process::Command;
 /// (golden file name, arguments). Paths are relative to `cli/`.
 const CASES: &[(&str, &[&str])] = &[
     (
+        // A provider with a revocation feed and an API-key feed: offline, the check
+        // stands in an empty list and an empty key table, and says so on stderr.
+        "check-offline-feeds",
+        &[
+            "check",
+            "-c",
+            "tests/fixtures/check/config-feeds.json",
+            "-t",
+            "@tests/fixtures/check/token-acme.jwt",
+            "-p",
+            "/api/tenants/acme/orders",
+            "--jwks",
+            JWKS,
+            "--now",
+            NOW,
+        ],
+    ),
+    (
         "check-tenant-403",
         &[
             "check",
