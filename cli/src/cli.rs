@@ -114,11 +114,27 @@ pub enum JwksCommand {
     Inspect(InspectArgs),
     /// Compare two JWKS: keys added, removed, changed, and usability changes.
     Diff(DiffArgs),
+    /// Fetch a JWKS by URL (one GET, no redirects, 200 only), report it as `inspect`
+    /// does, and save it with --out (for `check --jwks` or a later `diff`).
+    Fetch(FetchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// The key set's URL (`https://…/jwks`).
+    pub url: String,
+    /// Write the fetched body here.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_delimiter = ',')]
+    pub algorithms: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// The JWKS file (`-` for standard input).
+    /// The JWKS file (`-` for standard input, or an `http(s)://` URL).
     pub file: PathBuf,
     /// The algorithms the provider allows (default: every asymmetric one the core knows).
     #[arg(long, value_delimiter = ',')]

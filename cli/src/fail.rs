@@ -18,6 +18,7 @@ pub enum Exit {
 #[derive(Debug)]
 pub enum Fail {
     Read { path: String, error: std::io::Error },
+    Write { path: String, error: std::io::Error },
     Config(jwtgate_core::ConfigError),
     Usage(String),
 }
@@ -26,6 +27,7 @@ impl fmt::Display for Fail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Fail::Read { path, error } => write!(f, "cannot read {path}: {error}"),
+            Fail::Write { path, error } => write!(f, "cannot write {path}: {error}"),
             Fail::Config(e) => write!(f, "{e}"),
             Fail::Usage(what) => f.write_str(what),
         }
@@ -40,9 +42,13 @@ impl From<jwtgate_core::ConfigError> for Fail {
     }
 }
 
-/// A file's text (`-` reads standard input).
+/// A file's text (`-` reads standard input; an `http(s)://` URL is fetched).
 pub fn read(path: &Path) -> Result<String, Fail> {
     let shown = path.display().to_string();
+    if crate::fetch::is_url(&shown) {
+        let body = crate::fetch::get(&shown)?;
+        return String::from_utf8(body).map_err(|_| Fail::Usage(format!("GET {shown}: the body is not UTF-8")));
+    }
     if shown == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)

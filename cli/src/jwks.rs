@@ -3,7 +3,7 @@
 //! (what the gate would load, or why it refuses the set and keeps its last good one) and
 //! once per entry (each key's algorithms, or the reason the core skips it).
 
-use crate::cli::{DiffArgs, InspectArgs};
+use crate::cli::{DiffArgs, FetchArgs, InspectArgs};
 use crate::fail::{read, Exit, Fail};
 use jwtgate_core::{fingerprint, parse_jwks, Alg, JwksError, JwksOrigin};
 use serde_json::{json, Value};
@@ -77,10 +77,23 @@ fn load(path: &Path, allowed: &[Alg]) -> Result<Report, Fail> {
 
 pub fn inspect(args: &InspectArgs) -> Result<Exit, Fail> {
     let r = load(&args.file, &algorithms(&args.algorithms)?)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&as_json(&r)).unwrap_or_default());
+    print_report(&r, args.json)
+}
+
+/// `jwks fetch URL`: the body as fetched (saved with `--out`), reported as `inspect` does.
+pub fn fetch(args: &FetchArgs) -> Result<Exit, Fail> {
+    let body = crate::fetch::get(&args.url)?;
+    if let Some(out) = &args.out {
+        std::fs::write(out, &body).map_err(|error| Fail::Write { path: out.display().to_string(), error })?;
+    }
+    print_report(&report(&body, &algorithms(&args.algorithms)?)?, args.json)
+}
+
+fn print_report(r: &Report, json: bool) -> Result<Exit, Fail> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&as_json(r)).unwrap_or_default());
     } else {
-        print!("{}", as_text(&r));
+        print!("{}", as_text(r));
     }
     Ok(if r.set.is_ok() { Exit::Ok } else { Exit::Findings })
 }

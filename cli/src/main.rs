@@ -8,6 +8,7 @@ mod check;
 mod check_text;
 mod cli;
 mod fail;
+mod fetch;
 mod import;
 mod jwks;
 mod lint;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Jwks { command: JwksCommand::Inspect(args) } => jwks::inspect(&args),
         Command::Jwks { command: JwksCommand::Diff(args) } => jwks::diff(&args),
+        Command::Jwks { command: JwksCommand::Fetch(args) } => jwks::fetch(&args),
         Command::Import(args) => import::run(&args),
         Command::Apikey { command: ApikeyCommand::New(args) } => apikey::new(&args),
     };
