@@ -35,6 +35,50 @@ def fmt_kb(kb):
     return "n/a" if kb is None else f"{kb / 1024:.1f} MiB"
 
 
+# One section per native micro-benchmark (`bench/harness/micro.py`): what it measures,
+# its two paths (label, JSON member) and the ratio it states.
+MICRO_SECTIONS = [
+    {"key": "dpop", "title": "DPoP on the cached path",
+     "about": "`Gate::decide` for a DPoP-bound token already in the verified-token cache plus a fresh ES256 proof "
+              "(parse, claims, thumbprint, software signature check, replay set), against the same cached token "
+              "with the Bearer scheme (`core/benches/dpop.rs`); rounds alternate.",
+     "column": "path", "rows": [("Bearer", "bearer_ns"), ("DPoP", "dpop_ns")], "ratio": "DPoP ÷ Bearer",
+     "tail": "No target: every DPoP request verifies a fresh proof signature."},
+    {"key": "policy", "title": "Authorization cost on the cached path",
+     "about": "`Gate::decide` for a token already in the verified-token cache (`core/benches/policy.rs`, also "
+              "`make bench-policy`), pinned like a server; rounds alternate between the two rules, so load from "
+              "other processes falls on both alike. The 5-condition rule: tenant = path capture, role in an array, "
+              "a boolean, a number, a pattern.",
+     "column": "rule", "rows": [("scopes only", "scopes_ns"), ("5-condition `require`", "policy_ns")],
+     "ratio": "5-condition ÷ scopes-only",
+     "tail": "No target: it states what a policy costs next to the request's other work."},
+    {"key": "apikey", "title": "The API-key path",
+     "about": "`Gate::decide` with a valid API key (checksum, SHA-256, lookup in a 10,001-entry table, header edits) "
+              "against a bearer token already in the verified-token cache, on equivalent scopes rules "
+              "(`core/benches/apikey.rs`, also `make bench-apikey`); rounds alternate.",
+     "column": "credential", "rows": [("cached JWT", "jwt_cached_ns"), ("API key", "api_key_ns")],
+     "ratio": "API key ÷ cached JWT", "tail": "No target."},
+    {"key": "revocation", "title": "Revocation on the cached path",
+     "about": "`Gate::decide` for a token already in the verified-token cache, with a denylist of {entries:,} "
+              "entries (`jti`, `sub`, `sid`, `client_id`) against no revocation block "
+              "(`core/benches/revocation.rs`, also `make bench-revocation`); rounds alternate; the list loaded in "
+              "{load_ms:,} ms.",
+     "column": "provider", "rows": [("no revocation block", "plain_ns"), ("{entries:,}-entry denylist", "denylist_ns")],
+     "ratio": "denylist ÷ none", "tail": "No target: the check is at most four hash-map reads."},
+]
+
+
+def micro_section(spec, m):
+    """The report lines of one micro-benchmark result `m` (none when it did not run)."""
+    if not m:
+        return []
+    rows = [f"| {label.format(**m)} | {m[field]:,.0f} |" for label, field in spec["rows"]]
+    return ["", f"## {spec['title']} (native micro-benchmark)", "", spec["about"].format(**m), "",
+            f"| {spec['column']} | ns per decision (median) |", "|---|---:|", *rows, "",
+            f"Ratio {spec['ratio']}: **{m['ratio']:.2f}** (median of {m['rounds']} per-round ratios of "
+            f"{m['iters']:,} decisions each; spread {m['ratio_min']:.2f}–{m['ratio_max']:.2f}). {spec['tail']}"]
+
+
 def write_report(results, skipped, ratios, info, sizes, memory, total_s, failures, verifiers, when=None, micro=None):
     L = []
     title = "# jwtgate benchmarks" + (" (quick smoke run: numbers are not meaningful)" if QUICK else "")
@@ -118,49 +162,8 @@ def write_report(results, skipped, ratios, info, sizes, memory, total_s, failure
                  f"{r['denominator_rps']:,.0f} | **{r['ratio']:.3f}** | {r['target']} | {'yes' if r['met'] else 'no'} | {miss} |")
     L += ["", "Ratios marked informational in `results.json` compare against a configuration the issue does not "
           "set a target for; they are listed for context."]
-    d = (micro or {}).get("dpop")
-    if d:
-        L += ["", "## DPoP on the cached path (native micro-benchmark)", "",
-              "`Gate::decide` for a DPoP-bound token already in the verified-token cache plus a fresh ES256 proof "
-              "(parse, claims, thumbprint, software signature check, replay set), against the same cached token "
-              "with the Bearer scheme (`core/benches/dpop.rs`); rounds alternate.", "",
-              "| path | ns per decision |", "|---|---:|",
-              f"| Bearer | {d['bearer_ns']:,.0f} |", f"| DPoP | {d['dpop_ns']:,.0f} |", "",
-              f"Ratio DPoP / Bearer: **{d['ratio']:.2f}** (spread {d['ratio_min']:.2f}-{d['ratio_max']:.2f}, "
-              f"{d['rounds']} rounds x {d['iters']} decisions)."]
-    p = (micro or {}).get("policy")
-    if p:
-        L += ["", "## Authorization cost on the cached path (native micro-benchmark)", "",
-              "`Gate::decide` for a token already in the verified-token cache (`core/benches/policy.rs`, also "
-              "`make bench-policy`), pinned like a server; rounds alternate between the two rules, so load from "
-              "other processes falls on both alike. The 5-condition rule: tenant = path capture, role in an array, "
-              "a boolean, a number, a pattern.", "",
-              "| rule | ns per decision (median) |", "|---|---:|",
-              f"| scopes only | {p['scopes_ns']:,.0f} |", f"| 5-condition `require` | {p['policy_ns']:,.0f} |", "",
-              f"Ratio 5-condition ÷ scopes-only: **{p['ratio']:.2f}** (median of {p['rounds']} per-round ratios of "
-              f"{p['iters']:,} decisions each; spread {p['ratio_min']:.2f}–{p['ratio_max']:.2f}). No target: it "
-              "states what a policy costs next to the request's other work."]
-    a = (micro or {}).get("apikey")
-    if a:
-        L += ["", "## The API-key path (native micro-benchmark)", "",
-              "`Gate::decide` with a valid API key (checksum, SHA-256, lookup in a 10,001-entry table, header edits) "
-              "against a bearer token already in the verified-token cache, on equivalent scopes rules "
-              "(`core/benches/apikey.rs`, also `make bench-apikey`); rounds alternate.", "",
-              "| credential | ns per decision (median) |", "|---|---:|",
-              f"| cached JWT | {a['jwt_cached_ns']:,.0f} |", f"| API key | {a['api_key_ns']:,.0f} |", "",
-              f"Ratio API key ÷ cached JWT: **{a['ratio']:.2f}** (median of {a['rounds']} per-round ratios of "
-              f"{a['iters']:,} decisions each; spread {a['ratio_min']:.2f}–{a['ratio_max']:.2f}). No target."]
-    r = (micro or {}).get("revocation")
-    if r:
-        L += ["", "## Revocation on the cached path (native micro-benchmark)", "",
-              f"`Gate::decide` for a token already in the verified-token cache, with a denylist of {r['entries']:,} "
-              "entries (`jti`, `sub`, `sid`, `client_id`) against no revocation block "
-              "(`core/benches/revocation.rs`, also `make bench-revocation`); rounds alternate.", "",
-              "| provider | ns per decision (median) |", "|---|---:|",
-              f"| no revocation block | {r['plain_ns']:,.0f} |", f"| {r['entries']:,}-entry denylist | {r['denylist_ns']:,.0f} |", "",
-              f"Ratio denylist ÷ none: **{r['ratio']:.2f}** (median of {r['rounds']} per-round ratios of "
-              f"{r['iters']:,} decisions each; spread {r['ratio_min']:.2f}–{r['ratio_max']:.2f}; the list loaded in "
-              f"{r['load_ms']:,} ms). No target: the check is at most four hash-map reads."]
+    for spec in MICRO_SECTIONS:
+        L += micro_section(spec, (micro or {}).get(spec["key"]))
     L += ["", "## Size and memory", "",
           "| artefact | bytes | gzip -9 bytes | sha256 (first 16) |", "|---|---:|---:|---|"]
     for key, s in sizes.items():
