@@ -153,12 +153,25 @@ export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
     return true;
   }
 
-  return { handle, listen, count: () => log.length };
+  // Whether a recorded, live entry covers a token with these claims (its jti, its
+  // session, or its subject before a cut-off): the introspection extension's answer.
+  function covers(claims) {
+    return log.filter(live).some((e) => (e.jti !== undefined && e.jti === claims.jti)
+      || (e.sid !== undefined && e.sid === claims.sid)
+      || (e.sub !== undefined && e.sub === claims.sub && (claims.iat ?? 0) < e.iat_before));
+  }
+
+  return { handle, listen, covers, count: () => log.length };
 }
 
 function json(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/** The request's form body (at most 64 KiB). */
+export async function readForm(req) {
+  return new URLSearchParams(await readBody(req));
 }
 
 async function readBody(req) {

@@ -15,6 +15,10 @@
 // extraTokenClaims, iss, aud, exp, iat, client_id, scope and token_type, but no `sub`
 // for client_credentials tokens (no account).
 //
+// The jwt profile also answers RFC 7662 introspection of its own JWT access tokens
+// (tests/idp/introspection.mjs: client `jwtgate-jwt-introspector`, active:false once
+// revoked through revocation.mjs), with a per-token call counter for the tests.
+//
 // On start it generates fresh signing keys (RS256 2048-bit `rs-<rand>` and
 // ES256 `es-<rand>`), writes them as a PRIVATE JWKS to --keys-out (so the
 // token factory can craft tokens with the same keys/kids), then listens on
@@ -57,6 +61,7 @@ import { X509Certificate, randomBytes } from 'node:crypto';
 import * as jose from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
+import { introspectionEndpoint } from './introspection.mjs';
 import { revocationFeed } from './revocation.mjs';
 
 const { values: args } = parseArgs({
@@ -178,6 +183,10 @@ const resourceServer = {
 // by oidc-provider's own endpoint (it refuses only structured JWTs), so there the
 // extension stays out of the way.
 const revocation = revocationFeed({ issuer: ISSUER, jwks, clients: CLIENTS, tokenTtlS: ACCESS_TOKEN_TTL });
+// RFC 7662 for this IdP's own JWT access tokens (tests/idp/introspection.mjs), answering
+// `active: false` once revoked above; only its dedicated client
+// `jwtgate-jwt-introspector` may call it.
+const introspection = introspectionEndpoint({ issuer: ISSUER, jwks, covers: revocation.covers });
 
 // RFC 7523: the gate signs an ES256 assertion with its own key; this IdP knows the
 // public half only. oidc-provider checks aud (endpoint, issuer or token endpoint),
@@ -272,12 +281,12 @@ if (!OPAQUE) revocation.listen(provider);
 const providerCallback = provider.callback();
 const handler = async (req, res) => {
   try {
-    if (!OPAQUE && (await revocation.handle(req, res))) {
+    if (!OPAQUE && ((await revocation.handle(req, res)) || (await introspection.handle(req, res)))) {
       console.log(`idp ${req.method} ${req.url.split('?')[0]} ${res.statusCode}`);
       return;
     }
   } catch (err) {
-    console.error(`idp revocation: ${err.message}`);
+    console.error(`idp revocation/introspection: ${err.message}`);
     res.writeHead(400, { 'content-type': 'application/json' });
     res.end('{"error":"invalid_request"}');
     return;
