@@ -50,6 +50,9 @@ PORTS = {
     "idp_third": int(os.environ.get("JWTGATE_IDP_THIRD_PORT", 9404)),
     # The controllable introspection endpoint of tests/faults/introspection.test.mjs.
     "intro_faults": int(os.environ.get("JWTGATE_INTRO_FAULT_PORT", 9460)),
+    # The HTTPS JWKS server of tests/faults/tls-swap.test.mjs, whose certificate is swapped
+    # at runtime (9486-9489 are its gate pair).
+    "tls_swap": int(os.environ.get("JWTGATE_TLS_SWAP_PORT", 9485)),
     "envoy_mtls": int(os.environ.get("JWTGATE_ENVOY_MTLS_PORT", 9414)),
     "envoy_sw_mtls": int(os.environ.get("JWTGATE_ENVOY_SW_MTLS_PORT", 9415)),
 }
@@ -60,6 +63,8 @@ OPAQUE_ISSUER = f"http://127.0.0.1:{PORTS['idp_opaque']}"
 # through its "internet" service's tlsOptions.
 THIRD_ISSUER = f"https://127.0.0.1:{PORTS['idp_third']}"
 THIRD_SNI = "idp-third.jwtgate.test"
+# The name on the swappable HTTPS JWKS server's certificates (tests/faults/tls-swap.test.mjs).
+TLS_SWAP_SNI = "idp-swap.jwtgate.test"
 CA_FILE = ROOT / "run" / "pki" / "ca.pem"
 ENVOY_BIN = os.environ.get("ENVOY_BIN", str(ROOT / ".venv" / "bin" / "envoy"))
 WASM = os.environ.get("JWTGATE_WASM", str(ROOT / "target" / "wasm32-wasip1" / "release" / "jwtgate_filter.wasm"))
@@ -89,7 +94,8 @@ def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
                                          "THIRD_ISSUER": THIRD_ISSUER,
                                          "THIRD_AUTHORITY": f"127.0.0.1:{PORTS['idp_third']}",
                                          "INTRO_FAULT_PORT": PORTS["intro_faults"],
-                                         "IDP_THIRD_PORT": PORTS["idp_third"]})
+                                         "IDP_THIRD_PORT": PORTS["idp_third"],
+                                         "TLS_SWAP_PORT": PORTS["tls_swap"], "TLS_SWAP_SNI": TLS_SWAP_SNI})
 
 
 # A second listener with the same filters behind TLS that requires a client certificate
@@ -136,6 +142,8 @@ def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None, tls_po
         "IDP_OPAQUE_PORT": PORTS["idp_opaque"],
         "IDP_THIRD_PORT": PORTS["idp_third"],
         "INTRO_FAULT_PORT": PORTS["intro_faults"],
+        "TLS_SWAP_PORT": PORTS["tls_swap"],
+        "TLS_SWAP_SNI": TLS_SWAP_SNI,
         "CA_FILE": CA_FILE,
         "THIRD_SNI": THIRD_SNI,
         "WASM_PATH": json.dumps(wasm or WASM),
@@ -178,7 +186,8 @@ def envoy_cmd(config_path, log_path, concurrency=None):
     # shell from exec-ing into Envoy. Killing the process group stops both.
     return ["sh", "-c", '"$0" "$@"; exit $?', ENVOY_BIN, "-c", str(config_path), "--concurrency", str(concurrency or os.environ.get("JWTGATE_ENVOY_CONCURRENCY", "1")),
             "--use-dynamic-base-id", "--log-level", "warn", "--component-log-level", "wasm:info",
-            "--log-path", str(log_path)]
+            # Flushed twice a second (Envoy's default is every 10 s): tests read these logs.
+            "--log-path", str(log_path), "--file-flush-interval-msec", "500"]
 
 
 def start(name, cmd, pids, pid_file=None):
