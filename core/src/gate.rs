@@ -3,13 +3,14 @@
 //! the verified-token cache) is [`GateState`]. A decision borrows the first immutably and
 //! the second mutably (see `decide.rs`), so neither needs a shared-pointer workaround.
 
-use crate::cache::TokenCache;
+use crate::cache::{TokenCache, TokenDigest};
 use crate::config::{ConfigError, GateConfig, JwksSource, KeySource, ProviderConfig};
 use crate::decide::Pass;
 use crate::decision::Decision;
 use crate::fetched::{
     DiscoveryDoc, DocEvent, DocId, DocKind, FetchIdentity, FetchRequest, FetchResult, Fetched, KeySet, KeyStore,
 };
+use crate::introspect::share::SharedRecord;
 use crate::introspect::{answer, Introspector, Stats};
 use crate::job::{Verifier, VerifyJob};
 use crate::request::RequestView;
@@ -17,6 +18,17 @@ use crate::revocation::Revocation;
 use crate::sender::replay::{MemoryReplay, ReplayStore};
 use crate::trace::Trace;
 use sha2::{Digest, Sha256};
+
+/// What a host needs to share one introspection call's answer with the other VMs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedCall {
+    /// SHA-256 of the token: the record's key (never the token itself).
+    pub digest: TokenDigest,
+    /// The table slot (`shared_cache_size` slots, direct-mapped).
+    pub index: usize,
+    /// How long a pending marker holds the other VMs.
+    pub lease_ms: u64,
+}
 
 pub struct Gate {
     config: GateConfig,
@@ -274,6 +286,26 @@ impl Gate {
 
     fn introspector(&self, provider: usize) -> Option<&Introspector> {
         self.state.introspectors.get(provider)?.as_ref()
+    }
+
+    /// Envoy's table of answers shared by the VMs of a process, for introspection call
+    /// `doc`: the token's digest, the table size and the lease; `None` when the provider
+    /// keeps answers per VM (`shared_cache_size: 0`) or `doc` is no pending call.
+    pub fn shared_introspection(&self, doc: DocId) -> Option<SharedCall> {
+        let DocKind::Introspection(slot) = doc.kind else { return None };
+        let intro = self.introspector(doc.provider)?;
+        let slots = intro.config().shared_cache_size;
+        let digest = intro.pending_digest(slot)?;
+        (slots > 0).then(|| SharedCall {
+            digest,
+            index: SharedRecord::index(&digest, slots),
+            lease_ms: intro.lease_ms(),
+        })
+    }
+
+    /// Until when the answer applied for `digest` is reused (see [`SharedRecord::Answer`]).
+    pub fn introspection_until(&self, provider: usize, digest: &TokenDigest) -> Option<u64> {
+        self.introspector(provider)?.answer_until_ms(digest)
     }
 
     /// Introspection counters of `provider` (calls, hits, stale_served, ...).

@@ -51,8 +51,9 @@ pub use fetched::{
     parse_max_age, DocEvent, DocId, DocKind, FetchEvent, FetchIdentity, FetchMethod, FetchReason, FetchRequest,
     FetchResult, KeyFeedEvent, KeyFeedLoaded, KeySetEvent, KeysLoaded, Validators,
 };
-pub use gate::{fingerprint, Gate};
+pub use gate::{fingerprint, Gate, SharedCall};
 pub use host::HostKind;
+pub use introspect::share::{SharedLookup, SharedRecord};
 pub use job::{KeyRef, Verifier, VerifyJob};
 pub use jwk::{parse_jwks, JwksError, JwksOrigin, Key, KeySetDoc};
 pub use policy::{Mode, Outcome, Unmet, Verdict};

@@ -2,6 +2,7 @@
 //! `dispatch_http_call`, one VM per process at a time (see `coord.rs`), and feeds every
 //! outcome, its own or one another VM published, back into the core.
 
+use crate::answers::{self, Route, SharedAnswers, Slot};
 use crate::coord::{Channel, Published};
 use crate::host;
 use crate::state::State;
@@ -21,6 +22,8 @@ struct Call {
     sent_at_ms: u64,
     if_none_match: Option<String>,
     if_modified_since: Option<String>,
+    /// An introspection call's slot in the table shared with the other VMs.
+    slot: Option<Slot>,
 }
 
 impl Call {
@@ -88,6 +91,7 @@ pub struct Fetcher {
     /// Outstanding calls by callout token.
     calls: HashMap<u32, Call>,
     links: Rc<Links>,
+    answers: SharedAnswers,
 }
 
 impl Fetcher {
@@ -96,7 +100,7 @@ impl Fetcher {
         for (doc, _) in gate.remote_docs() {
             links.ensure(gate, doc);
         }
-        Fetcher { calls: HashMap::new(), links: Rc::new(links) }
+        Fetcher { calls: HashMap::new(), links: Rc::new(links), answers: SharedAnswers::open(gate) }
     }
 
     /// The links, for the HTTP contexts (see [`Links::catch_up`]).
@@ -104,14 +108,23 @@ impl Fetcher {
         Rc::clone(&self.links)
     }
 
+    /// Whether introspection calls wait for another VM's answer (tick fast meanwhile).
+    pub fn waiting(&self) -> bool {
+        self.answers.waiting()
+    }
+
     /// Carries out the fetches the core asks for, unless another VM holds the lease
     /// (its result arrives through `adopt_published`) or published one that answers.
     pub fn start_fetches(&mut self, state: &mut State, now: u64) {
+        for route in self.answers.poll(now) {
+            self.take_route(state, route, now);
+        }
         for f in state.gate.poll_fetches(now) {
             let doc = f.doc;
-            // A per-VM document (an introspection call): no channel, no lease.
+            // An introspection call: one per token, through the shared answer table.
             if !doc.kind.shared() {
-                self.dispatch_call(state, &f, now);
+                let route = self.answers.route(&state.gate, f, now);
+                self.take_route(state, route, now);
                 continue;
             }
             if !self.links.ensure(&state.gate, doc) {
@@ -131,19 +144,35 @@ impl Fetcher {
             match leased {
                 Err(rec) => apply_published(state, doc, &rec, now),
                 Ok(false) => {}
-                Ok(true) => self.dispatch_call(state, &f, now),
+                Ok(true) => self.dispatch_call(state, &f, now, None),
             }
         }
     }
 
+    /// Sends an introspection call, applies another VM's answer, or waits for it.
+    fn take_route(&mut self, state: &mut State, route: Route, now: u64) {
+        match route {
+            Route::Call(f, slot) => self.dispatch_call(state, &f, now, slot),
+            Route::Adopt { doc, answered_at_ms, status, body } => {
+                let r = FetchResult { status: Some(status), body: &body, ..FetchResult::no_response(answered_at_ms) };
+                if let Some(event) = state.gate.on_fetch_result(doc, answered_at_ms, r) {
+                    report(state, doc, &event, "(answered by another VM)");
+                    state.metrics.count("introspection_shared_hit");
+                }
+            }
+            Route::Wait => {}
+        }
+    }
+
     /// Sends `f` (this VM holds its lease); a refused dispatch is a failed fetch.
-    fn dispatch_call(&mut self, state: &mut State, f: &FetchRequest, now: u64) {
+    fn dispatch_call(&mut self, state: &mut State, f: &FetchRequest, now: u64, slot: Option<Slot>) {
         let call = Call {
             doc: f.doc,
             kid_triggered: f.reason == FetchReason::UnknownKid,
             sent_at_ms: now,
             if_none_match: f.if_none_match.clone(),
             if_modified_since: f.if_modified_since.clone(),
+            slot,
         };
         match dispatch(f) {
             Ok(token) => {
@@ -209,7 +238,12 @@ impl Fetcher {
             }
             link.channel.release();
         }
+        let (status, body) = (result.status, result.body);
         if let Some(event) = state.gate.on_fetch_result(doc, now, result) {
+            if let Some(slot) = &call.slot {
+                let until = state.gate.introspection_until(doc.provider, &slot.digest());
+                answers::publish(slot, now, until, status, body);
+            }
             report(state, doc, &event, extra);
             let outcome = if event.failed() { "fetch_failed" } else { "fetch_success" };
             state.metrics.count(&format!("{label}_{outcome}"));

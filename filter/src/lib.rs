@@ -6,6 +6,7 @@
 //!
 //! A panic kills the VM and every request behind it, so nothing here unwraps input.
 
+mod answers;
 mod apply;
 mod coord;
 mod fetch;

@@ -19,16 +19,20 @@ const TICK: Duration = Duration::from_millis(200);
 /// The tick while an introspection call is waiting to be sent (set by the HTTP context
 /// that held a request for it; back to `TICK` once sent).
 pub const FAST_TICK: Duration = Duration::from_millis(2);
+/// The tick while introspection calls wait for another VM's answer (shared answers).
+const WAIT_TICK: Duration = Duration::from_millis(5);
 
 pub struct Root {
     id: u32,
     shared: Option<Shared>,
     fetcher: Fetcher,
+    /// The tick is `WAIT_TICK` (calls wait for another VM's answer).
+    waiting: bool,
 }
 
 impl Root {
     pub fn new(id: u32) -> Root {
-        Root { id, shared: None, fetcher: Fetcher::default() }
+        Root { id, shared: None, fetcher: Fetcher::default(), waiting: false }
     }
 
     fn load(&self) -> Result<Gate, String> {
@@ -136,8 +140,10 @@ impl RootContext for Root {
         self.fetcher.links().catch_up(&mut state, now);
         let fast = state.gate.has_unsent_calls();
         self.fetcher.start_fetches(&mut state, now);
-        if fast {
-            let _ = hostcalls::set_tick_period(TICK);
+        let waiting = self.fetcher.waiting();
+        if waiting != self.waiting || fast {
+            let _ = hostcalls::set_tick_period(if waiting { WAIT_TICK } else { TICK });
+            self.waiting = waiting;
         }
         if !state.held.is_empty() {
             self.revisit_held(&mut state, now);

@@ -87,6 +87,10 @@ pub const INTROSPECTION_NEGATIVE_TTL_S: u64 = 5;
 pub const INTROSPECTION_MAX_BODY_BYTES: usize = 16 * 1024;
 /// Provider `introspection.cache_size`: answers remembered per VM/isolate.
 pub const INTROSPECTION_CACHE_SIZE: usize = 4096;
+/// Provider `introspection.shared_cache_size`: answer slots in Envoy's shared data, so
+/// one VM's answer serves the others (bench/README.md measures it). 0 turns it off.
+pub const INTROSPECTION_SHARED_CACHE_SIZE: usize = 1024;
+pub const MAX_INTROSPECTION_SHARED_CACHE_SIZE: usize = 65_536;
 /// How long a failed introspection (timeout, 5xx) answers 503 before the next call.
 pub const INTROSPECTION_RETRY_MS: u64 = 1000;
 /// Revocation `status_list`: body size, lists per provider (and its cap), and the

@@ -82,6 +82,9 @@ pub struct IntrospectionConfig {
     pub max_body_bytes: usize,
     /// Answers remembered per VM/isolate (FIFO eviction).
     pub cache_size: usize,
+    /// Envoy: slots of the answer table the VMs of a process share (direct-mapped by
+    /// the token's hash, so a full table evicts by replacement); 0: answers per VM.
+    pub shared_cache_size: usize,
 }
 
 impl IntrospectionConfig {
@@ -148,6 +151,11 @@ pub(super) fn introspection(field: &str, mut r: RawIntrospection, discovered: bo
     if cache_size == 0 || cache_size > defaults::MAX_TOKEN_CACHE_SIZE {
         return err(f("cache_size"), format!("must be between 1 and {}", defaults::MAX_TOKEN_CACHE_SIZE));
     }
+    let shared_cache_size = r.shared_cache_size.unwrap_or(defaults::INTROSPECTION_SHARED_CACHE_SIZE);
+    if shared_cache_size > defaults::MAX_INTROSPECTION_SHARED_CACHE_SIZE {
+        let max = defaults::MAX_INTROSPECTION_SHARED_CACHE_SIZE;
+        return err(f("shared_cache_size"), format!("must be between 0 and {max}"));
+    }
     let mut cfg = IntrospectionConfig {
         from_discovery,
         cluster: r.cluster,
@@ -162,6 +170,7 @@ pub(super) fn introspection(field: &str, mut r: RawIntrospection, discovered: bo
         stale_if_error_s,
         max_body_bytes,
         cache_size,
+        shared_cache_size,
     };
     let endpoint = cfg.endpoint();
     if let ClientAuth::PrivateKeyJwt { audience, .. } = &mut cfg.auth {

@@ -36,6 +36,7 @@ fn an_introspection_provider_needs_no_jwks_and_gets_defaults() {
     let i = p.introspection.as_ref().expect("block");
     assert_eq!((i.authority.as_str(), i.path.as_str()), ("idp.example", "/token/introspection"));
     assert_eq!((i.max_ttl_s, i.negative_ttl_s, i.stale_if_error_s, i.timeout_ms), (60, 5, 0, 2000));
+    assert_eq!(i.shared_cache_size, 1024);
     assert_eq!(i.auth, ClientAuth::SecretBasic { secret: "s".into() });
     assert_eq!(c.provider_for_issuer(ISS_A, &[0]), Some(0));
     assert_eq!(c.provider_for_issuer(ISS_B, &[0]), None);
@@ -52,6 +53,10 @@ fn errors_name_the_field() {
         (Box::new(|p| p["introspection"]["auth_method"] = json!("tls")), "providers.x.introspection.auth_method"),
         (Box::new(|p| p["introspection"]["max_ttl_s"] = json!(0)), "providers.x.introspection.max_ttl_s"),
         (Box::new(|p| p["introspection"]["negative_ttl_s"] = json!(600)), "providers.x.introspection.negative_ttl_s"),
+        (
+            Box::new(|p| p["introspection"]["shared_cache_size"] = json!(70_000)),
+            "providers.x.introspection.shared_cache_size",
+        ),
         (Box::new(|p| p["introspection"]["cache_size"] = json!(0)), "providers.x.introspection.cache_size"),
         (Box::new(|p| p["introspection"]["uri"] = json!("ftp://x")), "providers.x.introspection.uri"),
         (

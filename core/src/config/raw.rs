@@ -201,6 +201,8 @@ pub struct RawIntrospection {
     pub stale_if_error_s: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub cache_size: Option<usize>,
+    /// Envoy: answers shared by the VMs of a process (slots in shared data; 0: per VM).
+    pub shared_cache_size: Option<usize>,
 }
 
 /// `"*"` (explicitly no audience check) or a non-empty list (any-of).

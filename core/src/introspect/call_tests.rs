@@ -17,6 +17,7 @@ fn cfg(auth: ClientAuth) -> IntrospectionConfig {
         stale_if_error_s: 0,
         max_body_bytes: 4096,
         cache_size: 8,
+        shared_cache_size: 0,
     }
 }
 

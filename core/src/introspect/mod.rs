@@ -17,6 +17,7 @@
 pub mod answer;
 pub mod call;
 mod check;
+pub mod share;
 
 use crate::cache::{TokenDigest, Verified};
 use crate::config::{defaults, IntrospectionConfig};
