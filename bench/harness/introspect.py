@@ -2,7 +2,10 @@
 --profile opaque) and opaque tokens minted from it. `envoy-jwtgate-introspect` answers
 a repeated token from the gate's introspection cache; `envoy-jwtgate-introspect-nocache`
 (`cache_size` 1, distinct tokens) makes one IdP call per request, so it measures the
-uncached path against that IdP."""
+uncached path against that IdP. The `-2vm` pair runs Envoy with two worker VMs and
+distinct tokens, answers shared by the VMs (`shared_cache_size`) or kept per VM: after
+the first pass a token comes back on either VM, so per VM about half the requests of the
+second pass call the IdP again, shared none."""
 import base64
 import json
 import urllib.request
@@ -44,13 +47,15 @@ def make_tokens():
         raise BenchError(f"could not mint opaque tokens at {ISSUER}: {e}") from e
 
 
-def provider(cache_size):
-    """The gate-config provider that introspects through the `bench_idp` cluster."""
+def provider(cache_size, shared=None):
+    """The gate-config provider that introspects through the `bench_idp` cluster;
+    `shared`: its `shared_cache_size` (None: the default)."""
+    extra = {} if shared is None else {"shared_cache_size": shared}
     return {
         "issuer": ISSUER, "audiences": [AUDIENCE], "validation": "introspection",
         "introspection": {"cluster": "bench_idp", "path": "/token/introspection", "authority": f"127.0.0.1:{IDP_PORT}",
                           "client_id": "jwtgate-introspector", "client_secret": "introspector-secret",
-                          "max_ttl_s": 300, "cache_size": cache_size},
+                          "max_ttl_s": 300, "cache_size": cache_size, **extra},
     }
 
 

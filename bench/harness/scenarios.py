@@ -18,6 +18,8 @@ class Server:
     optional: bool = False         # skip (not fail) if Envoy refuses the config
     auth: bool = True              # expects 401 without a token
     introspect_cache: int = 0      # > 0: an introspection provider (harness/introspect.py) with this cache_size
+    introspect_shared: int = None  # its shared_cache_size (None: the default)
+    concurrency: int = 1           # Envoy worker threads (VMs)
 
 
 SERVERS = {s.name: s for s in [
@@ -36,6 +38,12 @@ SERVERS = {s.name: s for s in [
     # one call per request (cache_size 1 with distinct tokens).
     Server("envoy-jwtgate-introspect", "envoy", "jwtgate", V8, introspect_cache=4096),
     Server("envoy-jwtgate-introspect-nocache", "envoy", "jwtgate", V8, introspect_cache=1),
+    # Two worker VMs, distinct tokens, caches large enough for all of them: answers shared
+    # by the VMs (shared_cache_size) against answers per VM.
+    Server("envoy-jwtgate-introspect-2vm", "envoy", "jwtgate", V8, introspect_cache=16384,
+           introspect_shared=16384, concurrency=2, optional=True),
+    Server("envoy-jwtgate-introspect-2vm-pervm", "envoy", "jwtgate", V8, introspect_cache=16384,
+           introspect_shared=0, concurrency=2, optional=True),
     # The edge servers are sockets of one workerd process.
     Server("edge-origin", "edge", auth=False),
     Server("edge-noauth", "edge", auth=False),
@@ -63,6 +71,8 @@ def _scenarios():
     add("envoy-jwtgate-wasmtime", ("RS256",))
     add("envoy-jwtgate-introspect", ("opaque",), ("repeat",))
     add("envoy-jwtgate-introspect-nocache", ("opaque",), ("unique",))
+    add("envoy-jwtgate-introspect-2vm", ("opaque",), ("unique",))
+    add("envoy-jwtgate-introspect-2vm-pervm", ("opaque",), ("unique",))
     add("edge-origin", ("RS256",), ("repeat",))
     add("edge-noauth", ("RS256",), ("repeat",))
     add("edge-jwtgate", both)
@@ -94,4 +104,7 @@ RATIOS.append(("introspect_cached_vs_jwt_repeat", "envoy-jwtgate-introspect/opaq
 RATIOS.append(("introspect_uncached_vs_jwt_unique", "envoy-jwtgate-introspect-nocache/opaque/unique",
                "envoy-jwtgate/RS256/unique", "one introspection call to the local IdP per request vs distinct RS256 JWTs "
                "(informational: bounded by the IdP)"))
+RATIOS.append(("introspect_2vm_shared_vs_per_vm_unique", "envoy-jwtgate-introspect-2vm/opaque/unique",
+               "envoy-jwtgate-introspect-2vm-pervm/opaque/unique", "two Envoy worker VMs, distinct opaque tokens: "
+               "answers shared by the VMs vs kept per VM (informational)"))
 TARGET = 1.0

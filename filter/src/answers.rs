@@ -16,7 +16,7 @@ use proxy_wasm::hostcalls;
 /// What to do with one introspection call the core asks for.
 pub enum Route {
     /// Send it (this VM holds the slot's lease, or the provider does not share).
-    Call(FetchRequest, Option<Slot>),
+    Call(Box<FetchRequest>, Option<Slot>),
     /// Another VM's answer: apply it (`answered_at_ms` dates it).
     Adopt { doc: DocId, answered_at_ms: u64, status: u16, body: Vec<u8> },
     /// Another VM is asking; the call is parked until its answer or lease end.
@@ -74,8 +74,8 @@ impl SharedAnswers {
 
     /// Routes a call the core asks for.
     pub fn route(&mut self, gate: &Gate, request: FetchRequest, now: u64) -> Route {
-        let Some(share) = gate.shared_introspection(request.doc) else { return Route::Call(request, None) };
-        let Some(key) = slot_key(gate, request.doc, share.index) else { return Route::Call(request, None) };
+        let Some(share) = gate.shared_introspection(request.doc) else { return Route::Call(Box::new(request), None) };
+        let Some(key) = slot_key(gate, request.doc, share.index) else { return Route::Call(Box::new(request), None) };
         self.decide(Slot { key, share }, request, now)
     }
 
@@ -112,7 +112,7 @@ impl SharedAnswers {
                     self.parked.push(Parked { request, slot });
                     return Route::Wait;
                 }
-                Route::Call(request, Some(slot))
+                Route::Call(Box::new(request), Some(slot))
             }
         }
     }
