@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 
 import * as jose from 'jose';
 
-import { readForm } from './revocation.mjs';
+import { clientCredentials, json, readForm } from './revocation.mjs';
 
 export const INTROSPECTOR = { id: 'jwtgate-jwt-introspector', secret: 'jwt-introspector-secret' };
 
@@ -27,13 +27,7 @@ export function introspectionEndpoint({ issuer, jwks, covers }) {
   const counts = new Map();
 
   function authenticated(req, form) {
-    let id = form.get('client_id');
-    let secret = form.get('client_secret');
-    const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
-    if (basic) {
-      const [u, p] = Buffer.from(basic[1], 'base64').toString().split(':');
-      [id, secret] = [decodeURIComponent(u ?? ''), decodeURIComponent(p ?? '')];
-    }
+    const { id, secret } = clientCredentials(req, form);
     return id === INTROSPECTOR.id && secret === INTROSPECTOR.secret;
   }
 
@@ -73,9 +67,4 @@ export function introspectionEndpoint({ issuer, jwks, covers }) {
   }
 
   return { handle };
-}
-
-function json(res, status, body, headers = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
 }

@@ -48,13 +48,7 @@ export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
   const live = (e) => e.exp > now();
 
   function authenticate(req, form) {
-    let id = form.get('client_id');
-    let secret = form.get('client_secret');
-    const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
-    if (basic) {
-      const [u, p] = Buffer.from(basic[1], 'base64').toString().split(':');
-      [id, secret] = [decodeURIComponent(u ?? ''), decodeURIComponent(p ?? '')];
-    }
+    const { id, secret } = clientCredentials(req, form);
     return id && clients[id] !== undefined && clients[id] === secret ? id : null;
   }
 
@@ -164,7 +158,15 @@ export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
   return { handle, listen, covers, count: () => log.length };
 }
 
-function json(res, status, body, headers = {}) {
+/** The client's id and secret: client_secret_basic, else client_secret_post. */
+export function clientCredentials(req, form) {
+  const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
+  if (!basic) return { id: form.get('client_id'), secret: form.get('client_secret') };
+  const [u, p] = Buffer.from(basic[1], 'base64').toString().split(':');
+  return { id: decodeURIComponent(u ?? ''), secret: decodeURIComponent(p ?? '') };
+}
+
+export function json(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
