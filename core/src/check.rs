@@ -3,7 +3,7 @@
 
 use crate::cache::{Proof, TokenDigest, Verified};
 use crate::claims;
-use crate::config::{GateConfig, Validation};
+use crate::config::{GateConfig, TokenSource, Validation};
 use crate::error::AuthError;
 use crate::extract::Found;
 use crate::fetched::{KeySet, Lookup};
@@ -341,7 +341,10 @@ fn cheap_check(
 ) -> Option<Result<(), AuthError>> {
     let require = |ok: bool, e: AuthError| if ok { Ok(()) } else { Err(e) };
     Some(match check {
-        Check::Source => require(prov.sources.contains(&found.source), AuthError::WrongSource),
+        Check::Source => {
+            let session = found.source == TokenSource::Session && prov.login.is_some();
+            require(session || prov.sources.contains(&found.source), AuthError::WrongSource)
+        }
         Check::Size => require(found.token.len() <= prov.max_token_bytes, AuthError::TokenTooLarge),
         Check::Algorithm => require(prov.algorithms.contains(&u.header.alg), AuthError::AlgorithmNotAllowed),
         Check::TokenType => {

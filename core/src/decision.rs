@@ -19,6 +19,10 @@ pub enum Decision {
     /// The host verifies this signature itself (asynchronously, e.g. WebCrypto) and hands
     /// the job back with [`crate::Gate::resume`], which returns the next decision.
     Verify(Box<VerifyJob>),
+    /// Answer locally with exactly this response: the login flow's redirects (with
+    /// `Set-Cookie`) and pages. Hosts send status, headers (in order, `set-cookie` may
+    /// repeat) and body, and log [`crate::Response::log`].
+    Respond(Box<crate::session::Response>),
 }
 
 /// Header edits for an allowed request. `remove` always holds every header the gate can

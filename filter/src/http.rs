@@ -68,7 +68,12 @@ impl HttpContext for Request {
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let pending = self.shared.try_borrow_mut().ok().and_then(|mut s| s.respond.remove(&self.id));
         for (name, value) in pending.unwrap_or_default() {
-            let _ = proxy_wasm::hostcalls::set_map_value(MapType::HttpResponseHeaders, &name, Some(&value));
+            // A refreshed session's cookies: `set-cookie` repeats, so it is added.
+            let _ = if name == "set-cookie" {
+                proxy_wasm::hostcalls::add_map_value(MapType::HttpResponseHeaders, &name, &value)
+            } else {
+                proxy_wasm::hostcalls::set_map_value(MapType::HttpResponseHeaders, &name, Some(&value))
+            };
         }
         Action::Continue
     }
@@ -121,6 +126,11 @@ pub fn carry_out(id: u32, decision: &Decision, state: &mut State) -> Option<Acti
             if let Some(v) = &d.verdict {
                 metrics.count(&v.stat_name());
             }
+            Some(Action::Pause)
+        }
+        Decision::Respond(r) => {
+            apply::respond(r);
+            metrics.count(&format!("session_responses.{}", r.status));
             Some(Action::Pause)
         }
         Decision::NeedKeys { .. } => None,

@@ -204,7 +204,7 @@ async function forward(request, a) {
   });
 }
 
-// A local reply built by the core.
+// A local reply built by the core (a denial, or a login redirect or page).
 function reply(denial) {
   console.log(denial.log_line);
   const h = denial.headers;
@@ -242,11 +242,17 @@ export default {
         if (!extra.length) return res;
         // The report-only header goes on the response only, never upstream.
         const out = new Response(res.body, res);
-        for (let i = 0; i + 1 < extra.length; i += 2) out.headers.set(extra[i], extra[i + 1]);
+        // A refreshed session's cookies repeat `set-cookie`: append those, set the rest.
+        for (let i = 0; i + 1 < extra.length; i += 2) {
+          if (extra[i] === 'set-cookie') out.headers.append(extra[i], extra[i + 1]);
+          else out.headers.set(extra[i], extra[i + 1]);
+        }
         return out;
       }
       case DecisionKind.Deny:
         return reply(d.deny());
+      case DecisionKind.Respond:
+        return reply(d.respond());
       default:
         return reply(EdgeDenial.internal_error());
     }

@@ -7,7 +7,7 @@
 
 mod wire;
 
-pub use wire::{DecisionKind, EdgeAllow, EdgeDecision, EdgeDenial, EdgeFetch, EdgeJob};
+pub use wire::{DecisionKind, EdgeAllow, EdgeDecision, EdgeDenial, EdgeFetch, EdgeJob, EdgeResponse};
 
 use jwtgate_core::{parse_max_age, Connection, FetchResult, Gate, HostKind, RequestView, Validators, Verifier};
 use wasm_bindgen::prelude::*;

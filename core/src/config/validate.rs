@@ -48,6 +48,9 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         if r.introspect && r.requirement.providers().iter().any(|p| providers[*p].introspection.is_none()) {
             return err(format!("rules[{i}].introspect"), "every provider of the rule needs an `introspection` block");
         }
+        if r.browser.is_some_and(|p| providers[p].login.is_none()) {
+            return err(format!("rules[{i}].browser"), "the rule's provider needs a `login` block");
+        }
     }
     super::sender::add_dpop_sources(&mut providers, &rules);
     let dpop = super::sender::dpop(raw.dpop, raw.dpop_nonce)?;
@@ -231,6 +234,16 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         validation,
         introspection,
         discovery,
+        login: match p.login {
+            Some(_) if !validation.verifies_locally() => {
+                return err(
+                    f("login"),
+                    "needs a provider that verifies JWTs locally (the ID token is checked with its JWKS)",
+                );
+            }
+            Some(raw) => Some(Box::new(super::login::login(&f("login"), raw)?)),
+            None => None,
+        },
     })
 }
 
