@@ -141,9 +141,9 @@ pub(super) fn login(field: &str, r: RawLogin) -> R<LoginConfig> {
         return err(f("origins"), "list at least one origin (`https://host[:port]`) the gate answers on");
     }
     for (i, o) in r.origins.iter().enumerate() {
-        match split_uri(o) {
-            Some((Some(_), None)) if !o.ends_with('/') => {}
-            _ => return err(f(&format!("origins[{i}]")), "must be `scheme://host[:port]`, without a path"),
+        let authority = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+        if !authority.is_some_and(|a| !a.is_empty() && !a.contains(['/', '?', '#', '@', ' '])) {
+            return err(f(&format!("origins[{i}]")), "must be `scheme://host[:port]`, without a path");
         }
     }
     let path = |name: &str, v: Option<String>, default: &str| -> R<String> {

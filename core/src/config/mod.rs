@@ -203,6 +203,15 @@ pub struct Discovery {
 }
 
 impl ProviderConfig {
+    /// Whether a token found at `source` may be this provider's: one of its `from`
+    /// places, or its own session cookie when it has a `login` block.
+    pub fn reads(&self, source: &TokenSource) -> bool {
+        match source {
+            TokenSource::Session => self.login.is_some(),
+            other => self.sources.contains(other),
+        }
+    }
+
     /// A provider of `"kind": "api_keys"`.
     pub fn is_api_keys(&self) -> bool {
         matches!(self.kind, ProviderKind::ApiKeys(_))

@@ -160,6 +160,7 @@ impl<'g> Pass<'g> {
         let mut allowed = self.base_allow(req);
         match self.admit(req, &found, std::slice::from_ref(&p), m, &mut allowed) {
             ControlFlow::Continue(()) => {}
+            // Expired or revoked (a back-channel logout, say): the session is over.
             ControlFlow::Break(Decision::Deny(d)) if d.status == 401 => return self.no_session(req, p, count),
             ControlFlow::Break(other) => return other,
         }
