@@ -198,7 +198,9 @@ pub fn render(gate: &Gate, e: &Explained) -> Value {
             out["status"] = json!(r.status);
             out["response"] = json!({ "headers": r.headers });
         }
-        Decision::NeedKeys { .. } | Decision::Verify(_) => out["decision"] = json!("pending"),
+        Decision::NeedKeys { .. } | Decision::Verify(_) | Decision::NeedBody { .. } => {
+            out["decision"] = json!("pending")
+        }
     }
     out["gate_mode"] = json!(gate.config().mode.label());
     out

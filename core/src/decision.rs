@@ -23,6 +23,9 @@ pub enum Decision {
     /// `Set-Cookie`) and pages. Hosts send status, headers (in order, `set-cookie` may
     /// repeat) and body, and log [`crate::Response::log`].
     Respond(Box<crate::session::Response>),
+    /// The answer depends on the request body (a back-channel logout POST): read it, at
+    /// most `max_bytes` (answer 413 beyond), and call [`crate::Gate::decide_body`].
+    NeedBody { max_bytes: usize },
 }
 
 /// Header edits for an allowed request. `remove` always holds every header the gate can

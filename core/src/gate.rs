@@ -41,6 +41,8 @@ pub(crate) struct GateState {
     pub discovery: Vec<Option<Fetched<DiscoveryDoc>>>,
     /// Each provider's login flow state (token calls, spent `state`s), by index.
     pub logins: Vec<crate::session::Login>,
+    /// Back-channel logouts applied here and not yet handed to the host to share.
+    pub logout_outbox: Vec<String>,
     /// `Some` only while [`Gate::explain`] runs: the hot path records nothing.
     pub trace: Option<Box<Trace>>,
 }
@@ -76,8 +78,18 @@ impl Gate {
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
         let replay = Box::new(MemoryReplay::new(config.dpop.replay_cache_size));
         let logins = config.providers.iter().map(|_| crate::session::Login::default()).collect();
-        let state =
-            GateState { keys, cache, revocations, api_keys, replay, introspectors, discovery, logins, trace: None };
+        let state = GateState {
+            keys,
+            cache,
+            revocations,
+            api_keys,
+            replay,
+            introspectors,
+            discovery,
+            logins,
+            logout_outbox: Vec::new(),
+            trace: None,
+        };
         Gate { config, verifier, state }
     }
 
@@ -349,6 +361,10 @@ pub fn fingerprint(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     crate::hex::encode(&digest[..6])
 }
+
+#[path = "session/backchannel.rs"]
+mod backchannel;
+pub(crate) use backchannel::MAX_LOGOUT_BODY;
 
 #[cfg(test)]
 #[path = "gate_tests.rs"]

@@ -164,6 +164,17 @@ async function decide(request, url) {
         d = gate.decide(request.method, path, headers, scheme, cert, Date.now(), arrived);
         break;
       }
+      case DecisionKind.NeedBody: {
+        // A back-channel logout POST: read the form (bounded) and decide on it.
+        const limit = d.body_limit;
+        const body = new Uint8Array(await request.arrayBuffer());
+        if (body.length > limit) {
+          const tooBig = JSON.stringify({ error: 'invalid_request', error_description: 'the request body is too large' });
+          return { kind: 'too_large', body: tooBig };
+        }
+        d = gate.decide_body(request.method, path, headers, body, Date.now());
+        break;
+      }
       default:
         return d;
     }
@@ -225,6 +236,7 @@ export default {
       return new Response(body, { status: 400, headers: { 'content-type': 'application/json' } });
     }
     const d = await decide(request, url);
+    if (d.kind === 'too_large') return new Response(d.body, { status: 413, headers: { 'content-type': 'application/json' } });
     const refresh = startDueFetches();
     if (refresh.length) ctx.waitUntil(Promise.all(refresh));
     // Forward only on an explicit allow; anything else the core did not mean: 500.

@@ -59,6 +59,24 @@ impl EdgeGate {
         self.gate.decide(&view, now_ms as u64, arrived_ms as u64).into()
     }
 
+    /// Decides a request whose body was asked for (`DecisionKind.NeedBody`: a
+    /// back-channel logout). At the edge the logout applies to this isolate; the others
+    /// learn the session's end through the provider's revocation feed.
+    pub fn decide_body(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: Vec<String>,
+        body: &[u8],
+        now_ms: f64,
+    ) -> EdgeDecision {
+        let pairs = wire::pairs(headers);
+        let view = RequestView { method, path, headers: &pairs, conn: Connection::default() };
+        let decision = self.gate.decide_body(&view, body, now_ms as u64);
+        let _ = self.gate.take_logouts(); // nothing to share with: one isolate
+        decision.into()
+    }
+
     /// Goes on with the decision `job` came from, given WebCrypto's verdict. Consumes the
     /// job (its JS object is unusable afterwards).
     pub fn resume(&mut self, job: EdgeJob, valid: bool, now_ms: f64) -> EdgeDecision {

@@ -32,6 +32,8 @@ pub enum DecisionKind {
     Verify,
     /// Send `respond()` as is (a login redirect or page, with `Set-Cookie`).
     Respond,
+    /// Read the request body (at most `body_limit` bytes) and call `EdgeGate.decide_body`.
+    NeedBody,
 }
 
 /// The core's decision for one request. The variant accessors move their part out.
@@ -57,6 +59,7 @@ impl EdgeDecision {
             Decision::NeedKeys { .. } => DecisionKind::NeedKeys,
             Decision::Verify(_) => DecisionKind::Verify,
             Decision::Respond(_) => DecisionKind::Respond,
+            Decision::NeedBody { .. } => DecisionKind::NeedBody,
         })
     }
 
@@ -71,6 +74,15 @@ impl EdgeDecision {
         match self.decision.take()? {
             Decision::Deny(d) => Some(EdgeDenial(d)),
             other => self.put_back(other),
+        }
+    }
+
+    /// For `NeedBody`: the most body bytes to read.
+    #[wasm_bindgen(getter)]
+    pub fn body_limit(&self) -> Option<usize> {
+        match self.decision.as_ref()? {
+            Decision::NeedBody { max_bytes } => Some(*max_bytes),
+            _ => None,
         }
     }
 

@@ -135,6 +135,7 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         return err(f("issuer"), "must not be empty");
     }
     let issuer_for_entries = issuer.clone();
+    let has_revocation = p.revocation.is_some();
     let audiences = match required(&f("audiences"), p.audiences)? {
         RawAudiences::Any(s) if s == "*" => Audiences::Any,
         RawAudiences::Any(_) => {
@@ -241,7 +242,16 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
                     "needs a provider that verifies JWTs locally (the ID token is checked with its JWKS)",
                 );
             }
-            Some(raw) => Some(Box::new(super::login::login(&f("login"), raw)?)),
+            Some(raw) => {
+                let login = super::login::login(&f("login"), raw)?;
+                if login.backchannel_logout_path.is_some() && !has_revocation {
+                    return err(
+                        f("login.backchannel_logout_path"),
+                        "needs the provider's `revocation` block (a logout puts the session's `sid` in its denylist)",
+                    );
+                }
+                Some(Box::new(login))
+            }
             None => None,
         },
     })

@@ -35,22 +35,7 @@ fn param(path: &str, name: &str) -> Option<String> {
 }
 
 fn decode(v: &str) -> String {
-    let b = v.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |j: usize| (b[j] as char).to_digit(16);
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() && hex(i + 1).is_some() && hex(i + 2).is_some() => {
-                out.push((hex(i + 1).unwrap_or(0) * 16 + hex(i + 2).unwrap_or(0)) as u8);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    s::flow_decode(v)
 }
 
 /// `base?k=v&...` (form-encoded values).
@@ -69,12 +54,17 @@ impl<'g> Pass<'g> {
 
     /// The callback or logout path of a provider with `login`, if `path` is one.
     pub(super) fn login_paths(&mut self, req: &RequestView<'_>, path: &str) -> Option<Decision> {
-        let p = self
-            .config
-            .providers
-            .iter()
-            .position(|pr| pr.login.as_ref().is_some_and(|l| l.redirect_path == path || l.logout_path == path))?;
+        let ours = |l: &LoginConfig| {
+            l.redirect_path == path || l.logout_path == path || l.backchannel_logout_path.as_deref() == Some(path)
+        };
+        let p = self.config.providers.iter().position(|pr| pr.login.as_deref().is_some_and(ours))?;
         let login = self.login(p);
+        if login.backchannel_logout_path.as_deref() == Some(path) {
+            return Some(match req.method {
+                "POST" => Decision::NeedBody { max_bytes: crate::gate::MAX_LOGOUT_BODY },
+                _ => respond(Response::json(405, "invalid_request", "POST the logout token")),
+            });
+        }
         Some(if login.redirect_path == path { self.callback(req, p) } else { self.logout(req, p) })
     }
 

@@ -79,6 +79,26 @@ impl Login {
     }
 }
 
+/// A form or query value, percent- and `+`-decoded.
+pub(crate) fn flow_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |j: usize| (b[j] as char).to_digit(16);
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() && hex(i + 1).is_some() && hex(i + 2).is_some() => {
+                out.push((hex(i + 1).unwrap_or(0) * 16 + hex(i + 2).unwrap_or(0)) as u8);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Fresh randomness from the OS (getrandom: `crypto.getRandomValues` at the edge, WASI
 /// random in Envoy). If it fails the gate refuses to start a login rather than use a
 /// guessable value.
