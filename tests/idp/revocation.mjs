@@ -153,7 +153,7 @@ export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
     return true;
   }
 
-  return { handle, listen, count: () => log.length };
+  return { handle, listen, sessionEnded, count: () => log.length };
 }
 
 function json(res, status, body, headers = {}) {
