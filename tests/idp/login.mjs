@@ -28,12 +28,12 @@
 //   special-use addresses, loopback included (lib/helpers/fetch_request.js); the gates
 //   of the test stack are on loopback, so `fetch` drops that dispatcher. Test-only.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
 
-import { revocationFeed } from './revocation.mjs';
+import { json, readBody, revocationFeed } from './revocation.mjs';
 
 export const LOGIN_CLIENT_ID = 'jwtgate-bff';
 export const LOGIN_CLIENT_SECRET = 'bff-secret';
@@ -67,6 +67,7 @@ function configuration({ issuer, audience, jwks, client }) {
     clients: [client],
     jwks,
     scopes: SCOPES,
+    responseTypes: ['code'],
     claims: { openid: ['sub'], profile: ['name'] },
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: 'Alice' }) }),
     // The access token's `sid`: the session the gate may be told to end (feed or logout token).
@@ -238,7 +239,7 @@ function interactionRoutes(provider, password, counters) {
 function testHooks(provider, feed, sessions, counters) {
   return async (req, res, path) => {
     if (req.method === 'GET' && path === '/test/counters') {
-      json(res, 200, counters);
+      json(res, 200, counters, { 'cache-control': 'no-store' });
       return true;
     }
     if (req.method !== 'POST' || path !== '/test/end-session') return false;
@@ -253,7 +254,7 @@ function testHooks(provider, feed, sessions, counters) {
       const session = await provider.Session.find(id);
       if (session) ended.push(...(await endSession(provider, feed, session, counters)));
     }
-    json(res, 200, { ended });
+    json(res, 200, { ended }, { 'cache-control': 'no-store' });
     return true;
   };
 }
@@ -290,26 +291,8 @@ function clientAuthenticated(req) {
   return id === LOGIN_CLIENT_ID && sameSecret(secret ?? '', LOGIN_CLIENT_SECRET);
 }
 
+/** Constant-time comparison (of digests, so lengths may differ). */
 function sameSecret(a, b) {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i += 1) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-function json(res, status, body) {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
-}
-
-async function readBody(req) {
-  const chunks = [];
-  let size = 0;
-  for await (const c of req) {
-    size += c.length;
-    if (size > 16 * 1024) throw new Error('request body too large');
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString();
+  const digest = (v) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
