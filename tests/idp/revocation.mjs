@@ -153,15 +153,15 @@ export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
     return true;
   }
 
-  return { handle, listen, count: () => log.length };
+  return { handle, listen, sessionEnded, count: () => log.length };
 }
 
-function json(res, status, body, headers = {}) {
+export function json(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req) {
+export async function readBody(req) {
   const chunks = [];
   let size = 0;
   for await (const c of req) {
