@@ -40,7 +40,7 @@ pub fn publish(state: &mut State) {
         let mut lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
         lines.extend(records.iter().map(String::as_str));
         let skip = lines.len().saturating_sub(MAX_RECORDS);
-        let next = lines[skip..].join("\n");
+        let next = lines.iter().skip(skip).copied().collect::<Vec<_>>().join("\n");
         if hostcalls::set_shared_data(LIST_KEY, Some(next.as_bytes()), cas).is_ok() {
             let g = generation() + 1;
             let _ = hostcalls::set_shared_data(GENERATION_KEY, Some(&g.to_le_bytes()), None);

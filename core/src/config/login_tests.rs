@@ -31,9 +31,12 @@ fn defaults_fill_a_minimal_block() {
     assert!(!format!("{l:?}").contains("[1, 1"), "keys never printed");
 }
 
+/// A config edit and the field its error must name.
+type Case = (Box<dyn FnOnce(&mut Value)>, &'static str);
+
 #[test]
 fn errors_name_the_field() {
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             Box::new(|c| c["providers"]["web"]["login"]["cookie"]["keys"] = json!(["short"])),
             "providers.web.login.cookie.keys[0]",
