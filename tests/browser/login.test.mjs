@@ -46,20 +46,22 @@ after(() => browser?.close());
 const counters = async () => (await fetch(ep.login_counters_url)).json();
 const onIdp = (url) => url.startsWith(`${ep.login_issuer}/`);
 
-/** The upstream's JSON echo on the page (the Express upstream answers every path). */
+/** The upstream's JSON echo on the page (Chromium shows JSON in a <pre>). */
 async function echo(page) {
-  const text = await page.locator('body').innerText();
-  return JSON.parse(text);
+  return JSON.parse(await page.evaluate(() => (document.querySelector('pre') ?? document.body).textContent));
 }
 
-/** Signs in on the IdP's page (the browser is there) and waits to be back at `back`. */
+/**
+ * Signs in on the IdP's page (the browser is there) and waits to be back at `back`
+ * exactly (the callback under /app/ only redirects, so it never loads).
+ */
 async function signIn(page, back, shot) {
   await page.waitForURL((u) => onIdp(u.href) && u.pathname.startsWith('/interaction/'), { timeout: 10_000 });
   await page.locator('#username').waitFor();
   await shot('idp-login');
   await page.fill('#username', ep.browser_user);
   await page.fill('#password', ep.browser_password);
-  await Promise.all([page.waitForURL((u) => u.href.startsWith(back), { timeout: 15_000 }), page.click('#signin')]);
+  await Promise.all([page.waitForURL((u) => u.href === back, { timeout: 15_000 }), page.click('#signin')]);
 }
 
 function sessionCookies(cookies) {
