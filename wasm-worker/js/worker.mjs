@@ -145,6 +145,8 @@ function startDueFetches() {
 async function decide(request, url) {
   const headers = [];
   for (const [k, v] of request.headers) headers.push(k, v);
+  // The login flow checks the host against its configured origins.
+  if (!request.headers.has('host')) headers.push('host', url.host);
   const path = url.pathname + url.search;
   const scheme = url.protocol.replace(/:$/, '');
   const cert = clientCert(request);

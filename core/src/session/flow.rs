@@ -14,6 +14,17 @@ use crate::session::jws::{self, JwsError};
 use crate::session::{self as s, csrf, Attempt, Response, Session};
 use std::ops::ControlFlow;
 
+/// A pending login the callback may complete.
+struct Pending<'g> {
+    attempt: Attempt,
+    code: String,
+    origin: &'g str,
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
 fn respond(r: Response) -> Decision {
     Decision::Respond(Box::new(r))
 }
@@ -127,10 +138,7 @@ impl<'g> Pass<'g> {
         }
         let mut refreshed = None;
         if let Some(rt) = session.rt.as_deref().filter(|_| now_s + login.refresh_before_s >= session.exp) {
-            let form = || {
-                let f = [("grant_type", "refresh_token"), ("refresh_token", rt)];
-                f.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-            };
+            let form = || owned(&[("grant_type", "refresh_token"), ("refresh_token", rt)]);
             let calls = &mut self.state.logins[p].calls;
             match calls.lookup(&format!("refresh:{rt}"), form, now_ms, login.token.timeout_ms) {
                 Lookup::Waiting => return Decision::NeedKeys { provider: p },
@@ -223,6 +231,37 @@ impl<'g> Pass<'g> {
         respond(Response::redirect(location, vec![set], "login"))
     }
 
+    /// The callback's checks before any call: no `error=`, a pending login in this
+    /// browser, the same `state` (constant time), not used before, a code, a known host.
+    /// `Err` is the 400 page.
+    fn pending_login(&self, req: &RequestView<'_>, p: usize) -> Result<Pending<'g>, String> {
+        let login = self.login(p);
+        let now_ms = self.checker.now_ms;
+        if let Some(e) = param(req.path, "error") {
+            let code: String = e.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+            return Err(format!("the identity provider refused the login: {code}"));
+        }
+        let c = &login.cookie;
+        let name = login.login_cookie();
+        let attempt: Option<Attempt> = cookie::read(req, &name)
+            .and_then(|v| cookie::open(&c.keys, Purpose::Login, &name, &self.config.providers[p].name, v))
+            .and_then(|plain| serde_json::from_slice(&plain).ok());
+        let Some(attempt) = attempt.filter(|a| now_ms / 1000 <= a.iat.saturating_add(c.login_max_age_s)) else {
+            return Err("no pending login in this browser (or it expired): start again".into());
+        };
+        let state = param(req.path, "state").unwrap_or_default();
+        if !s::same(&state, &attempt.state) {
+            return Err("the login's state does not match this browser's pending login".into());
+        }
+        if self.state.logins[p].used(&state, now_ms) {
+            return Err("this login was already completed (replayed state)".into());
+        }
+        match (param(req.path, "code"), host(req).and_then(|h| login.origin_for_host(h))) {
+            (Some(code), Some(origin)) => Ok(Pending { attempt, code, origin }),
+            _ => Err("the callback has no code, or comes to a host that is not a login origin".into()),
+        }
+    }
+
     /// The IdP's redirect back: checks the pending login, exchanges the code (held while
     /// the call runs), checks the ID token, sets the session and returns to the page.
     fn callback(&mut self, req: &RequestView<'_>, p: usize) -> Decision {
@@ -232,39 +271,21 @@ impl<'g> Pass<'g> {
         let login_name = login.login_cookie();
         let clear = || cookie::clear_headers(&login_name, 1);
         let refuse = |why: &str| respond(Response::page(400, why, clear()));
-        if let Some(e) = param(req.path, "error") {
-            let code: String = e.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-            return refuse(&format!("the identity provider refused the login: {code}"));
-        }
-        let provider = &self.config.providers[p];
-        let c = &login.cookie;
-        let attempt: Option<Attempt> = cookie::read(req, &login_name)
-            .and_then(|v| cookie::open(&c.keys, Purpose::Login, &login_name, &provider.name, v))
-            .and_then(|plain| serde_json::from_slice(&plain).ok());
-        let Some(attempt) = attempt.filter(|a| now_s <= a.iat.saturating_add(c.login_max_age_s)) else {
-            return refuse("no pending login in this browser (or it expired): start again");
+        let Pending { attempt, code, origin } = match self.pending_login(req, p) {
+            Ok(pending) => pending,
+            Err(why) => return refuse(&why),
         };
-        let state = param(req.path, "state").unwrap_or_default();
-        if !s::same(&state, &attempt.state) {
-            return refuse("the login's state does not match this browser's pending login");
-        }
-        if self.state.logins[p].used(&state, now_ms) {
-            return refuse("this login was already completed (replayed state)");
-        }
-        let (Some(code), Some(origin)) = (param(req.path, "code"), host(req).and_then(|h| login.origin_for_host(h)))
-        else {
-            return refuse("the callback has no code, or comes to a host that is not a login origin");
-        };
+        let (provider, c, state) = (&self.config.providers[p], &login.cookie, &attempt.state);
         let redirect_uri = format!("{origin}{}", login.redirect_path);
         let grant = format!("code:{code}:{state}");
         let form = || {
-            let f = [
+            let verifier = attempt.verifier.as_str();
+            owned(&[
                 ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", redirect_uri.as_str()),
-                ("code_verifier", attempt.verifier.as_str()),
-            ];
-            f.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+                ("code", &code),
+                ("redirect_uri", &redirect_uri),
+                ("code_verifier", verifier),
+            ])
         };
         let tokens = match self.state.logins[p].calls.lookup(&grant, form, now_ms, login.token.timeout_ms) {
             Lookup::Waiting => return Decision::NeedKeys { provider: p },
