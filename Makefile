@@ -11,8 +11,11 @@ WORKER_WASM   := target/wasm32-unknown-unknown/worker/jwtgate_worker.wasm
 # Must equal the wasm-bindgen crate version pinned in Cargo.toml.
 WASM_BINDGEN_VERSION := 0.2.130
 E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
+# The browser suite drives Debian's chromium (apt) through playwright-core (npm).
+CHROMIUM      := /usr/bin/chromium
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup build lint unit e2e up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-revocation bench-apikey vectors-wasm apikey istio cli
+.PHONY: help setup build lint unit e2e browser up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-revocation bench-apikey vectors-wasm apikey istio cli
 FUZZ_SECONDS ?= 300
 
 help:
@@ -22,7 +25,8 @@ help:
 
 ## --- set-up (idempotent; stamps live under target/) ---------------------------------
 setup: $(STAMPS)/rust-targets $(STAMPS)/wasm-bindgen-$(WASM_BINDGEN_VERSION) \
-       $(STAMPS)/envoy-$(ENVOY_VERSION) $(STAMPS)/py-tools $(STAMPS)/npm $(STAMPS)/npm-worker
+       $(STAMPS)/envoy-$(ENVOY_VERSION) $(STAMPS)/py-tools $(STAMPS)/npm $(STAMPS)/npm-worker \
+       $(STAMPS)/chromium
 
 $(STAMPS)/rust-targets:
 	rustup target add wasm32-wasip1 wasm32-unknown-unknown
@@ -52,6 +56,15 @@ $(STAMPS)/py-tools: $(STAMPS)/envoy-$(ENVOY_VERSION)
 
 $(STAMPS)/npm: tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund
+	@mkdir -p $(STAMPS) && touch $@
+
+# Headless Chromium for tests/browser/ (the Debian package: its executable, not a
+# downloaded browser build). Needs the network the first time, like the other steps.
+$(STAMPS)/chromium:
+	@if [ -x $(CHROMIUM) ]; then echo "chromium already installed"; else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; fi
+	$(CHROMIUM) --version 2>/dev/null
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/npm-worker: wasm-worker/package-lock.json
@@ -109,7 +122,14 @@ vectors-wasm:
 
 e2e: setup build vectors-wasm
 	python3 tests/up.py up
-	rc=0; (cd tests && $(E2E_ENV) node --test --test-concurrency=1 e2e/ faults/) || rc=$$?; \
+	rc=0; (cd tests && $(E2E_ENV) node --test --test-concurrency=1 e2e/ faults/ browser/) || rc=$$?; \
+	  python3 tests/up.py down; exit $$rc
+
+# Only the browser suite (login through the IdP with headless Chromium; screenshots in
+# target/browser/).
+browser: setup build
+	python3 tests/up.py up
+	rc=0; (cd tests && $(E2E_ENV) node --test --test-concurrency=1 browser/) || rc=$$?; \
 	  python3 tests/up.py down; exit $$rc
 
 # cargo-fuzz targets (nightly, ASan, bounded memory); a crash fails the run.

@@ -137,3 +137,12 @@ for (const [host, base] of Object.entries(endpoints.hosts).filter(([h]) => !h.en
   process.stdout.write(r.stdout + r.stderr);
   console.log(`(exit ${r.status}: 0 allow, 1 deny, 2 usage or config error)`);
 }
+
+// Browser sessions (issue #15): the gate logs a person in at the login IdP and keeps the
+// tokens server-side; the browser only holds an HttpOnly session cookie.
+if (endpoints.login_url) {
+  console.log('\n════ log in with a browser (the gate as backend-for-frontend)');
+  console.log(`   open ${endpoints.login_url}   (the worker: ${endpoints.hosts.worker}/app/)`);
+  console.log(`   user ${endpoints.browser_user}, password ${endpoints.browser_password}`);
+  console.log('   /app/logout signs out (RP-initiated logout at the IdP)');
+}

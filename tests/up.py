@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import client_key
+import login_stack
 import pki
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,8 @@ PORTS = {
     "tls_swap": int(os.environ.get("JWTGATE_TLS_SWAP_PORT", 9485)),
     "envoy_mtls": int(os.environ.get("JWTGATE_ENVOY_MTLS_PORT", 9414)),
     "envoy_sw_mtls": int(os.environ.get("JWTGATE_ENVOY_SW_MTLS_PORT", 9415)),
+    # The login IdP of browser sessions (authorization code + PKCE; tests/login_stack.py).
+    "idp_login": login_stack.PORT,
 }
 ISSUER = f"http://127.0.0.1:{PORTS['idp']}"
 OPAQUE_ISSUER = f"http://127.0.0.1:{PORTS['idp_opaque']}"
@@ -95,7 +98,8 @@ def gate_config_text(path=ROOT / "envoy" / "jwtgate.json"):
                                          "THIRD_AUTHORITY": f"127.0.0.1:{PORTS['idp_third']}",
                                          "INTRO_FAULT_PORT": PORTS["intro_faults"],
                                          "IDP_THIRD_PORT": PORTS["idp_third"],
-                                         "TLS_SWAP_PORT": PORTS["tls_swap"], "TLS_SWAP_SNI": TLS_SWAP_SNI})
+                                         "TLS_SWAP_PORT": PORTS["tls_swap"], "TLS_SWAP_SNI": TLS_SWAP_SNI,
+                                         **login_stack.placeholders()})
 
 
 # A second listener with the same filters behind TLS that requires a client certificate
@@ -141,6 +145,7 @@ def render_envoy(gate_json_text, out, listen=None, admin=None, wasm=None, tls_po
         "KEYFEED_FAULT_PORT": PORTS["keyfeed_faults"],
         "IDP_OPAQUE_PORT": PORTS["idp_opaque"],
         "IDP_THIRD_PORT": PORTS["idp_third"],
+        "IDP_LOGIN_PORT": PORTS["idp_login"],
         "INTRO_FAULT_PORT": PORTS["intro_faults"],
         "TLS_SWAP_PORT": PORTS["tls_swap"],
         "TLS_SWAP_SNI": TLS_SWAP_SNI,
@@ -190,11 +195,11 @@ def envoy_cmd(config_path, log_path, concurrency=None):
             "--log-path", str(log_path), "--file-flush-interval-msec", "500"]
 
 
-def start(name, cmd, pids, pid_file=None):
+def start(name, cmd, pids, pid_file=None, env=None):
     LOGS.mkdir(parents=True, exist_ok=True)
     log = open(LOGS / f"{name}.log", "ab")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, **env} if env else None)
     pids[name] = proc.pid
     (pid_file or PIDS).write_text(json.dumps(pids, indent=2))
     return proc
@@ -246,6 +251,9 @@ def up():
     idp_third = start("idp-third", ["node", "tests/idp/server.mjs", "--port", str(PORTS["idp_third"]),
                                     "--keys-out", "run/idp-third-keys.json",
                                     "--tls-cert", str(third_cert), "--tls-key", str(third_key)], pids)
+    login_stack.ensure_secrets(fresh=True)
+    login_argv, login_env = login_stack.idp_command()
+    idp_login = start("idp-login", login_argv, pids, env=login_env)
     node = start("node", ["node", "tests/upstreams/node/server.mjs", "--port", str(PORTS["node"])], pids)
     py = start("python", [sys.executable, "tests/upstreams/python/server.py", "--port", str(PORTS["python"])], pids)
     keyfeed = start("keyfeed", ["node", "tests/keyfeed/server.mjs", "--port", str(PORTS["keyfeed"]),
@@ -255,6 +263,7 @@ def up():
     api_keys = json.loads((RUN / "api-keys.json").read_text())
     wait_http("idp-opaque", OPAQUE_ISSUER + "/jwks", idp_opaque)
     wait_http("idp-third", THIRD_ISSUER + "/jwks", idp_third, cafile=ca_cert)
+    wait_http("idp-login", login_stack.ISSUER + "/jwks", idp_login)
     wait_http("node", f"http://127.0.0.1:{PORTS['node']}/", node)
     wait_http("python", f"http://127.0.0.1:{PORTS['python']}/", py)
     gate_text = gate_config_text()
@@ -341,6 +350,7 @@ def up():
         "hosts": {"envoy": envoy_url, "envoy-software": envoy_sw_url,
                   "worker": worker_url, "worker-software": worker_sw_url},
     }
+    endpoints.update(login_stack.endpoints(endpoints["hosts"], gate_text))
     (RUN / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
     print(f"up: idp {ISSUER}, envoy {envoy_url}, worker {worker_url}, upstreams node+python; pids in {PIDS.relative_to(ROOT)}")
 

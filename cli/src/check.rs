@@ -193,7 +193,14 @@ pub fn render(gate: &Gate, e: &Explained) -> Value {
             }
             out["verdict"] = verdict(d.verdict.as_ref());
         }
-        Decision::NeedKeys { .. } | Decision::Verify(_) => out["decision"] = json!("pending"),
+        Decision::Respond(r) => {
+            out["decision"] = json!("respond");
+            out["status"] = json!(r.status);
+            out["response"] = json!({ "headers": r.headers });
+        }
+        Decision::NeedKeys { .. } | Decision::Verify(_) | Decision::NeedBody { .. } => {
+            out["decision"] = json!("pending")
+        }
     }
     out["gate_mode"] = json!(gate.config().mode.label());
     out

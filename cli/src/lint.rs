@@ -113,7 +113,7 @@ fn providers(config: &GateConfig, out: &mut Vec<Finding>) {
             match s {
                 TokenSource::Query(_) => out.push(Finding::warn(at(&format!("from[{i}]")), "a token in the query string ends up in access logs, browser history and Referer headers (RFC 6750 §2.3)")),
                 TokenSource::Cookie(_) => out.push(Finding::warn(at(&format!("from[{i}]")), "a cookie is sent by the browser on cross-site requests too: protect state-changing routes against CSRF")),
-                TokenSource::Header { .. } => {}
+                TokenSource::Header { .. } | TokenSource::Session => {}
             }
         }
         if p.clock_skew_s > 300 {

@@ -140,7 +140,7 @@ impl Checker<'_> {
             return None;
         }
         let prov = &self.config.providers[v.provider];
-        if !prov.sources.contains(&found.source) {
+        if !prov.reads(&found.source) {
             return Some(Checked::Err(AuthError::WrongSource));
         }
         if self.now_ms / 1000 >= v.exp_s.saturating_add(prov.clock_skew_s) {
@@ -341,7 +341,7 @@ fn cheap_check(
 ) -> Option<Result<(), AuthError>> {
     let require = |ok: bool, e: AuthError| if ok { Ok(()) } else { Err(e) };
     Some(match check {
-        Check::Source => require(prov.sources.contains(&found.source), AuthError::WrongSource),
+        Check::Source => require(prov.reads(&found.source), AuthError::WrongSource),
         Check::Size => require(found.token.len() <= prov.max_token_bytes, AuthError::TokenTooLarge),
         Check::Algorithm => require(prov.algorithms.contains(&u.header.alg), AuthError::AlgorithmNotAllowed),
         Check::TokenType => {

@@ -28,6 +28,7 @@ fn provider(audiences: Audiences) -> ProviderConfig {
         validation: crate::config::Validation::Jwt,
         introspection: None,
         discovery: None,
+        login: None,
     }
 }
 

@@ -20,6 +20,8 @@ use std::ops::ControlFlow;
 
 #[path = "decide_keys.rs"]
 mod keys;
+#[path = "session/flow.rs"]
+mod session_flow;
 
 pub(crate) struct Pass<'g> {
     config: &'g GateConfig,
@@ -55,6 +57,9 @@ impl<'g> Pass<'g> {
             Ok(p) => p,
             Err(e) => return self.deny(e, None),
         };
+        if let Some(d) = self.login_paths(req, &path) {
+            return d;
+        }
         let matched = match rules::find(&config.rules, &path, req) {
             Ok(m) => m,
             Err(e) => return self.deny(e, None),
@@ -67,6 +72,7 @@ impl<'g> Pass<'g> {
         });
         let decision = match &matched {
             None => self.deny(AuthError::NoMatchingRule, None),
+            Some(m) if m.rule.browser.is_some() => self.browser(req, m.rule.browser.unwrap_or_default(), m),
             Some(m) => match &m.rule.requirement {
                 Requirement::Public => Decision::Allow(self.base_allow(req)),
                 Requirement::Provider(p) => self.require_one(req, std::slice::from_ref(p), false, m),

@@ -19,6 +19,13 @@ pub enum Decision {
     /// The host verifies this signature itself (asynchronously, e.g. WebCrypto) and hands
     /// the job back with [`crate::Gate::resume`], which returns the next decision.
     Verify(Box<VerifyJob>),
+    /// Answer locally with exactly this response: the login flow's redirects (with
+    /// `Set-Cookie`) and pages. Hosts send status, headers (in order, `set-cookie` may
+    /// repeat) and body, and log [`crate::Response::log`].
+    Respond(Box<crate::session::Response>),
+    /// The answer depends on the request body (a back-channel logout POST): read it, at
+    /// most `max_bytes` (answer 413 beyond), and call [`crate::Gate::decide_body`].
+    NeedBody { max_bytes: usize },
 }
 
 /// Header edits for an allowed request. `remove` always holds every header the gate can

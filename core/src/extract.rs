@@ -23,6 +23,7 @@ pub fn extract<'r>(req: &RequestView<'r>, sources: &[&TokenSource]) -> Result<Op
             TokenSource::Header { name, prefix } => from_header(req, name, prefix)?,
             TokenSource::Query(name) => from_query(req.path, name),
             TokenSource::Cookie(name) => from_cookies(req, name),
+            TokenSource::Session => Vec::new(),
         };
         for token in tokens {
             if found.is_some() {
@@ -193,6 +194,8 @@ pub fn removal_edits(req: &RequestView<'_>, source: &TokenSource) -> (Vec<String
             let new_path = if kept.is_empty() { path.to_owned() } else { format!("{path}?{}", kept.join("&")) };
             (vec![], vec![(":path".to_owned(), new_path)])
         }
+        // The session's cookies are stripped by the browser flow (`session/flow.rs`).
+        TokenSource::Session => (vec![], vec![]),
         TokenSource::Cookie(cookie) => {
             let kept: Vec<&str> =
                 cookie_pairs(req).map(str::trim).filter(|kv| !kv.is_empty() && !is_cookie(kv, cookie)).collect();

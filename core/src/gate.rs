@@ -51,6 +51,10 @@ pub(crate) struct GateState {
     pub introspectors: Vec<Option<Introspector>>,
     /// One per provider with `discovery`, by provider index.
     pub discovery: Vec<Option<Fetched<DiscoveryDoc>>>,
+    /// Each provider's login flow state (token calls, spent `state`s), by index.
+    pub logins: Vec<crate::session::Login>,
+    /// Back-channel logouts applied here and not yet handed to the host to share.
+    pub logout_outbox: Vec<String>,
     /// `Some` only while [`Gate::explain`] runs: the hot path records nothing.
     pub trace: Option<Box<Trace>>,
 }
@@ -85,7 +89,19 @@ impl Gate {
         let discovery = (0..config.providers.len()).map(|i| crate::gate_docs::discovery_of(&config, i, seed)).collect();
         let verifier = if config.prefer_native { verifier } else { Verifier::Software };
         let replay = Box::new(MemoryReplay::new(config.dpop.replay_cache_size));
-        let state = GateState { keys, cache, revocations, api_keys, replay, introspectors, discovery, trace: None };
+        let logins = config.providers.iter().map(|_| crate::session::Login::default()).collect();
+        let state = GateState {
+            keys,
+            cache,
+            revocations,
+            api_keys,
+            replay,
+            introspectors,
+            discovery,
+            logins,
+            logout_outbox: Vec::new(),
+            trace: None,
+        };
         Gate { config, verifier, state }
     }
 
@@ -193,6 +209,9 @@ impl Gate {
             (DocKind::Introspection(_), _) => {
                 provider.introspection.as_ref().map(|i| FetchIdentity::of_introspection(doc.kind, i, &provider.issuer))
             }
+            (DocKind::Token(_), _) => {
+                provider.login.as_ref().map(|l| FetchIdentity::of_introspection(doc.kind, &l.token, &provider.issuer))
+            }
             (DocKind::StatusList(slot), _) => {
                 let remote = self.revocation(doc.provider)?.list_remote(usize::from(slot))?;
                 Some(FetchIdentity::of(doc.kind, remote, &provider.issuer))
@@ -214,6 +233,7 @@ impl Gate {
                 .map_or(0, |d| d.remote.max_body_bytes),
             DocKind::Introspection(_) => self.introspector(doc.provider).map_or(0, |i| i.config().max_body_bytes),
             DocKind::StatusList(_) => self.revocation(doc.provider).map_or(0, Revocation::list_body_cap),
+            DocKind::Token(_) => crate::session::calls::MAX_ANSWER_BYTES,
         }
     }
 
@@ -229,6 +249,11 @@ impl Gate {
             }
         }
         out.extend(self.state.revocations.iter_mut().flatten().flat_map(|r| r.poll_lists(now_ms)));
+        for (p, login) in self.state.logins.iter_mut().enumerate() {
+            if let Some(cfg) = self.config.providers[p].login.as_deref() {
+                out.extend(login.calls.poll(p, cfg, now_ms, &mut fresh_jti));
+            }
+        }
         out
     }
 
@@ -255,6 +280,10 @@ impl Gate {
                 let accept = |claims| answer::accept(config, doc.provider, claims, now_ms / 1000);
                 Some(DocEvent::Introspection(intro.on_result(slot, now_ms, r.status, r.body, accept)))
             }
+            DocKind::Token(slot) => {
+                let calls = &mut self.state.logins.get_mut(doc.provider)?.calls;
+                Some(DocEvent::Token(calls.on_result(slot, now_ms, r.status, r.body)))
+            }
             DocKind::StatusList(slot) => {
                 let revocation = self.state.revocations.get_mut(doc.provider)?.as_mut()?;
                 Some(DocEvent::StatusList(revocation.on_list_result(usize::from(slot), now_ms, r)?))
@@ -274,7 +303,7 @@ impl Gate {
             DocKind::Introspection(_) => {
                 self.introspection_stats(doc.provider).map_or_else(Vec::new, |s| s.gauges(&provider.name))
             }
-            DocKind::StatusList(_) => Vec::new(),
+            DocKind::StatusList(_) | DocKind::Token(_) => Vec::new(),
         }
     }
 
@@ -282,6 +311,7 @@ impl Gate {
     /// fetches on a timer can start it at once (a request is held for it).
     pub fn has_unsent_calls(&self) -> bool {
         self.state.introspectors.iter().flatten().any(Introspector::has_unsent)
+            || self.state.logins.iter().any(|l| l.calls.has_unsent())
     }
 
     fn introspector(&self, provider: usize) -> Option<&Introspector> {
@@ -363,6 +393,10 @@ pub fn fingerprint(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     crate::hex::encode(&digest[..6])
 }
+
+#[path = "session/backchannel.rs"]
+mod backchannel;
+pub(crate) use backchannel::MAX_LOGOUT_BODY;
 
 #[cfg(test)]
 #[path = "gate_tests.rs"]

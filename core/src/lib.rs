@@ -32,6 +32,7 @@ mod revocation;
 mod route;
 mod rules;
 mod sender;
+pub mod session;
 pub mod status_list;
 mod strip;
 #[cfg(test)]
@@ -62,6 +63,7 @@ pub use revocation::{Change as RevocationChange, RevocationEvent};
 pub use sender::nonce::NonceConfig;
 pub use sender::replay::{bucket_add, bucket_count, BucketUpdate, Replay, ReplayId, ReplayStore};
 pub use sender::{DpopConfig, ForwardedTrust, SenderConstraint};
+pub use session::Response;
 pub use strip::{canonical as canonical_header_name, StripPolicy};
 pub use token::{parse as parse_compact, typ_matches, Header, Unverified};
 pub use trace::{Check, Step, Trace};

@@ -66,6 +66,7 @@ mod tests {
             mode: None,
             sender_constraint: None,
             introspect: false,
+            browser: None,
         }
     }
 

@@ -262,6 +262,10 @@ pub fn demo_config_text() -> String {
         .replace("${THIRD_ISSUER}", "https://127.0.0.1:9404")
         .replace("${THIRD_AUTHORITY}", "127.0.0.1:9404")
         .replace("${KEYFEED_PORT}", "9405")
+        .replace("${LOGIN_ISSUER}", "http://127.0.0.1:9406")
+        .replace("${LOGIN_AUTHORITY}", "127.0.0.1:9406")
+        .replace("${SESSION_KEY}", &crate::b64::encode(&[1; 32]))
+        .replace("${SESSION_KEY_PREVIOUS}", &crate::b64::encode(&[2; 32]))
         .replace("\"${GATE_CLIENT_JWK}\"", &gate_client_jwk())
 }
 

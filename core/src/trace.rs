@@ -90,6 +90,7 @@ impl fmt::Display for TokenSource {
             TokenSource::Header { name, prefix } => write!(f, "header {name} (prefix {prefix:?})"),
             TokenSource::Query(q) => write!(f, "query parameter {q}"),
             TokenSource::Cookie(c) => write!(f, "cookie {c}"),
+            TokenSource::Session => f.write_str("session cookie"),
         }
     }
 }

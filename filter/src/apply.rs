@@ -1,7 +1,7 @@
 //! Carrying out a `Decision` on the current (effective) HTTP context.
 
 use crate::host;
-use jwtgate_core::{Allowed, Denial};
+use jwtgate_core::{Allowed, Denial, Response};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType};
 
@@ -13,6 +13,15 @@ pub fn allow(a: &Allowed) {
     }
     for (name, value) in &a.set {
         let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+    }
+}
+
+/// Sends a response the core built (login redirect or page) and logs its line.
+pub fn respond(r: &Response) {
+    host::log(LogLevel::Info, &r.log);
+    let pairs: Vec<(&str, &str)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    if hostcalls::send_http_response(u32::from(r.status), pairs, Some(r.body.as_bytes())).is_err() {
+        host::log(LogLevel::Error, "jwtgate: could not send the local reply");
     }
 }
 

@@ -14,6 +14,8 @@ pub struct Request {
     pub shared: Shared,
     /// Key sets other VMs published, applied before deciding (see `Links::catch_up`).
     pub links: Rc<Links>,
+    /// Set when the core asked for the body (`Decision::NeedBody`): read at most this much.
+    pub body_limit: Option<usize>,
 }
 
 impl Context for Request {}
@@ -31,10 +33,19 @@ impl HttpContext for Request {
             return action;
         }
         self.links.catch_up(&mut state, now);
+        crate::logout::catch_up(&mut state);
         let client_cert = if state.client_certs { host::client_cert_sha256() } else { None };
         let conn = Connection { scheme: None, client_cert_sha256: client_cert };
         let view = RequestView { method: &method, path: &path, headers: &headers, conn };
         let decision = state.gate.decide(&view, now, now);
+        if let Decision::NeedBody { max_bytes } = decision {
+            if !_end_of_stream {
+                self.body_limit = Some(max_bytes);
+                return Action::Pause;
+            }
+            let decision = state.gate.decide_body(&view, &[], now);
+            return carry_out(self.id, &decision, &mut state).unwrap_or(Action::Pause);
+        }
         match carry_out(self.id, &decision, &mut state) {
             Some(action) => action,
             None => {
@@ -57,6 +68,9 @@ impl HttpContext for Request {
         if let Some(action) = crate::vectors::on_request_body(_body_size, _end_of_stream) {
             return action;
         }
+        if let Some(limit) = self.body_limit {
+            return self.decide_body(limit, _body_size, _end_of_stream);
+        }
         self.held_action()
     }
 
@@ -68,13 +82,43 @@ impl HttpContext for Request {
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let pending = self.shared.try_borrow_mut().ok().and_then(|mut s| s.respond.remove(&self.id));
         for (name, value) in pending.unwrap_or_default() {
-            let _ = proxy_wasm::hostcalls::set_map_value(MapType::HttpResponseHeaders, &name, Some(&value));
+            // A refreshed session's cookies: `set-cookie` repeats, so it is added.
+            let _ = if name == "set-cookie" {
+                proxy_wasm::hostcalls::add_map_value(MapType::HttpResponseHeaders, &name, &value)
+            } else {
+                proxy_wasm::hostcalls::set_map_value(MapType::HttpResponseHeaders, &name, Some(&value))
+            };
         }
         Action::Continue
     }
 }
 
 impl Request {
+    /// The body the core asked for, once complete (Envoy buffers it meanwhile): decided
+    /// by `Gate::decide_body`; a logout it applied is shared with the other VMs.
+    fn decide_body(&mut self, limit: usize, size: usize, end_of_stream: bool) -> Action {
+        if size > limit {
+            self.body_limit = None;
+            apply::respond(&jwtgate_core::Response::json(413, "invalid_request", "the request body is too large"));
+            return Action::Pause;
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        self.body_limit = None;
+        let body = proxy_wasm::hostcalls::get_buffer(proxy_wasm::types::BufferType::HttpRequestBody, 0, size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let headers = host::headers(MapType::HttpRequestHeaders);
+        let (method, path) = (header_value(&headers, ":method"), header_value(&headers, ":path"));
+        let view = RequestView { method: &method, path: &path, headers: &headers, conn: Connection::default() };
+        let Ok(mut state) = self.shared.try_borrow_mut() else { return Action::Pause };
+        let decision = state.gate.decide_body(&view, &body, host::now_ms());
+        crate::logout::publish(&mut state);
+        carry_out(self.id, &decision, &mut state).unwrap_or(Action::Pause)
+    }
+
     fn held_action(&self) -> Action {
         match self.shared.try_borrow() {
             Ok(state) if !state.held.contains_key(&self.id) => Action::Continue,
@@ -123,7 +167,18 @@ pub fn carry_out(id: u32, decision: &Decision, state: &mut State) -> Option<Acti
             }
             Some(Action::Pause)
         }
+        Decision::Respond(r) => {
+            apply::respond(r);
+            metrics.count(&format!("session_responses.{}", r.status));
+            Some(Action::Pause)
+        }
         Decision::NeedKeys { .. } => None,
+        // Handled before `carry_out` (the body is read first); never from a re-decision.
+        Decision::NeedBody { .. } => {
+            let d = Denial::internal_error("unexpected body request");
+            apply::deny(&d);
+            Some(Action::Pause)
+        }
         // Never produced here: only a gate built with `Verifier::Async` asks, and Envoy's
         // verifier is synchronous. Fail closed all the same, with the core's 500.
         Decision::Verify(_) => {

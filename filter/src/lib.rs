@@ -12,6 +12,7 @@ mod coord;
 mod fetch;
 mod host;
 mod http;
+mod logout;
 mod metrics;
 #[cfg(test)]
 mod mock_host;

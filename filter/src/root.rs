@@ -138,6 +138,7 @@ impl RootContext for Root {
         let mut state = shared.borrow_mut();
         let now = host::now_ms();
         self.fetcher.links().catch_up(&mut state, now);
+        crate::logout::catch_up(&mut state);
         let fast = state.gate.has_unsent_calls();
         self.fetcher.start_fetches(&mut state, now);
         let waiting = self.fetcher.waiting();
@@ -152,9 +153,12 @@ impl RootContext for Root {
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         match &self.shared {
-            Some(shared) => {
-                Some(Box::new(Request { id: context_id, shared: Rc::clone(shared), links: self.fetcher.links() }))
-            }
+            Some(shared) => Some(Box::new(Request {
+                id: context_id,
+                shared: Rc::clone(shared),
+                links: self.fetcher.links(),
+                body_limit: None,
+            })),
             None => Some(Box::new(Unconfigured)),
         }
     }

@@ -263,7 +263,9 @@ before(async () => {
   const yaml = readFileSync(cfgFile, 'utf8');
   const anchor = /^( *)root_id: jwtgate\n/m;
   assert.match(yaml, anchor, `${cfgFile}: no \`root_id: jwtgate\` line to put allow_on_headers_stop_iteration beside`);
-  writeFileSync(cfgFile, yaml.replace(anchor, (line, indent) => `${line}${indent}allow_on_headers_stop_iteration: true\n`));
+  // The gate template may carry the flag already (browser sessions' back-channel logout).
+  const flagged = /allow_on_headers_stop_iteration: true/.test(yaml);
+  writeFileSync(cfgFile, flagged ? yaml : yaml.replace(anchor, (line, indent) => `${line}${indent}allow_on_headers_stop_iteration: true\n`));
   const log = openSync(envoyLog, 'w');
   // Envoy exits when the process that started it exits: a shell stays behind as its
   // parent (`; exit $?` keeps it from exec-ing), in its own process group.

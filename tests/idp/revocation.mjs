@@ -155,7 +155,7 @@ export function revocationFeed({ issuer, jwks, clients, tokenTtlS }) {
       || (e.sub !== undefined && e.sub === claims.sub && (claims.iat ?? 0) < e.iat_before));
   }
 
-  return { handle, listen, covers, count: () => log.length };
+  return { handle, listen, covers, sessionEnded, count: () => log.length };
 }
 
 /** The client's id and secret: client_secret_basic, else client_secret_post. */
@@ -176,7 +176,7 @@ export async function readForm(req) {
   return new URLSearchParams(await readBody(req));
 }
 
-async function readBody(req) {
+export async function readBody(req) {
   const chunks = [];
   let size = 0;
   for await (const c of req) {

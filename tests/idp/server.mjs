@@ -4,6 +4,10 @@
 //
 //   node tests/idp/server.mjs --port 9400 --keys-out run/idp-keys.json
 //   node tests/idp/server.mjs --port 9403 --profile opaque --keys-out run/idp-opaque-keys.json
+//   JWTGATE_LOGIN_PASSWORD=... node tests/idp/server.mjs --port 9406 --profile login --keys-out run/idp-login-keys.json
+//
+// `--profile login` (browser sessions, issue #15) is a separate provider for the
+// authorization code flow with a login page: tests/idp/login.mjs.
 //
 // `--profile opaque` (the introspection IdP, issue #12): its access tokens are opaque
 // (resource server `https://opaque.example` with accessTokenFormat 'opaque'), RFC 7662
@@ -79,6 +83,8 @@ const { values: args } = parseArgs({
     // --profile opaque: the public JWKS of the gate's own key (tests/client_key.py), for
     // client `jwtgate-introspector-jwt`, which authenticates with private_key_jwt.
     'client-jwks': { type: 'string' },
+    // --profile login: where the IdP POSTs logout tokens (default: the demo Envoy's).
+    'backchannel-uri': { type: 'string', default: 'http://127.0.0.1:9410/app/backchannel-logout' },
   },
   strict: true,
 });
@@ -89,8 +95,8 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2);
 }
 
-if (!['jwt', 'opaque'].includes(args.profile)) {
-  console.error(`idp: invalid --profile ${args.profile} (jwt or opaque)`);
+if (!['jwt', 'opaque', 'login'].includes(args.profile)) {
+  console.error(`idp: invalid --profile ${args.profile} (jwt, opaque or login)`);
   process.exit(2);
 }
 const OPAQUE = args.profile === 'opaque';
@@ -157,6 +163,22 @@ const jwks = {
 const keysOut = resolve(args['keys-out']);
 mkdirSync(dirname(keysOut), { recursive: true });
 writeFileSync(keysOut, `${JSON.stringify(jwks, null, 2)}\n`, { mode: 0o600 });
+
+if (args.profile === 'login') {
+  const { serveLogin, demoOrigins } = await import('./login.mjs');
+  const password = process.env.JWTGATE_LOGIN_PASSWORD;
+  if (!password) {
+    console.error('idp: --profile login needs JWTGATE_LOGIN_PASSWORD (the test user\'s password)');
+    process.exit(2);
+  }
+  const server = await serveLogin({ port, host: HOST, issuer: ISSUER, audience: 'https://api.example', jwks, password,
+    origins: demoOrigins(), backchannelUri: args['backchannel-uri'] });
+  console.log(`idp listening ${ISSUER}`);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { server.close(); process.exit(0); });
+  // The rest of this file is the token IdP of the other profiles: never reached here
+  // (a top-level await that never settles; the server keeps the process alive).
+  await new Promise(() => {});
+}
 
 // A client_credentials client with `extra` metadata.
 const serviceClient = (clientId, secret, extra = {}) => ({

@@ -145,6 +145,8 @@ function startDueFetches() {
 async function decide(request, url) {
   const headers = [];
   for (const [k, v] of request.headers) headers.push(k, v);
+  // The login flow checks the host against its configured origins.
+  if (!request.headers.has('host')) headers.push('host', url.host);
   const path = url.pathname + url.search;
   const scheme = url.protocol.replace(/:$/, '');
   const cert = clientCert(request);
@@ -162,6 +164,17 @@ async function decide(request, url) {
         if (mine.length) await Promise.all(mine);
         else await sleep(20); // another request's fetch is in flight: look again shortly
         d = gate.decide(request.method, path, headers, scheme, cert, Date.now(), arrived);
+        break;
+      }
+      case DecisionKind.NeedBody: {
+        // A back-channel logout POST: read the form (bounded) and decide on it.
+        const limit = d.body_limit;
+        const body = new Uint8Array(await request.arrayBuffer());
+        if (body.length > limit) {
+          const tooBig = JSON.stringify({ error: 'invalid_request', error_description: 'the request body is too large' });
+          return { kind: 'too_large', body: tooBig };
+        }
+        d = gate.decide_body(request.method, path, headers, body, Date.now());
         break;
       }
       default:
@@ -204,7 +217,7 @@ async function forward(request, a) {
   });
 }
 
-// A local reply built by the core.
+// A local reply built by the core (a denial, or a login redirect or page).
 function reply(denial) {
   console.log(denial.log_line);
   const h = denial.headers;
@@ -225,6 +238,7 @@ export default {
       return new Response(body, { status: 400, headers: { 'content-type': 'application/json' } });
     }
     const d = await decide(request, url);
+    if (d.kind === 'too_large') return new Response(d.body, { status: 413, headers: { 'content-type': 'application/json' } });
     const refresh = startDueFetches();
     if (refresh.length) ctx.waitUntil(Promise.all(refresh));
     // Forward only on an explicit allow; anything else the core did not mean: 500.
@@ -242,11 +256,17 @@ export default {
         if (!extra.length) return res;
         // The report-only header goes on the response only, never upstream.
         const out = new Response(res.body, res);
-        for (let i = 0; i + 1 < extra.length; i += 2) out.headers.set(extra[i], extra[i + 1]);
+        // A refreshed session's cookies repeat `set-cookie`: append those, set the rest.
+        for (let i = 0; i + 1 < extra.length; i += 2) {
+          if (extra[i] === 'set-cookie') out.headers.append(extra[i], extra[i + 1]);
+          else out.headers.set(extra[i], extra[i + 1]);
+        }
         return out;
       }
       case DecisionKind.Deny:
         return reply(d.deny());
+      case DecisionKind.Respond:
+        return reply(d.respond());
       default:
         return reply(EdgeDenial.internal_error());
     }

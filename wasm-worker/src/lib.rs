@@ -7,7 +7,7 @@
 
 mod wire;
 
-pub use wire::{DecisionKind, EdgeAllow, EdgeDecision, EdgeDenial, EdgeFetch, EdgeJob};
+pub use wire::{DecisionKind, EdgeAllow, EdgeDecision, EdgeDenial, EdgeFetch, EdgeJob, EdgeResponse};
 
 use jwtgate_core::{parse_max_age, Connection, FetchResult, Gate, HostKind, RequestView, Validators, Verifier};
 use wasm_bindgen::prelude::*;
@@ -57,6 +57,24 @@ impl EdgeGate {
         let conn = Connection { scheme: Some(scheme), client_cert_sha256: cert };
         let view = RequestView { method, path, headers: &pairs, conn };
         self.gate.decide(&view, now_ms as u64, arrived_ms as u64).into()
+    }
+
+    /// Decides a request whose body was asked for (`DecisionKind.NeedBody`: a
+    /// back-channel logout). At the edge the logout applies to this isolate; the others
+    /// learn the session's end through the provider's revocation feed.
+    pub fn decide_body(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: Vec<String>,
+        body: &[u8],
+        now_ms: f64,
+    ) -> EdgeDecision {
+        let pairs = wire::pairs(headers);
+        let view = RequestView { method, path, headers: &pairs, conn: Connection::default() };
+        let decision = self.gate.decide_body(&view, body, now_ms as u64);
+        let _ = self.gate.take_logouts(); // nothing to share with: one isolate
+        decision.into()
     }
 
     /// Goes on with the decision `job` came from, given WebCrypto's verdict. Consumes the

@@ -3,7 +3,7 @@
 //! own class, so a field the core adds is one getter here, not a JSON shape kept in sync
 //! by hand on both sides.
 
-use jwtgate_core::{Allowed, Decision, Denial, DocId, FetchRequest, Mode, Verdict, VerifyJob};
+use jwtgate_core::{Allowed, Decision, Denial, DocId, FetchRequest, Mode, Response, Verdict, VerifyJob};
 use wasm_bindgen::prelude::*;
 
 pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
@@ -30,6 +30,10 @@ pub enum DecisionKind {
     NeedKeys,
     /// Verify `job()` with WebCrypto, then `EdgeGate.resume(job, valid, now)`.
     Verify,
+    /// Send `respond()` as is (a login redirect or page, with `Set-Cookie`).
+    Respond,
+    /// Read the request body (at most `body_limit` bytes) and call `EdgeGate.decide_body`.
+    NeedBody,
 }
 
 /// The core's decision for one request. The variant accessors move their part out.
@@ -54,6 +58,8 @@ impl EdgeDecision {
             Decision::Deny(_) => DecisionKind::Deny,
             Decision::NeedKeys { .. } => DecisionKind::NeedKeys,
             Decision::Verify(_) => DecisionKind::Verify,
+            Decision::Respond(_) => DecisionKind::Respond,
+            Decision::NeedBody { .. } => DecisionKind::NeedBody,
         })
     }
 
@@ -67,6 +73,22 @@ impl EdgeDecision {
     pub fn deny(&mut self) -> Option<EdgeDenial> {
         match self.decision.take()? {
             Decision::Deny(d) => Some(EdgeDenial(d)),
+            other => self.put_back(other),
+        }
+    }
+
+    /// For `NeedBody`: the most body bytes to read.
+    #[wasm_bindgen(getter)]
+    pub fn body_limit(&self) -> Option<usize> {
+        match self.decision.as_ref()? {
+            Decision::NeedBody { max_bytes } => Some(*max_bytes),
+            _ => None,
+        }
+    }
+
+    pub fn respond(&mut self) -> Option<EdgeResponse> {
+        match self.decision.take()? {
+            Decision::Respond(r) => Some(EdgeResponse(*r)),
             other => self.put_back(other),
         }
     }
@@ -197,6 +219,35 @@ impl EdgeDenial {
     #[wasm_bindgen(getter)]
     pub fn stat(&self) -> Option<String> {
         self.0.verdict.as_ref().map(Verdict::stat_name)
+    }
+}
+
+/// A response the core built (login redirects and pages): the same getters as
+/// [`EdgeDenial`], so the worker replies to both the same way.
+#[wasm_bindgen]
+pub struct EdgeResponse(Response);
+
+#[wasm_bindgen]
+impl EdgeResponse {
+    #[wasm_bindgen(getter)]
+    pub fn status(&self) -> u16 {
+        self.0.status
+    }
+
+    /// Response headers, flat `[name, value, …]`; `set-cookie` may repeat.
+    #[wasm_bindgen(getter)]
+    pub fn headers(&self) -> Vec<String> {
+        flatten(&self.0.headers)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn body(&self) -> String {
+        self.0.body.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn log_line(&self) -> String {
+        self.0.log.clone()
     }
 }
 

@@ -89,6 +89,7 @@ pub(super) fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         introspection: None,
         discovery: None,
         kind: ProviderKind::ApiKeys(Box::new(ApiKeysConfig { keys, rendering })),
+        login: None,
     })
 }
 

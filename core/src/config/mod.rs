@@ -8,6 +8,7 @@ mod api_keys;
 pub mod defaults;
 pub mod discovery;
 mod introspection;
+pub(crate) mod login;
 mod raw;
 mod revocation;
 mod rule;
@@ -25,6 +26,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 pub use introspection::{AssertionKey, ClientAuth, IntrospectionConfig, Validation};
+pub use login::LoginConfig;
 pub use revocation::{OnStale, RevocationConfig, StatusListConfig};
 
 /// A config error: the dotted path of the offending field and what is wrong with it.
@@ -186,6 +188,8 @@ pub struct ProviderConfig {
     pub introspection: Option<IntrospectionConfig>,
     /// Where the JWKS location is discovered (OIDC discovery / RFC 8414).
     pub discovery: Option<Discovery>,
+    /// Browser sessions: the OIDC client the gate is for this provider (`None`: none).
+    pub login: Option<Box<LoginConfig>>,
 }
 
 /// A provider's discovery document and the mix-up defence for what it names.
@@ -199,6 +203,15 @@ pub struct Discovery {
 }
 
 impl ProviderConfig {
+    /// Whether a token found at `source` may be this provider's: one of its `from`
+    /// places, or its own session cookie when it has a `login` block.
+    pub fn reads(&self, source: &TokenSource) -> bool {
+        match source {
+            TokenSource::Session => self.login.is_some(),
+            other => self.sources.contains(other),
+        }
+    }
+
     /// A provider of `"kind": "api_keys"`.
     pub fn is_api_keys(&self) -> bool {
         matches!(self.kind, ProviderKind::ApiKeys(_))
@@ -275,6 +288,9 @@ pub enum TokenSource {
     },
     Query(String),
     Cookie(String),
+    /// The access token of the gate's own sealed session cookie (`login`, rules with
+    /// `browser: true`); never read by extraction, only handed to the checks.
+    Session,
 }
 
 impl TokenSource {
@@ -316,6 +332,9 @@ pub struct Rule {
     pub sender_constraint: Option<SenderConstraint>,
     /// Introspect the token even when it is a locally valid JWT (revocable routes).
     pub introspect: bool,
+    /// `browser: true`: the provider (index) whose `login` block serves page loads and
+    /// whose session cookie stands in for a bearer token.
+    pub browser: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

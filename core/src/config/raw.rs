@@ -118,6 +118,9 @@ pub struct RawProvider {
     /// and by rules with `introspect: true`).
     #[serde(default)]
     pub introspection: Option<RawIntrospection>,
+    /// Browser sessions (OIDC authorization code + PKCE) for rules with `browser: true`.
+    #[serde(default)]
+    pub login: Option<super::login::RawLogin>,
     /// Instead of `issuer`: an issuer with a `{tenant}` placeholder, expanded for each
     /// of `tenants` into a provider of its own (`<name>.<tenant>`).
     #[serde(default)]
@@ -269,6 +272,10 @@ pub struct RawRule {
     /// Introspect the token (RFC 7662) even when it is a locally valid JWT.
     #[serde(default)]
     pub introspect: bool,
+    /// Unauthenticated page loads go to the provider's `login` flow; the session cookie
+    /// stands in for a bearer token.
+    #[serde(default)]
+    pub browser: bool,
     /// The `all` / `any` / `not` tree of claim conditions (parsed by `policy::compile`,
     /// which names each nested field itself).
     #[serde(default)]

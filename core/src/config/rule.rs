@@ -90,7 +90,30 @@ fn rule(field: &str, index: usize, r: RawRule, groups: &[(String, Vec<usize>)]) 
         return err(format!("{field}.introspect"), "a public rule has no token to introspect");
     }
     let introspect = r.introspect;
-    Ok(Rule { name, path, host, methods, requirement, scopes: r.scopes, require, mode, sender_constraint, introspect })
+    // Checked against the providers' `login` blocks once they are known (`validate.rs`).
+    let browser = match (&requirement, r.browser) {
+        (_, false) => None,
+        (Requirement::Provider(p), true) => Some(*p),
+        _ => {
+            return err(
+                format!("{field}.browser"),
+                "needs `requires.provider` naming one provider with a `login` block",
+            )
+        }
+    };
+    Ok(Rule {
+        name,
+        path,
+        host,
+        methods,
+        requirement,
+        scopes: r.scopes,
+        require,
+        mode,
+        sender_constraint,
+        introspect,
+        browser,
+    })
 }
 
 /// Rule names are metric labels: short, lower-case words, so stat names stay bounded

@@ -48,6 +48,9 @@ pub fn validate(raw: RawConfig) -> R<GateConfig> {
         if r.introspect && r.requirement.providers().iter().any(|p| providers[*p].introspection.is_none()) {
             return err(format!("rules[{i}].introspect"), "every provider of the rule needs an `introspection` block");
         }
+        if r.browser.is_some_and(|p| providers[p].login.is_none()) {
+            return err(format!("rules[{i}].browser"), "the rule's provider needs a `login` block");
+        }
     }
     super::sender::add_dpop_sources(&mut providers, &rules);
     let dpop = super::sender::dpop(raw.dpop, raw.dpop_nonce)?;
@@ -132,6 +135,7 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         return err(f("issuer"), "must not be empty");
     }
     let issuer_for_entries = issuer.clone();
+    let has_revocation = p.revocation.is_some();
     let audiences = match required(&f("audiences"), p.audiences)? {
         RawAudiences::Any(s) if s == "*" => Audiences::Any,
         RawAudiences::Any(_) => {
@@ -231,6 +235,25 @@ fn provider(name: &str, p: RawProvider) -> R<ProviderConfig> {
         validation,
         introspection,
         discovery,
+        login: match p.login {
+            Some(_) if !validation.verifies_locally() => {
+                return err(
+                    f("login"),
+                    "needs a provider that verifies JWTs locally (the ID token is checked with its JWKS)",
+                );
+            }
+            Some(raw) => {
+                let login = super::login::login(&f("login"), raw)?;
+                if login.backchannel_logout_path.is_some() && !has_revocation {
+                    return err(
+                        f("login.backchannel_logout_path"),
+                        "needs the provider's `revocation` block (a logout puts the session's `sid` in its denylist)",
+                    );
+                }
+                Some(Box::new(login))
+            }
+            None => None,
+        },
     })
 }
 

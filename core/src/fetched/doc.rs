@@ -26,6 +26,9 @@ pub enum DocKind {
     /// A Status List Token a token of the provider named (`revocation.status_list`), by
     /// slot: the n-th URI this gate saw for the provider.
     StatusList(u16),
+    /// One token endpoint call of the provider's `login` flow (code exchange or
+    /// refresh), by slot. A one-off POST like introspection: per VM, never shared.
+    Token(u64),
 }
 
 impl DocKind {
@@ -38,6 +41,7 @@ impl DocKind {
             DocKind::Discovery => "discovery",
             DocKind::Introspection(_) => "introspection",
             DocKind::StatusList(_) => "status_list",
+            DocKind::Token(_) => "token",
         }
     }
 
@@ -45,7 +49,7 @@ impl DocKind {
     /// channel and a fetch lease). An introspection answer is not shared: it is one
     /// token's, asked once and applied by the VM that holds the requests waiting for it.
     pub fn shared(self) -> bool {
-        !matches!(self, DocKind::Introspection(_))
+        !matches!(self, DocKind::Introspection(_) | DocKind::Token(_))
     }
 }
 
@@ -98,6 +102,7 @@ pub enum DocEvent {
     Discovery(FetchEvent<DiscoveryLoaded>),
     Introspection(IntrospectionEvent),
     StatusList(crate::revocation::StatusListEvent),
+    Token(crate::session::calls::TokenEvent),
 }
 
 impl DocEvent {
@@ -109,6 +114,7 @@ impl DocEvent {
             DocEvent::Discovery(e) => matches!(e, FetchEvent::Failed { .. }),
             DocEvent::Introspection(e) => e.failed(),
             DocEvent::StatusList(e) => matches!(e, FetchEvent::Failed { .. }),
+            DocEvent::Token(e) => matches!(e, crate::session::calls::TokenEvent::Failed(..)),
         }
     }
 
@@ -120,6 +126,7 @@ impl DocEvent {
             DocEvent::Discovery(e) => matches!(e, FetchEvent::Unchanged),
             DocEvent::Introspection(e) => matches!(e, IntrospectionEvent::Dropped),
             DocEvent::StatusList(e) => matches!(e, FetchEvent::Unchanged),
+            DocEvent::Token(e) => matches!(e, crate::session::calls::TokenEvent::Dropped),
         }
     }
 }
@@ -133,6 +140,7 @@ impl fmt::Display for DocEvent {
             DocEvent::Discovery(e) => fmt::Display::fmt(e, f),
             DocEvent::Introspection(e) => fmt::Display::fmt(e, f),
             DocEvent::StatusList(e) => fmt::Display::fmt(e, f),
+            DocEvent::Token(e) => fmt::Display::fmt(e, f),
         }
     }
 }

@@ -26,9 +26,21 @@ const ASSERTION_TTL_S: u64 = 60;
 /// Builds the call for `token`. `jti` gives fresh randomness for a client assertion
 /// (called only by `private_key_jwt`).
 pub fn parts(cfg: &IntrospectionConfig, token: &str, now_s: u64, jti: impl FnOnce() -> [u8; 16]) -> CallParts {
+    form_parts(cfg, &[("token", token), ("token_type_hint", "access_token")], now_s, jti)
+}
+
+/// A form POST of `pairs` to the endpoint of `cfg`, authenticated as the gate's client
+/// (introspection and the login flow's token endpoint calls share it).
+pub fn form_parts(
+    cfg: &IntrospectionConfig,
+    pairs: &[(&str, &str)],
+    now_s: u64,
+    jti: impl FnOnce() -> [u8; 16],
+) -> CallParts {
     let mut form = Form::default();
-    form.pair("token", token);
-    form.pair("token_type_hint", "access_token");
+    for (k, v) in pairs {
+        form.pair(k, v);
+    }
     let mut headers = vec![("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned())];
     match &cfg.auth {
         ClientAuth::SecretBasic { secret } => {
@@ -95,7 +107,7 @@ impl Form {
 }
 
 /// The WHATWG urlencoded serializer: unreserved bytes as is, space as `+`, the rest `%XX`.
-fn form_encode(s: &str) -> String {
+pub(crate) fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -17,7 +17,7 @@ mod feed;
 mod list;
 mod status;
 
-pub use entry::{Entry, TokenIds};
+pub use entry::{Entry, Target, TokenIds};
 pub use feed::{Change, FeedContext, FeedDoc};
 pub use list::{Denylist, Matched};
 pub use status::{StatusClaim, StatusListEvent};
@@ -119,6 +119,12 @@ impl Revocation {
             Some(m) => Check::Revoked(m),
             None => Check::Clear,
         }
+    }
+
+    /// Adds an entry learnt at run time (a back-channel logout): kept with the inline
+    /// entries, so it applies whatever the feed's state, until its `exp`.
+    pub fn deny(&mut self, e: Entry) {
+        self.inline.insert(e);
     }
 
     /// Entries held now (inline plus the feed's last good list).
