@@ -7,10 +7,13 @@
 //! A panic kills the VM and every request behind it, so nothing here unwraps input.
 
 mod apply;
+#[cfg(test)]
+mod census_tests;
 mod coord;
 mod fetch;
 mod host;
 mod http;
+mod memory;
 mod metrics;
 #[cfg(test)]
 mod mock_host;
