@@ -53,14 +53,17 @@ def report_only():
     config.PIN = m.get("server_cpu") is not None
     os.environ.setdefault("BENCH_CMD", m["command"])
     for k, v in (("DURATION", "duration_s"), ("WARMUP", "warmup_s"), ("TOKEN_COUNT", "tokens_per_alg"),
-                 ("CONNECTIONS", "connections")):
-        setattr(config, k, m[v])
+                 ("CONNECTIONS", "connections"), ("SIDE_ROUNDS", "side_rounds")):
+        if v in m:
+            setattr(config, k, m[v])
     info = {k: m[k] for k in ("cpu_model", "nproc", "kernel", "mem_total", "envoy_version", "workerd_version",
                               "wrk_version", "node_version", "git_commit", "loadavg_start", "loadavg_end")}
     when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(RESULTS.stat().st_mtime))
+    side = d.get("side") or {"results": {}, "memory_gauges": {}}
+    targets = target_rows({**d["scenarios"], **side["results"]}, d["sizes"], side["memory_gauges"], d.get("profile", {}))
     write_report(d["scenarios"], d["skipped"], d["ratios"], info, d["sizes"], d["memory"], m["total_s"],
-                 d["failures"], d["verifiers"], when, micro=d.get("micro", {}), side=d.get("side"),
-                 profile=d.get("profile"), targets=d.get("targets"))
+                 d["failures"], d["verifiers"], when, micro=d.get("micro", {}), side=side,
+                 profile=d.get("profile"), targets=targets)
     print(f"bench: re-rendered {config.REPORT.relative_to(ROOT)} from {RESULTS.relative_to(ROOT)}")
     return 0
 
@@ -240,7 +243,7 @@ def main():
            "meta": {**info, "quick": QUICK, "duration_s": config.DURATION, "warmup_s": config.WARMUP, "tokens_per_alg": config.TOKEN_COUNT,
                     "connections": config.CONNECTIONS, "server_cpu": SERVER_CPU if config.PIN else None,
                     "client_cpu": CLIENT_CPU if config.PIN else None, "command": command_line(), "total_s": round(total, 1),
-                    "jwt_cache_size": JWT_CACHE_SIZE},
+                    "jwt_cache_size": JWT_CACHE_SIZE, "side_rounds": config.SIDE_ROUNDS},
            "sizes": sizes, "memory": memory, "micro": micro, "side": side, "profile": profile, "targets": targets}
     RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
     if failures and not QUICK:

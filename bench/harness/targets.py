@@ -44,7 +44,8 @@ def _explain(key, num, den, profile):
     """What the run's own figures say about a gap (criterion, host calls, µs/request)."""
     gap = us_per_request(num["rps"]) - us_per_request(den["rps"])
     decide, calls = profile.get("decide", {}), profile.get("hostcalls", {})
-    parts = [f"{gap:+.1f} µs/request vs the reference (server core time, from the median req/s)"]
+    parts = [f"{gap:+.1f} µs of server time per request more than the reference (1/req·s of the medians; "
+             "the server's one core is the bottleneck)"]
     if key == "cached" and decide.get("cached_hit_rs256"):
         parts.append(f"the core's cached `decide`: {decide['cached_hit_rs256']['ns'] / 1000:.2f} µs (criterion)")
     if key == "cached" and calls.get("cached_allow"):
@@ -66,7 +67,7 @@ def ratio_rows(results, profile):
             continue
         rs = round_ratios(num, den)
         med = statistics.median(rs)
-        spread = f" ({min(rs):.2f}–{max(rs):.2f} over {len(rs)} rounds)" if len(rs) > 1 else " (one run, no rounds)"
+        spread = f" ({min(rs):.2f}–{max(rs):.2f} over {len(rs)} rounds)" if len(rs) > 1 else " (one measurement)"
         met = med >= target
         by = "—" if met else f"{(target - med) / target * 100:.0f}% (needs {target / med:.2f}× the req/s)"
         why = "" if met else _explain(key, num, den, profile) + ". " + LEAD
@@ -126,7 +127,7 @@ def side_section(results, gauges):
          "three headers (`min`), or reads the whole header map first, then does as `min` (`all`: what a gate must "
          "do to strip its header namespace). `jwtgate-ws`: jwtgate with `token_cache_size` "
          f"{JWT_CACHE_SIZE:,} (the size of `native-cache`'s `jwt_cache_config`). Caches persist across rounds.", "",
-         "| scenario | req/s (median) | spread (min–max) | per round | µs/request | p50 ms | p99 ms | other CPU (max) |",
+         "| scenario | req/s (median) | spread (min–max) | per round | µs/request (1/req·s) | p50 ms | p99 ms | other CPU (max) |",
          "|---|---:|---|---|---:|---:|---:|---:|"]
     for name, r in results.items():
         rounds = ", ".join(f"{x:,.0f}" for x in r["rounds_rps"])
@@ -164,8 +165,9 @@ def profile_section(profile):
         names = sorted({n for k in calls.values() for n in k["calls"]})
         L += ["## proxy-wasm host calls per request", "",
               "Counted by the filter's mock host around the real filter code (`filter/src/census_tests.rs`): request "
-              "headers, then response headers. The mock host has no `verify_signature`, so on Envoy a unique "
-              f"RS*/ES* token adds one `proxy_call_foreign_function`. The floor-all filter makes {FLOOR_ALL_CALLS}.",
+              "headers, then response headers, in steady state (token cached where it can be, metrics defined). The mock "
+              "host has no `verify_signature`, so on Envoy every RS*/ES* signature check (a unique or a forged token) "
+              f"adds one `proxy_call_foreign_function`. The floor-all filter makes {FLOOR_ALL_CALLS}.",
               "", "| host call | " + " | ".join(f"`{k}`" for k in calls) + " |", "|---|" + "---:|" * len(calls)]
         for n in names:
             L.append(f"| `{n}` | " + " | ".join(str(k["calls"].get(n, 0)) for k in calls.values()) + " |")

@@ -5,8 +5,9 @@
 //!
 //! `cargo test -p jwtgate-filter --lib census -- --nocapture` prints one
 //! `BENCH_HOSTCALLS {json}` line (bench/harness/hostcalls.py reads it). The mock host has
-//! no `verify_signature` foreign function, so a unique RS256 token is verified in software
-//! here; on Envoy the native verifier adds one `proxy_call_foreign_function` to it.
+//! no `verify_signature` foreign function, so RS256 signatures are checked in software
+//! here; on Envoy the native verifier adds one `proxy_call_foreign_function` to each
+//! signature check (a unique or a forged token).
 
 use crate::mock_host::with;
 use crate::root::test_support::{configured_vm, deliver_jwks, request};
