@@ -144,7 +144,7 @@ def side_section(results, gauges):
                 L.append(f"- ÷ `{f}`: **{statistics.median(rs):.2f}×** ({min(rs):.2f}–{max(rs):.2f})")
     if gauges:
         L += ["", "Linear memory the filter reports (`wasmcustom.jwtgate.wasm_memory_bytes.<vm_id>` at `/stats`, "
-              "after the last round): " + ", ".join(f"`{vm}` {b / MIB:.1f} MiB" if b is not None else f"`{vm}` n/a"
+              "after the last round; the largest copy of each VM, i.e. the worker's): " + ", ".join(f"`{vm}` {b / MIB:.1f} MiB" if b is not None else f"`{vm}` n/a"
                                                    for vm, b in gauges.items()) + "."]
     return L + [""]
 

@@ -132,7 +132,7 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         let Some(shared) = self.shared.clone() else { return };
         let mut state = shared.borrow_mut();
-        crate::memory::report(&mut state.metrics);
+        crate::memory::report();
         let now = host::now_ms();
         self.fetcher.links().catch_up(&mut state, now);
         let fast = state.gate.has_unsent_calls();

@@ -323,6 +323,18 @@ pub extern "C" fn proxy_record_metric(id: u32, value: u64) -> Status {
     })
 }
 
+#[no_mangle]
+pub extern "C" fn proxy_get_metric(id: u32, out: *mut u64) -> Status {
+    super::tally("proxy_get_metric");
+    with(|h| match metric_name(h, id) {
+        Some(name) => {
+            unsafe { *out = h.metric_values.get(&name).copied().unwrap_or(0) as u64 };
+            Status::Ok
+        }
+        None => Status::NotFound,
+    })
+}
+
 /// No foreign functions: the software verifier runs.
 #[no_mangle]
 pub extern "C" fn proxy_call_foreign_function(
