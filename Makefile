@@ -15,7 +15,7 @@ E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 CHROMIUM      := /usr/bin/chromium
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup build lint unit e2e browser up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-policy bench-revocation bench-apikey vectors-wasm apikey istio cli
+.PHONY: help setup build lint unit e2e browser up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-floor bench-policy bench-revocation bench-apikey vectors-wasm apikey istio cli
 FUZZ_SECONDS ?= 300
 
 help:
@@ -105,7 +105,7 @@ demo: up cli
 lint: $(STAMPS)/rust-targets
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --target wasm32-wasip1 -p jwtgate-filter --all-features -- -D warnings
+	cargo clippy --target wasm32-wasip1 -p jwtgate-filter -p jwtgate-bench-floor --all-features -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown -p jwtgate-worker -- -D warnings
 
 unit: $(STAMPS)/py-tools
@@ -140,12 +140,17 @@ fuzz-smoke:
 	fuzz/run.sh 30
 
 ## --- benchmarks (results in BENCHMARKS.md; speed targets live here, not in tests) ----
-bench: setup build
+# The wasm floor the bench measures jwtgate against (bench/floor/; never deployed).
+FLOOR_WASM := target/wasm32-wasip1/release/jwtgate_bench_floor.wasm
+bench-floor:
+	cargo build --release --target wasm32-wasip1 -p jwtgate-bench-floor
+
+bench: setup build bench-floor
 	python3 bench/run.py
 
 # A short run that checks the harness works (every scenario answers 200 to valid tokens
 # and 401 to broken ones); it asserts no speed and leaves BENCHMARKS.md alone.
-bench-smoke: setup build
+bench-smoke: setup build bench-floor
 	BENCH_QUICK=1 python3 bench/run.py
 
 # Native micro-benchmark: Gate::decide on a cached token, a scopes-only rule against a

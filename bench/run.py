@@ -32,14 +32,16 @@ from harness import config
 from harness.config import (CLIENT_CPU, EDGE_PORTS, JOSE_BUNDLE, JWT_CACHE_SIZE, LOGS, NOISE_BUDGET, NOISE_LIMIT,
                             ONLY, OUT, QUICK, QUIET_WAIT, RESULTS, RETRIES, RETRY_WAIT, ROOT, SERVER_CPU,
                             SNAP_FILTER, SNAP_WORKER_DIR, WORKER_WASM)
-from harness import introspect
+from harness import introspect, side_by_side
 from harness.errors import BenchError, Skip
 from harness.machine import machine_info, size_info, wait_quiet
 from harness.measure import measure
 from harness.micro import apikey_cost, dpop_cost, policy_cost, revocation_cost
+from harness.profile import decide_costs, host_calls
 from harness.procs import rss_kb, stop, stop_all
 from harness.report import command_line, compute_ratios, write_report
 from harness.scenarios import SCENARIOS, SERVERS, TARGET
+from harness.targets import target_rows
 from harness.servers import Running, check_prereqs, snapshot, start_envoy, start_workerd
 from harness.tokens import make_tokens, read_tokens, tamper
 
@@ -51,13 +53,17 @@ def report_only():
     config.PIN = m.get("server_cpu") is not None
     os.environ.setdefault("BENCH_CMD", m["command"])
     for k, v in (("DURATION", "duration_s"), ("WARMUP", "warmup_s"), ("TOKEN_COUNT", "tokens_per_alg"),
-                 ("CONNECTIONS", "connections")):
-        setattr(config, k, m[v])
+                 ("CONNECTIONS", "connections"), ("SIDE_ROUNDS", "side_rounds")):
+        if v in m:
+            setattr(config, k, m[v])
     info = {k: m[k] for k in ("cpu_model", "nproc", "kernel", "mem_total", "envoy_version", "workerd_version",
                               "wrk_version", "node_version", "git_commit", "loadavg_start", "loadavg_end")}
     when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(RESULTS.stat().st_mtime))
+    side = d.get("side") or {"results": {}, "memory_gauges": {}}
+    targets = target_rows({**d["scenarios"], **side["results"]}, d["sizes"], side["memory_gauges"], d.get("profile", {}))
     write_report(d["scenarios"], d["skipped"], d["ratios"], info, d["sizes"], d["memory"], m["total_s"],
-                 d["failures"], d["verifiers"], when, micro=d.get("micro", {}))
+                 d["failures"], d["verifiers"], when, micro=d.get("micro", {}), side=side,
+                 profile=d.get("profile"), targets=targets)
     print(f"bench: re-rendered {config.REPORT.relative_to(ROOT)} from {RESULTS.relative_to(ROOT)}")
     return 0
 
@@ -83,6 +89,10 @@ def main():
     jwks, meta = make_tokens()
     bad = {alg: tamper(read_tokens(alg, "repeat")[0]) for alg in meta["algs"]}
     wanted = [s for s in SCENARIOS if not ONLY or ONLY.search(s)]
+    if QUICK:
+        # The side-by-side Envoy measures these configurations; the smoke run checks them there.
+        wanted = [s for s in wanted if s.split("/")[0] not in ("envoy-noauth", "envoy-native", "envoy-native-cache")]
+    side_wanted = [s for s in side_by_side.scenario_names() if not ONLY or ONLY.search(s)]
     if any(f"/{introspect.ALG}/" in s for s in wanted):
         introspect.start_idp()  # stopped with every other process at the end (stop_all)
         introspect.make_tokens()
@@ -93,6 +103,16 @@ def main():
     memory = {"servers": {}}
     verifiers = {}  # jwtgate server -> the signature verifier its log says it uses
     noise_spent = [0.0]  # seconds spent waiting for quiet and re-measuring
+
+    side = {"results": {}, "memory_gauges": {}}
+    if side_wanted:
+        try:
+            side["results"], side["per_round"], side_failures, side["memory_gauges"] = side_by_side.run(
+                jwks, meta, bad, side_wanted)
+            failures.extend(side_failures)
+        except BenchError as e:
+            failures.append(f"`side-by-side`: {e}")
+            print(f"bench: FAIL side-by-side Envoy: {e}", flush=True)
 
     # Servers in the order their first scenario appears; each one up only while measured.
     order = []
@@ -194,31 +214,48 @@ def main():
             failures.append(f"`micro/{name}`: {e}")
             print(f"bench: FAIL micro/{name}: {e}", flush=True)
 
+    profile = {}
+    for name, run_profile in (("decide", decide_costs), ("hostcalls", host_calls)):
+        try:
+            profile[name] = run_profile()
+        except BenchError as e:
+            failures.append(f"`profile/{name}`: {e}")
+            print(f"bench: FAIL profile/{name}: {e}", flush=True)
+    for bench_id, d in profile.get("decide", {}).items():
+        print(f"bench: criterion {bench_id:28s} {d['ns']:>9,.0f} ns/decision ({d['ns_low']:,.0f}-{d['ns_high']:,.0f})")
+    for kind, c in profile.get("hostcalls", {}).items():
+        print(f"bench: host calls per request, {kind:22s} {c['total']}")
+
     info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     memory["note"] = (
         "Memory is the VmRSS of the Envoy (or workerd) process from `/proc/<pid>/status`, read right before and "
-        "right after each measured run (for the delta below: its first attempt). Envoy's admin `/stats` has no wasm VM memory figure (only "
-        "`wasm.*` VM counts) and the filter reports none, so the filter's memory after "
-        f"{config.TOKEN_COUNT} distinct tokens is shown as the RSS delta across the unique-token runs (which see every "
-        "token at least once); the workerd process holds all edge workers, so its deltas are per process.")
+        "right after each measured run (for the delta below: its first attempt); the delta across the unique-token runs "
+        f"(which see all {config.TOKEN_COUNT} distinct tokens at least once) is what they cost the whole process. The "
+        "filter's own linear memory (its `wasm_memory_bytes` gauge) is in the side-by-side section and the targets "
+        "table; the workerd process holds all edge workers, so its deltas are per process.")
     sizes = {"filter .wasm": size_info(SNAP_FILTER), "worker .wasm": size_info(SNAP_WORKER_DIR / "pkg" / WORKER_WASM.name)}
     if JOSE_BUNDLE.exists():
         sizes["jose worker bundle (.mjs)"] = size_info(JOSE_BUNDLE)
     ratios = compute_ratios(results)
+    targets = target_rows({**results, **side["results"]}, sizes, side["memory_gauges"], profile)
     total = time.time() - started
     doc = {"scenarios": results, "ratios": ratios, "skipped": skipped, "failures": failures, "verifiers": verifiers,
            "meta": {**info, "quick": QUICK, "duration_s": config.DURATION, "warmup_s": config.WARMUP, "tokens_per_alg": config.TOKEN_COUNT,
                     "connections": config.CONNECTIONS, "server_cpu": SERVER_CPU if config.PIN else None,
                     "client_cpu": CLIENT_CPU if config.PIN else None, "command": command_line(), "total_s": round(total, 1),
-                    "jwt_cache_size": JWT_CACHE_SIZE},
-           "sizes": sizes, "memory": memory, "micro": micro}
+                    "jwt_cache_size": JWT_CACHE_SIZE, "side_rounds": config.SIDE_ROUNDS},
+           "sizes": sizes, "memory": memory, "micro": micro, "side": side, "profile": profile, "targets": targets}
     RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
     if failures and not QUICK:
         config.REPORT = OUT / "BENCHMARKS.failed.md"  # a failed run does not replace BENCHMARKS.md
-    write_report(results, skipped, ratios, info, sizes, memory, total, failures, verifiers, micro=micro)
+    write_report(results, skipped, ratios, info, sizes, memory, total, failures, verifiers, micro=micro, side=side,
+                 profile=profile, targets=targets)
     print(f"bench: wrote {RESULTS.relative_to(ROOT)} and {config.REPORT.relative_to(ROOT)} in {total:.0f}s", flush=True)
     for name, r in ratios.items():
         print(f"bench: ratio {name:48s} {r['ratio']:.3f} (target {TARGET}){'' if r['met'] else ' MISSED'}")
+    for t in targets:
+        print(f"bench: target {t['path']:48s} {t['goal']:40s} {t['measured']} "
+              f"{ {True: 'met', False: 'MISSED', None: '-'}[t['met']]}")
     if failures:
         print(f"bench: {len(failures)} scenario(s) failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1

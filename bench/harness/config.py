@@ -36,17 +36,25 @@ CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
 # Ports 9600-9699 belong to the bench (the e2e stacks use 9400-9499).
 ENVOY_PORT, ENVOY_ADMIN = 9600, 9601
 EDGE_PORTS = {"jwtgate": 9610, "jose": 9611, "noauth": 9612, "origin": 9613}
+# The side-by-side Envoy (harness/side_by_side.py): one listener per configuration from here
+# on, and its own admin port.
+SIDE_ADMIN, SIDE_PORT0 = 9629, 9630
+# Interleaved rounds of the side-by-side Envoy (full run; the quick run does one).
+SIDE_ROUNDS = int(os.environ.get("BENCH_SIDE_ROUNDS", 1 if QUICK else 3))
 
 ENVOY_BIN = ROOT / ".venv" / "bin" / "envoy"
 WORKERD_BIN = ROOT / "wasm-worker" / "node_modules" / ".bin" / "workerd"
 ESBUILD_BIN = ROOT / "wasm-worker" / "node_modules" / ".bin" / "esbuild"
 FILTER_WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "jwtgate_filter.wasm"
+# The wasm floor (bench/floor/): a proxy-wasm filter doing only a gate's host work.
+FLOOR_WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "jwtgate_bench_floor.wasm"
 WORKER_WASM = ROOT / "wasm-worker" / "pkg" / "jwtgate_worker_bg.wasm"
 JOSE_DIR = ROOT / "tests" / "node_modules" / "jose"
 JOSE_BUNDLE = OUT / "jose-worker.mjs"
 # The run measures copies taken at its start: other work may rebuild the originals meanwhile.
 SNAP = OUT / "snapshot"
 SNAP_FILTER = SNAP / "jwtgate_filter.wasm"
+SNAP_FLOOR = SNAP / "jwtgate_bench_floor.wasm"
 SNAP_WORKER_DIR = SNAP / "wasm-worker"
 
 V8 = "envoy.wasm.runtime.v8"

@@ -54,10 +54,10 @@ def stat_delta(before, after, pattern):
     return {k: after[k] - before.get(k, 0) for k in sorted(after) if rx.search(k) and after[k] != before.get(k, 0)}
 
 
-def measure(run, name, alg, mode, bad_token):
+def measure(run, name, alg, mode, bad_token, label=None):
     check_answers(run, alg, mode, bad_token)
     s0 = run.stats()
-    label = name.replace("/", "-")
+    label = (label or name).replace("/", "-")
     # Warm-up with the repeated token (JIT tiers, connections) so a unique-token run still
     # meets every token for the first time on its first pass.
     warm, _ = wrk(run.url, "repeat.lua", token_file(alg, "repeat"), config.WARMUP, label + "-warmup")
@@ -82,7 +82,8 @@ def measure(run, name, alg, mode, bad_token):
         out["tokens"] = config.TOKEN_COUNT
         out["uses_per_token"] = round(res["requests"] / config.TOKEN_COUNT, 2)
     if s1:
-        out["envoy_stats"] = stat_delta(s0, s1, r"^http\.bench\.(downstream_rq_[2-5]xx|jwt_authn\.)|^wasmcustom\.jwtgate\.")
+        counters = rf"^http\.{run.stat_prefix}\.(downstream_rq_[2-5]xx|jwt_authn\.)|^wasmcustom\.jwtgate\."
+        out["envoy_stats"] = stat_delta(s0, s1, counters)
         bad = sum(v for k, v in out["envoy_stats"].items() if re.search(r"downstream_rq_[45]xx|\.denied", k))
         out["envoy_denied_or_error"] = bad
     problems = []

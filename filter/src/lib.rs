@@ -8,11 +8,14 @@
 
 mod answers;
 mod apply;
+#[cfg(test)]
+mod census_tests;
 mod coord;
 mod fetch;
 mod host;
 mod http;
 mod logout;
+mod memory;
 mod metrics;
 #[cfg(test)]
 mod mock_host;

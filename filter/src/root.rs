@@ -136,6 +136,7 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         let Some(shared) = self.shared.clone() else { return };
         let mut state = shared.borrow_mut();
+        crate::memory::report();
         let now = host::now_ms();
         self.fetcher.links().catch_up(&mut state, now);
         crate::logout::catch_up(&mut state);

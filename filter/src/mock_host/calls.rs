@@ -59,6 +59,7 @@ fn deserialize(b: &[u8]) -> Vec<(String, String)> {
 
 #[no_mangle]
 pub extern "C" fn proxy_log(level: LogLevel, data: *const u8, len: usize) -> Status {
+    super::tally("proxy_log");
     let line = unsafe { text(data, len) }.to_owned();
     with(|h| h.logs.push((level as u32, line)));
     Status::Ok
@@ -66,12 +67,14 @@ pub extern "C" fn proxy_log(level: LogLevel, data: *const u8, len: usize) -> Sta
 
 #[no_mangle]
 pub extern "C" fn proxy_get_current_time_nanoseconds(out: *mut u64) -> Status {
+    super::tally("proxy_get_current_time_nanoseconds");
     unsafe { *out = with(|h| h.now_ms) * 1_000_000 };
     Status::Ok
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_set_tick_period_milliseconds(period: u32) -> Status {
+    super::tally("proxy_set_tick_period_milliseconds");
     with(|h| h.tick_ms = Some(period));
     Status::Ok
 }
@@ -84,6 +87,7 @@ pub extern "C" fn proxy_get_buffer_bytes(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> Status {
+    super::tally("proxy_get_buffer_bytes");
     let data = with(|h| match kind {
         BufferType::PluginConfiguration => h.plugin_config.clone(),
         BufferType::HttpCallResponseBody => h.call_response.as_ref().map(|(_, b)| b.clone()),
@@ -109,6 +113,7 @@ fn map_of(h: &Host, kind: MapType) -> Vec<(String, String)> {
 
 #[no_mangle]
 pub extern "C" fn proxy_get_header_map_pairs(kind: MapType, out: *mut *mut u8, out_len: *mut usize) -> Status {
+    super::tally("proxy_get_header_map_pairs");
     let map = with(|h| map_of(h, kind));
     unsafe { give(serialize(&map), out, out_len) };
     Status::Ok
@@ -122,6 +127,7 @@ pub extern "C" fn proxy_get_header_map_value(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> Status {
+    super::tally("proxy_get_header_map_value");
     let key = unsafe { text(key, key_len) }.to_owned();
     let value = with(|h| map_of(h, kind).into_iter().find(|(k, _)| *k == key).map(|(_, v)| v));
     match value {
@@ -135,6 +141,7 @@ pub extern "C" fn proxy_get_header_map_value(
 
 #[no_mangle]
 pub extern "C" fn proxy_remove_header_map_value(kind: MapType, key: *const u8, key_len: usize) -> Status {
+    super::tally("proxy_remove_header_map_value");
     let key = unsafe { text(key, key_len) }.to_owned();
     if kind == MapType::HttpRequestHeaders {
         with(|h| {
@@ -153,6 +160,7 @@ pub extern "C" fn proxy_replace_header_map_value(
     value: *const u8,
     value_len: usize,
 ) -> Status {
+    super::tally("proxy_replace_header_map_value");
     let (key, value) = unsafe { (text(key, key_len).to_owned(), text(value, value_len).to_owned()) };
     if kind == MapType::HttpRequestHeaders {
         with(|h| {
@@ -173,6 +181,7 @@ pub extern "C" fn proxy_get_shared_data(
     out_len: *mut usize,
     out_cas: *mut u32,
 ) -> Status {
+    super::tally("proxy_get_shared_data");
     let key = unsafe { text(key, key_len) }.to_owned();
     match with(|h| h.shared.get(&key).cloned()) {
         Some((value, cas)) => {
@@ -194,6 +203,7 @@ pub extern "C" fn proxy_set_shared_data(
     value_len: usize,
     cas: u32,
 ) -> Status {
+    super::tally("proxy_set_shared_data");
     let key = unsafe { text(key, key_len) }.to_owned();
     let value = unsafe { bytes(value, value_len) }.to_vec();
     with(|h| {
@@ -220,6 +230,7 @@ pub extern "C" fn proxy_http_call(
     _timeout_ms: u32,
     out_token: *mut u32,
 ) -> Status {
+    super::tally("proxy_http_call");
     let upstream = unsafe { text(upstream, upstream_len) }.to_owned();
     let headers = deserialize(unsafe { bytes(headers, headers_len) });
     let body = unsafe { bytes(body, body_len) }.to_vec();
@@ -235,12 +246,14 @@ pub extern "C" fn proxy_http_call(
 
 #[no_mangle]
 pub extern "C" fn proxy_set_effective_context(id: u32) -> Status {
+    super::tally("proxy_set_effective_context");
     with(|h| h.effective = id);
     Status::Ok
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_continue_stream(kind: StreamType) -> Status {
+    super::tally("proxy_continue_stream");
     if kind == StreamType::HttpRequest {
         with(|h| {
             let id = h.effective;
@@ -261,6 +274,7 @@ pub extern "C" fn proxy_send_local_response(
     _headers_len: usize,
     _grpc_status: i32,
 ) -> Status {
+    super::tally("proxy_send_local_response");
     let body = unsafe { bytes(body, body_len) }.to_vec();
     with(|h| {
         let context = h.effective;
@@ -271,6 +285,7 @@ pub extern "C" fn proxy_send_local_response(
 
 #[no_mangle]
 pub extern "C" fn proxy_define_metric(_kind: MetricType, name: *const u8, name_len: usize, out: *mut u32) -> Status {
+    super::tally("proxy_define_metric");
     let name = unsafe { text(name, name_len) }.to_owned();
     let id = with(|h| {
         h.metric_names.push(name);
@@ -286,6 +301,7 @@ fn metric_name(h: &Host, id: u32) -> Option<String> {
 
 #[no_mangle]
 pub extern "C" fn proxy_increment_metric(id: u32, offset: i64) -> Status {
+    super::tally("proxy_increment_metric");
     with(|h| match metric_name(h, id) {
         Some(name) => {
             *h.metric_values.entry(name).or_default() += offset;
@@ -297,9 +313,22 @@ pub extern "C" fn proxy_increment_metric(id: u32, offset: i64) -> Status {
 
 #[no_mangle]
 pub extern "C" fn proxy_record_metric(id: u32, value: u64) -> Status {
+    super::tally("proxy_record_metric");
     with(|h| match metric_name(h, id) {
         Some(name) => {
             h.metric_values.insert(name, value as i64);
+            Status::Ok
+        }
+        None => Status::NotFound,
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_get_metric(id: u32, out: *mut u64) -> Status {
+    super::tally("proxy_get_metric");
+    with(|h| match metric_name(h, id) {
+        Some(name) => {
+            unsafe { *out = h.metric_values.get(&name).copied().unwrap_or(0) as u64 };
             Status::Ok
         }
         None => Status::NotFound,
@@ -316,6 +345,7 @@ pub extern "C" fn proxy_call_foreign_function(
     _out: *mut *mut u8,
     _out_len: *mut usize,
 ) -> Status {
+    super::tally("proxy_call_foreign_function");
     Status::NotFound
 }
 

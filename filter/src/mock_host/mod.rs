@@ -62,6 +62,9 @@ pub struct Host {
     pub resumed: Vec<u32>,
     metric_names: Vec<String>,
     pub metric_values: HashMap<String, i64>,
+    /// How many times the filter called each `proxy_*` host function (the host-call
+    /// census of `make bench`, `census_tests.rs`).
+    pub calls: BTreeMap<&'static str, u32>,
 }
 
 thread_local! {
@@ -72,6 +75,11 @@ thread_local! {
 
 fn wall_clock_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Counts one host call by its `proxy_*` name.
+fn tally(name: &'static str) {
+    with(|h| *h.calls.entry(name).or_default() += 1);
 }
 
 /// Runs `f` on this thread's host.
