@@ -306,7 +306,7 @@ impl<'g> Pass<'g> {
         {
             return refuse(why);
         }
-        self.state.logins[p].mark_used(&state, now_ms + c.login_max_age_s * 1000);
+        self.state.logins[p].mark_used(state, now_ms + c.login_max_age_s * 1000);
         self.state.logins[p].calls.forget(&grant);
         let session = Session {
             at: tokens.access_token,
