@@ -109,8 +109,7 @@ impl<'g> Pass<'g> {
         if wants_page(req) {
             return self.start_login(req, p);
         }
-        let r = Response::json(401, "invalid_token", "the session has ended; sign in again");
-        let mut r = r;
+        let mut r = Response::json(401, "invalid_token", "the session has ended; sign in again");
         r.headers.push(("www-authenticate".to_owned(), format!("Bearer realm=\"{}\"", self.config.realm)));
         let login = self.login(p);
         r.headers
