@@ -103,6 +103,6 @@ fn a_login_response_keeps_every_set_cookie() {
     let cookies: Vec<&String> = h.chunks(2).filter(|kv| kv[0] == "set-cookie").map(|kv| &kv[1]).collect();
     assert_eq!(cookies, ["a=1", "b=2"]);
     assert!(d.kind().is_none(), "taken out");
-    let mut nb = EdgeDecision::from(jwtgate_core::Decision::NeedBody { max_bytes: 16 });
+    let nb = EdgeDecision::from(jwtgate_core::Decision::NeedBody { max_bytes: 16 });
     assert_eq!((nb.kind(), nb.body_limit()), (Some(DecisionKind::NeedBody), Some(16)));
 }
