@@ -23,6 +23,7 @@ impl HostKind {
     /// Every remote JWKS must say how this host reaches it: `cluster` in Envoy, `uri` at
     /// the edge. The shared config may carry both, so the core cannot demand either.
     pub fn check(self, config: &GateConfig) -> Result<(), ConfigError> {
+        self.check_login(config)?;
         for p in &config.providers {
             let (member, r) = match (&p.jwks, p.api_keys().map(|k| &k.keys)) {
                 (_, Some(KeySource::Feed(r))) => ("feed", r),
@@ -44,12 +45,52 @@ impl HostKind {
         }
         Ok(())
     }
+
+    /// A `login` block's token endpoint, the same way: `cluster` in Envoy, `uri` at the edge.
+    fn check_login(self, config: &GateConfig) -> Result<(), ConfigError> {
+        for p in &config.providers {
+            let Some(t) = p.login.as_ref().map(|l| &l.token) else { continue };
+            let (field, present) = match self {
+                HostKind::Envoy => ("cluster", t.cluster.is_some()),
+                HostKind::Edge => ("uri", t.uri.is_some()),
+            };
+            if !present {
+                let field = format!("providers.{}.login.token.{field}", p.name);
+                return Err(ConfigError { field, problem: format!("required on this host ({self:?})") });
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_login_token_endpoint_needs_a_cluster_in_envoy_and_a_uri_at_the_edge() {
+        let with = |token: serde_json::Value| {
+            json!({
+                "providers": {"web": {"issuer": "https://idp.example", "audiences": ["api"],
+                    "jwks": {"cluster": "idp", "uri": "https://idp.example/jwks"},
+                    "login": {"client_id": "c", "client_secret": "s", "authorization_endpoint": "https://idp.example/auth",
+                        "token": token, "origins": ["https://app.example"],
+                        "cookie": {"keys": ["AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"]}}}},
+                "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "web"}, "browser": true}]
+            })
+            .to_string()
+        };
+        let by_uri = with(json!({"uri": "https://idp.example/token"}));
+        assert!(HostKind::Edge.load_config(&by_uri).is_ok());
+        assert_eq!(
+            HostKind::Envoy.load_config(&by_uri).expect_err("no cluster").field,
+            "providers.web.login.token.cluster"
+        );
+        let by_cluster = with(json!({"cluster": "idp", "path": "/token"}));
+        assert!(HostKind::Envoy.load_config(&by_cluster).is_ok());
+        assert_eq!(HostKind::Edge.load_config(&by_cluster).expect_err("no uri").field, "providers.web.login.token.uri");
+    }
 
     fn config(jwks: serde_json::Value) -> String {
         json!({

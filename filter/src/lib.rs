@@ -22,6 +22,9 @@ mod mock_host;
 mod native;
 mod replay;
 mod root;
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod session_tests;
 mod state;
 #[cfg(feature = "vector-endpoint")]
 mod vectors;

@@ -6,17 +6,12 @@
 
 use crate::state::State;
 use proxy_wasm::hostcalls;
-use std::cell::Cell;
 
 const LIST_KEY: &str = "jwtgate/logouts/list";
 const GENERATION_KEY: &str = "jwtgate/logouts/generation";
 /// Records kept in the list (older ones have been applied by every live VM long since;
 /// a VM started later learns them from the revocation feed).
 const MAX_RECORDS: usize = 512;
-
-thread_local! {
-    static SEEN: Cell<u64> = const { Cell::new(0) };
-}
 
 fn generation() -> u64 {
     match hostcalls::get_shared_data(GENERATION_KEY) {
@@ -44,7 +39,7 @@ pub fn publish(state: &mut State) {
         if hostcalls::set_shared_data(LIST_KEY, Some(next.as_bytes()), cas).is_ok() {
             let g = generation() + 1;
             let _ = hostcalls::set_shared_data(GENERATION_KEY, Some(&g.to_le_bytes()), None);
-            SEEN.with(|s| s.set(g));
+            state.logouts_seen = g;
             return;
         }
     }
@@ -57,10 +52,10 @@ pub fn publish(state: &mut State) {
 /// Applies the shared list if another VM added to it since this VM last looked.
 pub fn catch_up(state: &mut State) {
     let g = generation();
-    if g == 0 || SEEN.with(Cell::get) >= g {
+    if g == 0 || state.logouts_seen >= g {
         return;
     }
-    SEEN.with(|s| s.set(g));
+    state.logouts_seen = g;
     if let Ok((Some(list), _)) = hostcalls::get_shared_data(LIST_KEY) {
         for line in String::from_utf8_lossy(&list).lines() {
             state.gate.apply_logout(line);

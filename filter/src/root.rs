@@ -117,6 +117,7 @@ impl RootContext for Root {
                     metrics: Metrics::default(),
                     respond: Default::default(),
                     client_certs,
+                    logouts_seen: 0,
                 };
                 self.shared = Some(Rc::new(RefCell::new(state)));
                 let _ = hostcalls::set_tick_period(TICK);

@@ -25,6 +25,8 @@ pub struct State {
     /// Read the client certificate for each request (some route checks
     /// certificate-bound tokens).
     pub client_certs: bool,
+    /// The generation of the shared back-channel logout list this VM has applied.
+    pub logouts_seen: u64,
 }
 
 pub type Shared = Rc<RefCell<State>>;

@@ -91,3 +91,18 @@ fn a_report_only_allow_carries_its_response_header_stat_and_log_line() {
     let plain = EdgeDecision::from(Decision::Allow(Allowed::default())).allow().expect("an allow");
     assert!(plain.report_line().is_none() && plain.stat().is_none() && plain.response_headers().is_empty());
 }
+
+#[test]
+fn a_login_response_keeps_every_set_cookie() {
+    let r = jwtgate_core::Response::redirect("https://idp/auth".into(), vec!["a=1".into(), "b=2".into()], "login");
+    let mut d = EdgeDecision::from(jwtgate_core::Decision::Respond(Box::new(r)));
+    assert_eq!(d.kind(), Some(DecisionKind::Respond));
+    let resp = d.respond().expect("a response");
+    assert_eq!(resp.status(), 302);
+    let h = resp.headers();
+    let cookies: Vec<&String> = h.chunks(2).filter(|kv| kv[0] == "set-cookie").map(|kv| &kv[1]).collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    assert!(d.kind().is_none(), "taken out");
+    let nb = EdgeDecision::from(jwtgate_core::Decision::NeedBody { max_bytes: 16 });
+    assert_eq!((nb.kind(), nb.body_limit()), (Some(DecisionKind::NeedBody), Some(16)));
+}

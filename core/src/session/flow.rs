@@ -109,8 +109,7 @@ impl<'g> Pass<'g> {
         if wants_page(req) {
             return self.start_login(req, p);
         }
-        let r = Response::json(401, "invalid_token", "the session has ended; sign in again");
-        let mut r = r;
+        let mut r = Response::json(401, "invalid_token", "the session has ended; sign in again");
         r.headers.push(("www-authenticate".to_owned(), format!("Bearer realm=\"{}\"", self.config.realm)));
         let login = self.login(p);
         r.headers
@@ -306,7 +305,7 @@ impl<'g> Pass<'g> {
         {
             return refuse(why);
         }
-        self.state.logins[p].mark_used(&state, now_ms + c.login_max_age_s * 1000);
+        self.state.logins[p].mark_used(state, now_ms + c.login_max_age_s * 1000);
         self.state.logins[p].calls.forget(&grant);
         let session = Session {
             at: tokens.access_token,

@@ -362,3 +362,23 @@ fn logout_clears_the_cookies_and_ends_the_idp_session() {
         req("POST", "/app/logout", &[("host", "app.example"), ("origin", "https://evil.example"), ("cookie", &c)]);
     assert_eq!(responded(decide(&mut w, &cross)).status, 403);
 }
+
+#[test]
+fn a_long_session_is_split_over_cookies_and_joined_again() {
+    let mut w = login_world(|_| {});
+    let (d, _, _) = login_with(&mut w, |w, nonce| id_token(w, nonce, json!({"pad": "x".repeat(3000)})));
+    let r = responded(d);
+    assert_eq!(r.status, 302, "{}", r.body);
+    let pairs: Vec<String> = r
+        .cookies()
+        .filter(|c| c.starts_with("__Host-s=") || c.starts_with("__Host-s.1="))
+        .map(|c| c.split(';').next().expect("pair").to_owned())
+        .collect();
+    assert_eq!(pairs.len(), 2, "split in two: {:?}", r.cookies().collect::<Vec<_>>());
+    assert!(pairs[0].starts_with("__Host-s=2~"));
+    let a = allowed(decide(&mut w, &page("/app/", &[("cookie", &pairs.join("; "))])));
+    assert_eq!(set(&a, "cookie"), None, "no gate cookie goes upstream");
+    assert!(a.remove.iter().any(|h| h == "cookie"));
+    // Without its second part the session does not open.
+    assert_eq!(responded(decide(&mut w, &page("/app/", &[("cookie", &pairs[0])]))).status, 302);
+}

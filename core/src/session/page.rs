@@ -30,7 +30,8 @@ impl Response {
         headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
         let text = escape(problem);
         let body = format!("<!doctype html><title>Sign-in problem</title><h1>Sign-in problem</h1><p>{text}</p>\n");
-        Response { status, headers, body, log: format!("jwtgate: session refused status={status} why=\"{text}\"") }
+        let why: String = problem.chars().filter(|c| !c.is_control() && *c != '"').collect();
+        Response { status, headers, body, log: format!("jwtgate: session refused status={status} why=\"{why}\"") }
     }
 
     /// A JSON refusal for API callers (`{"error", "error_description"}`).

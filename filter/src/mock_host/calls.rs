@@ -91,6 +91,7 @@ pub extern "C" fn proxy_get_buffer_bytes(
     let data = with(|h| match kind {
         BufferType::PluginConfiguration => h.plugin_config.clone(),
         BufferType::HttpCallResponseBody => h.call_response.as_ref().map(|(_, b)| b.clone()),
+        BufferType::HttpRequestBody => h.request_body.clone(),
         _ => None,
     });
     match data {

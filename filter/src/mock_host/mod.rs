@@ -57,6 +57,8 @@ pub struct Host {
     pub call_response: Option<CallResponse>,
     /// Request headers per HTTP context.
     pub requests: HashMap<u32, Vec<(String, String)>>,
+    /// The request body `get_buffer(HttpRequestBody)` returns.
+    pub request_body: Option<Vec<u8>>,
     pub effective: u32,
     pub replies: Vec<Reply>,
     pub resumed: Vec<u32>,
