@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { fetchIdpToken, loadEndpoints, REPO_ROOT } from './lib/endpoints.mjs';
+import { getParsed } from './lib/gates.mjs';
 
 const ep = loadEndpoints();
 const hosts = Object.entries(ep.hosts);
@@ -27,16 +28,7 @@ async function idpCalls(token) {
   return res.json();
 }
 
-async function get(base, p, token) {
-  const res = await fetch(base + p, {
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let body;
-  try { body = JSON.parse(text); } catch { body = text; }
-  return { status: res.status, headers: res.headers, body, text };
-}
+const get = getParsed;
 
 async function revoke(token) {
   const basic = Buffer.from(`${ep.client_id}:${ep.client_secret}`).toString('base64');

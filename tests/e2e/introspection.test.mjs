@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { fetchIdpToken, loadEndpoints, REPO_ROOT } from './lib/endpoints.mjs';
+import { getParsed } from './lib/gates.mjs';
 import { thirdToken } from './lib/https.mjs';
 
 const ep = loadEndpoints();
@@ -50,16 +51,7 @@ function introspectionCalls() {
   return log.split('\n').filter((l) => l.startsWith('idp POST /token/introspection ')).length;
 }
 
-async function get(base, p, token) {
-  const res = await fetch(base + p, {
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let body;
-  try { body = JSON.parse(text); } catch { body = text; }
-  return { status: res.status, headers: res.headers, body, text };
-}
+const get = getParsed;
 
 test('introspection IdP contract: opaque token, active, then inactive once revoked', async () => {
   const token = await opaqueToken();

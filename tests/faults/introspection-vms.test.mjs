@@ -10,12 +10,11 @@
 //   make up && cd tests && node --test faults/introspection-vms.test.mjs
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { resolve } from 'node:path';
 
 import { fetchIdpToken, loadEndpoints, REPO_ROOT } from '../e2e/lib/endpoints.mjs';
+import { startSideGate, stopSideGate } from '../e2e/lib/gates.mjs';
 
 const ep = loadEndpoints();
 const GATE = { name: 'intro-vms', envoy: 9486, admin: 9487, worker: 9488 };
@@ -60,18 +59,13 @@ async function pinAgents() {
 }
 
 before(async () => {
-  const r = spawnSync('python3', [resolve(REPO_ROOT, 'tests/up.py'), 'start-gate', '--name', GATE.name,
-    '--gate-config', 'tests/faults/introspection-vms.json', '--envoy-port', String(GATE.envoy),
-    '--admin-port', String(GATE.admin), '--worker-port', String(GATE.worker), '--concurrency', '2'],
-  { cwd: REPO_ROOT, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  gate = JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+  gate = startSideGate(GATE, 'tests/faults/introspection-vms.json', { concurrency: 2 });
   agents = await pinAgents();
 });
 
 after(() => {
   for (const a of agents ?? []) a.destroy();
-  spawnSync('python3', [resolve(REPO_ROOT, 'tests/up.py'), 'stop-gate', '--name', GATE.name], { cwd: REPO_ROOT });
+  stopSideGate(GATE);
 });
 
 /** IdP calls for TOKENS tokens, each used from VM 1, then from VM 2. */

@@ -10,12 +10,13 @@
 //   make up && cd tests && node --test faults/introspection.test.mjs
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { loadEndpoints, REPO_ROOT } from '../e2e/lib/endpoints.mjs';
+import { startSideGate, stopSideGate } from '../e2e/lib/gates.mjs';
 import { thirdToken } from '../e2e/lib/https.mjs';
 
 const PORT = 9460;
@@ -69,16 +70,11 @@ before(async () => {
     const f = resolve(REPO_ROOT, `run/logs/${GATE.name}-${which}.log`);
     logStart[f] = sizeOf(f);
   }
-  const r = spawnSync('python3', [resolve(REPO_ROOT, 'tests/up.py'), 'start-gate', '--name', GATE.name,
-    '--gate-config', 'tests/faults/introspection.json', '--envoy-port', String(GATE.envoy),
-    '--admin-port', String(GATE.admin), '--worker-port', String(GATE.worker), '--concurrency', '1'],
-  { cwd: REPO_ROOT, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  gate = JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+  gate = startSideGate(GATE, 'tests/faults/introspection.json');
 });
 
 after(() => {
-  spawnSync('python3', [resolve(REPO_ROOT, 'tests/up.py'), 'stop-gate', '--name', GATE.name], { cwd: REPO_ROOT });
+  stopSideGate(GATE);
   server?.kill('SIGKILL');
 });
 

@@ -18,6 +18,7 @@ import { resolve } from 'node:path';
 import * as jose from 'jose';
 
 import { REPO_ROOT } from '../e2e/lib/endpoints.mjs';
+import { startSideGate, stopSideGate } from '../e2e/lib/gates.mjs';
 
 const PORT = 9485;
 const GATE = { name: 'tls-swap', envoy: 9486, admin: 9487, worker: 9488 };
@@ -82,16 +83,11 @@ before(async () => {
   { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   server.stdout.on('data', (d) => { serverOut += d; });
   assert.ok(await until(20_000, () => serverOut.includes('listening')), 'tls-swap-server ready');
-  const r = spawnSync('python3', [resolve(REPO_ROOT, 'tests/up.py'), 'start-gate', '--name', GATE.name,
-    '--gate-config', 'tests/faults/tls-swap.json', '--envoy-port', String(GATE.envoy),
-    '--admin-port', String(GATE.admin), '--worker-port', String(GATE.worker), '--concurrency', '1'],
-  { cwd: REPO_ROOT, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  gate = JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+  gate = startSideGate(GATE, 'tests/faults/tls-swap.json');
 });
 
 after(() => {
-  spawnSync('python3', [resolve(REPO_ROOT, 'tests/up.py'), 'stop-gate', '--name', GATE.name], { cwd: REPO_ROOT });
+  stopSideGate(GATE);
   server?.kill('SIGKILL');
 });
 
