@@ -1,7 +1,7 @@
 //! Verifying one token for one of a rule's providers: the verified-token cache first,
 //! then cheap checks, key lookup, signature (host-native when available), then claims.
 
-use crate::cache::{Proof, TokenDigest, Verified};
+use crate::cache::{Proof, TokenDigest, TokenKey, Verified};
 use crate::claims;
 use crate::config::{GateConfig, Validation};
 use crate::error::AuthError;
@@ -56,24 +56,27 @@ impl Checker<'_> {
         verdicts: &[Verdict],
         introspect: bool,
     ) -> Checked {
-        let digest: TokenDigest = Sha256::digest(found.token.as_bytes()).into();
+        // SHA-256 only off the cached path (introspection, the asynchronous host's
+        // verdicts); the verified-token cache has its own cheaper keyed hash.
+        let digest = || -> TokenDigest { Sha256::digest(found.token.as_bytes()).into() };
         // An opaque token (no `.`, so no JWS) goes to the first of the rule's providers
         // that introspects; with none, it fails as a malformed JWT, as it always did.
         if !found.token.contains('.') {
             if let Some(p) = ps.iter().copied().find(|p| self.config.providers[*p].validation != Validation::Jwt) {
-                return match self.introspect(state, p, &digest, found) {
+                return match self.introspect(state, p, &digest(), found) {
                     Checked::Ok(v) => self.not_revoked(state, v),
                     other => other,
                 };
             }
         }
-        let checked = match self.cached(state, &digest, found, ps) {
+        let key = state.cache.key(found.token);
+        let checked = match self.cached(state, &key, found, ps) {
             Some(hit) => hit,
             None => {
-                let checked = self.check_uncached(state, &digest, found, ps, verdicts);
+                let checked = self.check_uncached(state, &digest(), found, ps, verdicts);
                 if let Checked::Ok(v) = &checked {
                     if matches!(v.proof, Proof::Signature { .. }) {
-                        state.cache.insert(digest, v.clone());
+                        state.cache.insert(key, found.token, v.clone());
                     }
                 }
                 checked
@@ -83,7 +86,7 @@ impl Checker<'_> {
             // A revocable route: the signature is not enough, the IdP must still say
             // `active` (its answer is cached like any other).
             Checked::Ok(v) if introspect && matches!(v.proof, Proof::Signature { .. }) => {
-                match self.introspect(state, v.provider, &digest, found) {
+                match self.introspect(state, v.provider, &digest(), found) {
                     Checked::Ok(_) => Checked::Ok(v),
                     other => other,
                 }
@@ -118,8 +121,8 @@ impl Checker<'_> {
     }
 
     /// A cache hit, re-checked for this request; `None` means "verify from scratch".
-    fn cached(&self, state: &mut GateState, digest: &TokenDigest, found: &Found<'_>, ps: &[usize]) -> Option<Checked> {
-        let v = state.cache.get(digest)?;
+    fn cached(&self, state: &mut GateState, key: &TokenKey, found: &Found<'_>, ps: &[usize]) -> Option<Checked> {
+        let v = state.cache.get(key)?;
         let name = &self.config.providers[v.provider].name;
         Trace::record(&mut state.trace, || crate::trace::Step::Check {
             provider: Some(name.clone()),
@@ -136,7 +139,7 @@ impl Checker<'_> {
         let Proof::Signature { alg, kid, keys_generation } = &v.proof else { return None };
         let keys = &state.keys[v.provider];
         if *keys_generation != keys.generation() {
-            state.cache.remove(digest);
+            state.cache.remove(key);
             return None;
         }
         let prov = &self.config.providers[v.provider];
@@ -144,14 +147,14 @@ impl Checker<'_> {
             return Some(Checked::Err(AuthError::WrongSource));
         }
         if self.now_ms / 1000 >= v.exp_s.saturating_add(prov.clock_skew_s) {
-            state.cache.remove(digest);
+            state.cache.remove(key);
             return Some(Checked::Err(AuthError::Expired));
         }
         match keys.lookup(kid.as_deref(), *alg, self.now_ms) {
             Lookup::Found(_) => Some(Checked::Ok(v.clone())),
             Lookup::Unavailable { .. } => Some(Checked::Err(AuthError::KeysUnavailable)),
             Lookup::Unknown => {
-                state.cache.remove(digest);
+                state.cache.remove(key);
                 None
             }
         }

@@ -7,7 +7,7 @@ use crate::config::{GateConfig, Requirement, Rule, TokenSource};
 use crate::decision::{Allowed, Decision, Denial, DpopChallenge};
 use crate::error::AuthError;
 use crate::extract::{extract, removal_edits, Found};
-use crate::gate::{fingerprint, GateState};
+use crate::gate::GateState;
 use crate::job::{Verdict, Verifier, VerifyJob};
 use crate::path;
 use crate::policy::{self, Matched, Mode};
@@ -209,7 +209,9 @@ impl<'g> Pass<'g> {
         m: &Matched<'_, '_>,
         allowed: &mut Allowed,
     ) -> ControlFlow<Decision> {
-        let hash = fingerprint(found.token);
+        // The log label, from the cache entry on a hit (a SHA-256 of the token costs
+        // more than the rest of the cached path).
+        let hash = self.state.cache.label(found.token);
         let v = match self.checker.check(self.state, found, ps, &self.verdicts, m.rule.introspect) {
             Checked::Ok(v) => v,
             Checked::NeedKeys(provider) => return ControlFlow::Break(Decision::NeedKeys { provider }),
