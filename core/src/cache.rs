@@ -105,7 +105,7 @@ pub struct TokenCache {
     key: Option<[u8; 16]>,
     /// Each entry with the token's log label ([`crate::gate::fingerprint`], a SHA-256
     /// prefix), computed once on the miss so a hit hashes nothing but the SipHash.
-    entries: HashMap<TokenKey, (Verified, String), BuildHasherDefault<PassThrough>>,
+    entries: HashMap<TokenKey, (Rc<Verified>, String), BuildHasherDefault<PassThrough>>,
     order: VecDeque<TokenKey>,
 }
 
@@ -124,7 +124,7 @@ impl TokenCache {
         TokenKey(h.finish128().as_u128())
     }
 
-    pub fn get(&self, key: &TokenKey) -> Option<&Verified> {
+    pub fn get(&self, key: &TokenKey) -> Option<&Rc<Verified>> {
         self.entries.get(key).map(|(v, _)| v)
     }
 
@@ -137,7 +137,7 @@ impl TokenCache {
     }
 
     /// Caches `v` for `token` (whose key is `key`).
-    pub fn insert(&mut self, key: TokenKey, token: &str, v: Verified) {
+    pub fn insert(&mut self, key: TokenKey, token: &str, v: Rc<Verified>) {
         if self.capacity == 0 {
             return;
         }
@@ -187,9 +187,9 @@ mod tests {
     fn evicts_oldest_beyond_capacity() {
         let mut c = TokenCache::new(2);
         let [k1, k2, k3] = ["a.b.c", "a.b.d", "a.b.e"].map(|t| c.key(t));
-        c.insert(k1, "a.b.c", v(1));
-        c.insert(k2, "a.b.c", v(2));
-        c.insert(k3, "a.b.c", v(3));
+        c.insert(k1, "a.b.c", Rc::new(v(1)));
+        c.insert(k2, "a.b.c", Rc::new(v(2)));
+        c.insert(k3, "a.b.c", Rc::new(v(3)));
         assert_eq!(c.len(), 2);
         assert!(c.get(&k1).is_none());
         assert_eq!(c.get(&k3).map(|e| e.exp_s), Some(3));
@@ -198,14 +198,14 @@ mod tests {
     #[test]
     fn zero_capacity_caches_nothing_and_remove_works() {
         let mut c = TokenCache::new(0);
-        c.insert(c.key("a.b.c"), "a.b.c", v(1));
+        c.insert(c.key("a.b.c"), "a.b.c", Rc::new(v(1)));
         assert_eq!(c.len(), 0);
         let mut c = TokenCache::new(4);
         let k = c.key("a.b.c");
-        c.insert(k, "a.b.c", v(1));
+        c.insert(k, "a.b.c", Rc::new(v(1)));
         c.remove(&k);
         assert!(c.get(&k).is_none());
-        c.insert(k, "a.b.c", v(5));
+        c.insert(k, "a.b.c", Rc::new(v(5)));
         assert_eq!(c.get(&k).map(|e| e.exp_s), Some(5));
     }
 
@@ -215,7 +215,7 @@ mod tests {
         let mut c = TokenCache::new(4);
         let want = crate::gate::fingerprint("a.b.c");
         assert_eq!(c.label("a.b.c"), want);
-        c.insert(c.key("a.b.c"), "a.b.c", v(1));
+        c.insert(c.key("a.b.c"), "a.b.c", Rc::new(v(1)));
         assert_eq!(c.label("a.b.c"), want);
         assert_ne!(c.label("a.b.d"), want);
     }

@@ -16,10 +16,12 @@ use crate::token::{self, Unverified};
 use crate::trace::{Check, Trace};
 use sha2::{Digest, Sha256};
 use std::ops::ControlFlow;
+use std::rc::Rc;
 
 /// A verified token, or how the request ends instead.
 pub enum Checked {
-    Ok(Verified),
+    /// Shared with the cache entry: a hit copies no claims, scopes or headers.
+    Ok(Rc<Verified>),
     NeedKeys(usize),
     /// The asynchronous host must check this signature first.
     Ask(Ask),
@@ -76,7 +78,7 @@ impl Checker<'_> {
                 let checked = self.check_uncached(state, &digest(), found, ps, verdicts);
                 if let Checked::Ok(v) = &checked {
                     if matches!(v.proof, Proof::Signature { .. }) {
-                        state.cache.insert(key, found.token, v.clone());
+                        state.cache.insert(key, found.token, Rc::clone(v));
                     }
                 }
                 checked
@@ -101,7 +103,7 @@ impl Checker<'_> {
 
     /// The denylist check: after the signature and claims, on every request, cache hits
     /// included (a token cached before its revocation is refused from then on).
-    fn not_revoked(&self, state: &mut GateState, v: Verified) -> Checked {
+    fn not_revoked(&self, state: &mut GateState, v: Rc<Verified>) -> Checked {
         let Some(Some(r)) = state.revocations.get_mut(v.provider) else { return Checked::Ok(v) };
         let Some(keys) = state.keys.get(v.provider) else { return Checked::Err(AuthError::Internal("no key set")) };
         let Some(ids) = v.ids.as_deref() else {
@@ -151,7 +153,7 @@ impl Checker<'_> {
             return Some(Checked::Err(AuthError::Expired));
         }
         match keys.lookup(kid.as_deref(), *alg, self.now_ms) {
-            Lookup::Found(_) => Some(Checked::Ok(v.clone())),
+            Lookup::Found(_) => Some(Checked::Ok(Rc::clone(v))),
             Lookup::Unavailable { .. } => Some(Checked::Err(AuthError::KeysUnavailable)),
             Lookup::Unknown => {
                 state.cache.remove(key);
@@ -220,7 +222,7 @@ impl Checker<'_> {
             Trace::check(t, name, Check::Signature, verified.clone()).ok();
         }
         match verified.and_then(|()| accept_claims(self.config, p, &u.claims, self.now_ms / 1000, proof, t)) {
-            Ok(v) => Checked::Ok(v),
+            Ok(v) => Checked::Ok(Rc::new(v)),
             Err(e) => Checked::Err(e),
         }
     }

@@ -254,7 +254,7 @@ impl<'g> Pass<'g> {
             }
         }
         let p = v.provider;
-        allowed.set.extend(v.headers);
+        allowed.set.extend(v.headers.iter().cloned());
         if !self.config.providers[p].forward_token {
             let (remove, set) = removal_edits(req, &found.source);
             allowed.remove.extend(remove);
