@@ -49,11 +49,14 @@ pub(crate) struct Checker<'g> {
 impl Checker<'_> {
     /// Checks one token for one of `ps`; `verdicts` are the asynchronous host's answers
     /// given so far for this request.
+    /// `key`: the token's [`crate::cache::TokenCache::key`] (the caller hashed it
+    /// already for the log label).
     /// `introspect`: the rule wants even a locally valid JWT introspected.
     pub fn check(
         &self,
         state: &mut GateState,
         found: &Found<'_>,
+        key: TokenKey,
         ps: &[usize],
         verdicts: &[Verdict],
         introspect: bool,
@@ -71,7 +74,6 @@ impl Checker<'_> {
                 };
             }
         }
-        let key = state.cache.key(found.token);
         let checked = match self.cached(state, &key, found, ps) {
             Some(hit) => hit,
             None => {

@@ -211,8 +211,9 @@ impl<'g> Pass<'g> {
     ) -> ControlFlow<Decision> {
         // The log label, from the cache entry on a hit (a SHA-256 of the token costs
         // more than the rest of the cached path).
-        let hash = self.state.cache.label(found.token);
-        let v = match self.checker.check(self.state, found, ps, &self.verdicts, m.rule.introspect) {
+        let key = self.state.cache.key(found.token);
+        let hash = self.state.cache.label(&key, found.token);
+        let v = match self.checker.check(self.state, found, key, ps, &self.verdicts, m.rule.introspect) {
             Checked::Ok(v) => v,
             Checked::NeedKeys(provider) => return ControlFlow::Break(Decision::NeedKeys { provider }),
             Checked::Ask(ask) => {
