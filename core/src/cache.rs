@@ -1,9 +1,16 @@
 //! A bounded cache of verified tokens, so a token seen again skips decoding, signature
 //! verification and claim parsing.
 //!
-//! - Keyed by SHA-256 of the whole token text: ECDSA signatures are malleable, so two
-//!   different strings can carry "the same" valid signature; hashing the exact bytes
-//!   never lets one stand in for the other.
+//! - Keyed by a 128-bit keyed SipHash-2-4 of the whole token text ([`TokenKey`]): ECDSA
+//!   signatures are malleable, so two different strings can carry "the same" valid
+//!   signature; hashing the exact bytes never lets one stand in for the other. The key
+//!   is 128 random bits drawn when the cache is made and never leaves it, so SipHash
+//!   (a PRF) gives an attacker no way to aim a token at another's entry: short of the
+//!   key, a forged hit is a 2^-128 guess per cached token. The token's SHA-256, which
+//!   this replaced, cost several times more per request on the cached path (a token is
+//!   ~15 SHA-256 blocks; SipHash is a few rounds per 8 bytes), and storing the token
+//!   itself to compare on a hit would triple the cache's memory (~10,000 tokens of
+//!   ~700 bytes). Without randomness from the platform the cache stays off.
 //! - Only successes are cached, so a later valid token can never fail because of an
 //!   earlier failure.
 //! - A hit is re-checked on every use: `exp` against the current time, the provider
@@ -14,10 +21,17 @@
 use crate::alg::Alg;
 use crate::revocation::TokenIds;
 use serde_json::{Map, Value};
+use siphasher::sip128::{Hasher128, SipHasher24};
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
+/// SHA-256 of a token: the introspection cache and the asynchronous host's verdicts.
 pub type TokenDigest = [u8; 32];
+
+/// The verified-token cache's key for a token: keyed SipHash-2-4, 128 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenKey(u128);
 
 /// What a verified token proved, reduced to what later requests need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,29 +76,74 @@ pub enum Proof {
     Introspection,
 }
 
+/// A [`TokenKey`] is already a keyed hash: the map uses its low 64 bits as they are
+/// instead of hashing it again.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is reached (the derived `Hash` of `TokenKey`); any other
+        // input still spreads over the 64 bits.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.0 = i as u64;
+    }
+}
+
 /// FIFO-evicting map with a fixed capacity (0 disables caching).
 #[derive(Debug, Default)]
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<TokenDigest, Verified>,
-    order: VecDeque<TokenDigest>,
+    /// The SipHash key; `None` when the platform gave no randomness (nothing is cached).
+    key: Option<[u8; 16]>,
+    /// Each entry with the token's log label ([`crate::gate::fingerprint`], a SHA-256
+    /// prefix), computed once on the miss so a hit hashes nothing but the SipHash.
+    entries: HashMap<TokenKey, (Rc<Verified>, String), BuildHasherDefault<PassThrough>>,
+    order: VecDeque<TokenKey>,
 }
 
 impl TokenCache {
     pub fn new(capacity: usize) -> TokenCache {
-        TokenCache { capacity, entries: HashMap::new(), order: VecDeque::new() }
+        let mut key = [0u8; 16];
+        let key = (capacity > 0 && getrandom::getrandom(&mut key).is_ok()).then_some(key);
+        TokenCache { capacity: if key.is_some() { capacity } else { 0 }, key, ..TokenCache::default() }
     }
 
-    pub fn get(&self, digest: &TokenDigest) -> Option<&Verified> {
-        self.entries.get(digest)
+    /// The cache's key for `token` (any value when caching is off: nothing matches it).
+    pub fn key(&self, token: &str) -> TokenKey {
+        let Some(key) = &self.key else { return TokenKey(0) };
+        let mut h = SipHasher24::new_with_key(key);
+        h.write(token.as_bytes());
+        TokenKey(h.finish128().as_u128())
     }
 
-    pub fn insert(&mut self, digest: TokenDigest, v: Verified) {
+    pub fn get(&self, key: &TokenKey) -> Option<&Rc<Verified>> {
+        self.entries.get(key).map(|(v, _)| v)
+    }
+
+    /// `token`'s log label (`key` is its [`TokenCache::key`]): from its entry when
+    /// cached, else computed.
+    pub fn label(&self, key: &TokenKey, token: &str) -> String {
+        match self.entries.get(key) {
+            Some((_, label)) => label.clone(),
+            None => crate::gate::fingerprint(token),
+        }
+    }
+
+    /// Caches `v` for `token` (whose key is `key`).
+    pub fn insert(&mut self, key: TokenKey, token: &str, v: Rc<Verified>) {
         if self.capacity == 0 {
             return;
         }
-        if self.entries.insert(digest, v).is_none() {
-            self.order.push_back(digest);
+        if self.entries.insert(key, (v, crate::gate::fingerprint(token))).is_none() {
+            self.order.push_back(key);
         }
         while self.entries.len() > self.capacity {
             match self.order.pop_front() {
@@ -96,9 +155,9 @@ impl TokenCache {
         }
     }
 
-    pub fn remove(&mut self, digest: &TokenDigest) {
-        if self.entries.remove(digest).is_some() {
-            self.order.retain(|d| d != digest);
+    pub fn remove(&mut self, key: &TokenKey) {
+        if self.entries.remove(key).is_some() {
+            self.order.retain(|d| d != key);
         }
     }
 
@@ -128,24 +187,55 @@ mod tests {
     #[test]
     fn evicts_oldest_beyond_capacity() {
         let mut c = TokenCache::new(2);
-        c.insert([1; 32], v(1));
-        c.insert([2; 32], v(2));
-        c.insert([3; 32], v(3));
+        let [k1, k2, k3] = ["a.b.c", "a.b.d", "a.b.e"].map(|t| c.key(t));
+        c.insert(k1, "a.b.c", Rc::new(v(1)));
+        c.insert(k2, "a.b.c", Rc::new(v(2)));
+        c.insert(k3, "a.b.c", Rc::new(v(3)));
         assert_eq!(c.len(), 2);
-        assert!(c.get(&[1; 32]).is_none());
-        assert_eq!(c.get(&[3; 32]).map(|e| e.exp_s), Some(3));
+        assert!(c.get(&k1).is_none());
+        assert_eq!(c.get(&k3).map(|e| e.exp_s), Some(3));
     }
 
     #[test]
     fn zero_capacity_caches_nothing_and_remove_works() {
         let mut c = TokenCache::new(0);
-        c.insert([1; 32], v(1));
+        c.insert(c.key("a.b.c"), "a.b.c", Rc::new(v(1)));
         assert_eq!(c.len(), 0);
         let mut c = TokenCache::new(4);
-        c.insert([1; 32], v(1));
-        c.remove(&[1; 32]);
-        assert!(c.get(&[1; 32]).is_none());
-        c.insert([1; 32], v(5));
-        assert_eq!(c.get(&[1; 32]).map(|e| e.exp_s), Some(5));
+        let k = c.key("a.b.c");
+        c.insert(k, "a.b.c", Rc::new(v(1)));
+        c.remove(&k);
+        assert!(c.get(&k).is_none());
+        c.insert(k, "a.b.c", Rc::new(v(5)));
+        assert_eq!(c.get(&k).map(|e| e.exp_s), Some(5));
+    }
+
+    /// A hit's label is the one computed on the miss, and equals the uncached label.
+    #[test]
+    fn the_label_is_the_tokens_fingerprint_cached_or_not() {
+        let mut c = TokenCache::new(4);
+        let want = crate::gate::fingerprint("a.b.c");
+        let k = c.key("a.b.c");
+        assert_eq!(c.label(&k, "a.b.c"), want);
+        c.insert(k, "a.b.c", Rc::new(v(1)));
+        assert_eq!(c.label(&k, "a.b.c"), want);
+        assert_ne!(c.label(&c.key("a.b.d"), "a.b.d"), want);
+    }
+
+    /// Every byte of the token counts (one changed signature character, a trailing
+    /// byte, a re-encoded signature), and two caches key the same token differently.
+    #[test]
+    fn keys_differ_for_any_change_and_per_cache() {
+        let c = TokenCache::new(4);
+        let t = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+        assert_eq!(c.key(t), c.key(t));
+        for other in [
+            &t[..t.len() - 1],
+            "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJm",
+            "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl=",
+        ] {
+            assert_ne!(c.key(t), c.key(other), "{other}");
+        }
+        assert_ne!(TokenCache::new(4).key(t), c.key(t), "the SipHash key is random per cache");
     }
 }

@@ -1,7 +1,7 @@
 //! Verifying one token for one of a rule's providers: the verified-token cache first,
 //! then cheap checks, key lookup, signature (host-native when available), then claims.
 
-use crate::cache::{Proof, TokenDigest, Verified};
+use crate::cache::{Proof, TokenDigest, TokenKey, Verified};
 use crate::claims;
 use crate::config::{GateConfig, Validation};
 use crate::error::AuthError;
@@ -16,10 +16,12 @@ use crate::token::{self, Unverified};
 use crate::trace::{Check, Trace};
 use sha2::{Digest, Sha256};
 use std::ops::ControlFlow;
+use std::rc::Rc;
 
 /// A verified token, or how the request ends instead.
 pub enum Checked {
-    Ok(Verified),
+    /// Shared with the cache entry: a hit copies no claims, scopes or headers.
+    Ok(Rc<Verified>),
     NeedKeys(usize),
     /// The asynchronous host must check this signature first.
     Ask(Ask),
@@ -47,33 +49,38 @@ pub(crate) struct Checker<'g> {
 impl Checker<'_> {
     /// Checks one token for one of `ps`; `verdicts` are the asynchronous host's answers
     /// given so far for this request.
+    /// `key`: the token's [`crate::cache::TokenCache::key`] (the caller hashed it
+    /// already for the log label).
     /// `introspect`: the rule wants even a locally valid JWT introspected.
     pub fn check(
         &self,
         state: &mut GateState,
         found: &Found<'_>,
+        key: TokenKey,
         ps: &[usize],
         verdicts: &[Verdict],
         introspect: bool,
     ) -> Checked {
-        let digest: TokenDigest = Sha256::digest(found.token.as_bytes()).into();
+        // SHA-256 only off the cached path (introspection, the asynchronous host's
+        // verdicts); the verified-token cache has its own cheaper keyed hash.
+        let digest = || -> TokenDigest { Sha256::digest(found.token.as_bytes()).into() };
         // An opaque token (no `.`, so no JWS) goes to the first of the rule's providers
         // that introspects; with none, it fails as a malformed JWT, as it always did.
         if !found.token.contains('.') {
             if let Some(p) = ps.iter().copied().find(|p| self.config.providers[*p].validation != Validation::Jwt) {
-                return match self.introspect(state, p, &digest, found) {
+                return match self.introspect(state, p, &digest(), found) {
                     Checked::Ok(v) => self.not_revoked(state, v),
                     other => other,
                 };
             }
         }
-        let checked = match self.cached(state, &digest, found, ps) {
+        let checked = match self.cached(state, &key, found, ps) {
             Some(hit) => hit,
             None => {
-                let checked = self.check_uncached(state, &digest, found, ps, verdicts);
+                let checked = self.check_uncached(state, &digest(), found, ps, verdicts);
                 if let Checked::Ok(v) = &checked {
                     if matches!(v.proof, Proof::Signature { .. }) {
-                        state.cache.insert(digest, v.clone());
+                        state.cache.insert(key, found.token, Rc::clone(v));
                     }
                 }
                 checked
@@ -83,7 +90,7 @@ impl Checker<'_> {
             // A revocable route: the signature is not enough, the IdP must still say
             // `active` (its answer is cached like any other).
             Checked::Ok(v) if introspect && matches!(v.proof, Proof::Signature { .. }) => {
-                match self.introspect(state, v.provider, &digest, found) {
+                match self.introspect(state, v.provider, &digest(), found) {
                     Checked::Ok(_) => Checked::Ok(v),
                     other => other,
                 }
@@ -98,7 +105,7 @@ impl Checker<'_> {
 
     /// The denylist check: after the signature and claims, on every request, cache hits
     /// included (a token cached before its revocation is refused from then on).
-    fn not_revoked(&self, state: &mut GateState, v: Verified) -> Checked {
+    fn not_revoked(&self, state: &mut GateState, v: Rc<Verified>) -> Checked {
         let Some(Some(r)) = state.revocations.get_mut(v.provider) else { return Checked::Ok(v) };
         let Some(keys) = state.keys.get(v.provider) else { return Checked::Err(AuthError::Internal("no key set")) };
         let Some(ids) = v.ids.as_deref() else {
@@ -118,8 +125,8 @@ impl Checker<'_> {
     }
 
     /// A cache hit, re-checked for this request; `None` means "verify from scratch".
-    fn cached(&self, state: &mut GateState, digest: &TokenDigest, found: &Found<'_>, ps: &[usize]) -> Option<Checked> {
-        let v = state.cache.get(digest)?;
+    fn cached(&self, state: &mut GateState, key: &TokenKey, found: &Found<'_>, ps: &[usize]) -> Option<Checked> {
+        let v = state.cache.get(key)?;
         let name = &self.config.providers[v.provider].name;
         Trace::record(&mut state.trace, || crate::trace::Step::Check {
             provider: Some(name.clone()),
@@ -136,7 +143,7 @@ impl Checker<'_> {
         let Proof::Signature { alg, kid, keys_generation } = &v.proof else { return None };
         let keys = &state.keys[v.provider];
         if *keys_generation != keys.generation() {
-            state.cache.remove(digest);
+            state.cache.remove(key);
             return None;
         }
         let prov = &self.config.providers[v.provider];
@@ -144,14 +151,14 @@ impl Checker<'_> {
             return Some(Checked::Err(AuthError::WrongSource));
         }
         if self.now_ms / 1000 >= v.exp_s.saturating_add(prov.clock_skew_s) {
-            state.cache.remove(digest);
+            state.cache.remove(key);
             return Some(Checked::Err(AuthError::Expired));
         }
         match keys.lookup(kid.as_deref(), *alg, self.now_ms) {
-            Lookup::Found(_) => Some(Checked::Ok(v.clone())),
+            Lookup::Found(_) => Some(Checked::Ok(Rc::clone(v))),
             Lookup::Unavailable { .. } => Some(Checked::Err(AuthError::KeysUnavailable)),
             Lookup::Unknown => {
-                state.cache.remove(digest);
+                state.cache.remove(key);
                 None
             }
         }
@@ -217,7 +224,7 @@ impl Checker<'_> {
             Trace::check(t, name, Check::Signature, verified.clone()).ok();
         }
         match verified.and_then(|()| accept_claims(self.config, p, &u.claims, self.now_ms / 1000, proof, t)) {
-            Ok(v) => Checked::Ok(v),
+            Ok(v) => Checked::Ok(Rc::new(v)),
             Err(e) => Checked::Err(e),
         }
     }

@@ -7,7 +7,7 @@ use crate::config::{GateConfig, Requirement, Rule, TokenSource};
 use crate::decision::{Allowed, Decision, Denial, DpopChallenge};
 use crate::error::AuthError;
 use crate::extract::{extract, removal_edits, Found};
-use crate::gate::{fingerprint, GateState};
+use crate::gate::GateState;
 use crate::job::{Verdict, Verifier, VerifyJob};
 use crate::path;
 use crate::policy::{self, Matched, Mode};
@@ -215,8 +215,11 @@ impl<'g> Pass<'g> {
         m: &Matched<'_, '_>,
         allowed: &mut Allowed,
     ) -> ControlFlow<Decision> {
-        let hash = fingerprint(found.token);
-        let v = match self.checker.check(self.state, found, ps, &self.verdicts, m.rule.introspect) {
+        // The log label, from the cache entry on a hit (a SHA-256 of the token costs
+        // more than the rest of the cached path).
+        let key = self.state.cache.key(found.token);
+        let hash = self.state.cache.label(&key, found.token);
+        let v = match self.checker.check(self.state, found, key, ps, &self.verdicts, m.rule.introspect) {
             Checked::Ok(v) => v,
             Checked::NeedKeys(provider) => return ControlFlow::Break(Decision::NeedKeys { provider }),
             Checked::Ask(ask) => {
@@ -258,7 +261,7 @@ impl<'g> Pass<'g> {
             }
         }
         let p = v.provider;
-        allowed.set.extend(v.headers);
+        allowed.set.extend(v.headers.iter().cloned());
         if !self.config.providers[p].forward_token {
             let (remove, set) = removal_edits(req, &found.source);
             allowed.remove.extend(remove);

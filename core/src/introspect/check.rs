@@ -35,7 +35,7 @@ impl Checker<'_> {
                 if self.now_ms / 1000 >= v.exp_s.saturating_add(prov.clock_skew_s) {
                     Checked::Err(AuthError::Expired)
                 } else {
-                    Checked::Ok(v.clone())
+                    Checked::Ok(std::rc::Rc::new(v.clone()))
                 }
             }
             Lookup::Refused(e) => Checked::Err(e),
