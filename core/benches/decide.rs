@@ -13,25 +13,21 @@
 //! iteration count itself, and reports a confidence interval, which a single absolute
 //! ns/decision figure needs (the other benches state ratios of alternating rounds).
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use jwt_simple::prelude::{Claims, Duration as JwtDuration, RS256KeyPair, RSAKeyPairLike};
 use jwtgate_core::{Decision, Gate, GateConfig, RequestView, Verifier};
 use serde_json::{json, Value};
 use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
+use support::{now_ms, AUD, ISS};
 
 const PEM: &str = include_str!("../testdata/rsa2048.pem");
 const JWKS: &str = include_str!("../testdata/rsa2048.jwks.json");
-const ISS: &str = "https://idp.bench";
-const AUD: &str = "api://bench";
 /// Distinct tokens the unique case cycles through; the gate's cache holds fewer, so every
 /// decision misses (and pays the insert and eviction a real miss pays).
 const UNIQUE_TOKENS: usize = 512;
 const UNIQUE_CACHE: usize = 256;
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
 
 /// A gate on the RS256 test key with the asynchronous verifier: asymmetric signatures
 /// come back as `Verify` jobs, which the bench answers itself (the stub verifier).
@@ -40,15 +36,7 @@ fn gate(extra_rules: usize, token_cache_size: usize) -> Gate {
     let mut rules: Vec<Value> = (0..extra_rules)
         .map(|i| json!({"match": {"prefix": format!("/other-{i}/")}, "requires": {"provider": "a"}}))
         .collect();
-    rules.push(json!({"name": "five_conditions", "match": {"template": "/tenants/{tenant}/**"},
-    "requires": {"provider": "a"},
-    "require": {"all": [
-        {"claim": "tenant", "op": "eq", "from": "path.tenant"},
-        {"claim": "roles", "op": "contains", "value": "orders:write"},
-        {"claim": "email_verified", "op": "eq", "value": true},
-        {"claim": "level", "op": "ge", "value": 2},
-        {"claim": "email", "op": "matches", "value": "[a-z.]+@acme\\.example"}
-    ]}}));
+    rules.push(support::five_conditions_rule());
     rules.push(json!({"match": {"prefix": "/"}, "requires": {"provider": "a"}}));
     let config = json!({
         "token_cache_size": token_cache_size,
@@ -62,11 +50,7 @@ fn gate(extra_rules: usize, token_cache_size: usize) -> Gate {
 /// RS256 tokens of the bench issuer, one per subject `prefix-0 .. prefix-(n-1)`.
 fn tokens(n: usize, prefix: &str) -> Vec<String> {
     let key = RS256KeyPair::from_pem(PEM).expect("test key").with_key_id("rsa-2048");
-    let extra: serde_json::Map<String, Value> = serde_json::from_value(json!({
-        "tenant": "acme", "roles": ["orders:read", "orders:write", "reports:read"],
-        "email_verified": true, "level": 3, "email": "ann.lee@acme.example"
-    }))
-    .expect("an object");
+    let extra: serde_json::Map<String, Value> = serde_json::from_value(support::policy_claims()).expect("an object");
     (0..n)
         .map(|i| {
             let claims = Claims::with_custom_claims(extra.clone(), JwtDuration::from_hours(1))

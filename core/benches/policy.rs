@@ -23,24 +23,15 @@ fn gate() -> Gate {
         }},
         "rules": [
             {"name": "scopes_only", "match": {"prefix": "/scopes/"}, "requires": {"provider": "a"}, "scopes": ["read"]},
-            {"name": "five_conditions", "match": {"template": "/tenants/{tenant}/**"}, "requires": {"provider": "a"},
-             "require": {"all": [
-                {"claim": "tenant", "op": "eq", "from": "path.tenant"},
-                {"claim": "roles", "op": "contains", "value": "orders:write"},
-                {"claim": "email_verified", "op": "eq", "value": true},
-                {"claim": "level", "op": "ge", "value": 2},
-                {"claim": "email", "op": "matches", "value": "[a-z.]+@acme\\.example"}
-             ]}}
+            support::five_conditions_rule()
         ]
     });
     Gate::from_json(&config.to_string(), 7).expect("bench config loads")
 }
 
 fn token() -> String {
-    let extra = json!({
-        "scope": "read write", "tenant": "acme", "roles": ["orders:read", "orders:write", "reports:read"],
-        "email_verified": true, "level": 3, "email": "ann.lee@acme.example"
-    });
+    let mut extra = support::policy_claims();
+    extra["scope"] = json!("read write");
     support::hs256_token(extra, 600, None)
 }
 

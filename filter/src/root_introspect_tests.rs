@@ -6,7 +6,7 @@
 use crate::mock_host::with;
 use crate::root::tests::{dispatched, request_with, respond};
 use crate::root::Root;
-use proxy_wasm::traits::RootContext;
+use proxy_wasm::traits::{HttpContext, RootContext};
 use proxy_wasm::types::Action;
 
 const OPAQUE: &str = "opaqueAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -53,6 +53,19 @@ fn shared_bytes() -> Vec<u8> {
     })
 }
 
+/// Two sharing VMs, each holding a request (contexts 5 and 6) for the same opaque token:
+/// VM 1 has dispatched the call, VM 2 has ticked once since. The contexts are returned
+/// so they live as long as the test.
+fn both_vms_asking() -> (Root, Root, [Box<dyn HttpContext>; 2]) {
+    let mut vm1 = vm_sharing(1, 64);
+    let mut vm2 = vm_sharing(2, 64);
+    let (a, _) = request_with(&vm1, 5, OPAQUE, &[]);
+    vm1.on_tick();
+    let (b, _) = request_with(&vm2, 6, OPAQUE, &[]);
+    vm2.on_tick();
+    (vm1, vm2, [a, b])
+}
+
 #[test]
 fn a_second_vm_adopts_the_answer_the_first_got_without_calling() {
     let mut vm1 = vm_sharing(1, 64);
@@ -78,12 +91,7 @@ fn a_second_vm_adopts_the_answer_the_first_got_without_calling() {
 
 #[test]
 fn a_vm_waits_for_the_call_another_vm_has_in_flight() {
-    let mut vm1 = vm_sharing(1, 64);
-    let mut vm2 = vm_sharing(2, 64);
-    let (_a, _) = request_with(&vm1, 5, OPAQUE, &[]);
-    vm1.on_tick();
-    let (_b, _) = request_with(&vm2, 6, OPAQUE, &[]);
-    vm2.on_tick();
+    let (mut vm1, mut vm2, _held) = both_vms_asking();
     assert_eq!(dispatched().len(), 1, "single-flight across VMs");
     assert_eq!(with(|h| h.tick_ms), Some(5), "VM 2 ticks fast while it waits");
     respond(&mut vm1, &dispatched()[0], 200, &[], &active_body());
@@ -95,12 +103,7 @@ fn a_vm_waits_for_the_call_another_vm_has_in_flight() {
 
 #[test]
 fn a_failed_call_frees_the_waiting_vm_to_ask_for_itself() {
-    let mut vm1 = vm_sharing(1, 64);
-    let mut vm2 = vm_sharing(2, 64);
-    let (_a, _) = request_with(&vm1, 5, OPAQUE, &[]);
-    vm1.on_tick();
-    let (_b, _) = request_with(&vm2, 6, OPAQUE, &[]);
-    vm2.on_tick();
+    let (mut vm1, mut vm2, _held) = both_vms_asking();
     respond(&mut vm1, &dispatched()[0], 500, &[], b"");
     assert_eq!(with(|h| h.replies.iter().map(|r| (r.context, r.status)).collect::<Vec<_>>()), vec![(5, 503)]);
     vm2.on_tick();
@@ -111,12 +114,7 @@ fn a_failed_call_frees_the_waiting_vm_to_ask_for_itself() {
 
 #[test]
 fn a_lost_call_holds_the_other_vms_only_until_its_lease_ends() {
-    let mut vm1 = vm_sharing(1, 64);
-    let mut vm2 = vm_sharing(2, 64);
-    let (_a, _) = request_with(&vm1, 5, OPAQUE, &[]);
-    vm1.on_tick();
-    let (_b, _) = request_with(&vm2, 6, OPAQUE, &[]);
-    vm2.on_tick();
+    let (_vm1, mut vm2, _held) = both_vms_asking();
     assert_eq!(dispatched().len(), 1);
     with(|h| h.now_ms += 2_001); // timeout_ms 1000 + 1000
     vm2.on_tick();

@@ -16,6 +16,25 @@ pub const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!";
 pub const ISS: &str = "https://idp.bench";
 pub const AUD: &str = "api://bench";
 
+/// The policy-heavy rule both `policy` and `decide` time: a path template and a
+/// 5-condition `require` tree on the provider `a`, which `policy_claims` satisfies.
+pub fn five_conditions_rule() -> Value {
+    json!({"name": "five_conditions", "match": {"template": "/tenants/{tenant}/**"}, "requires": {"provider": "a"},
+    "require": {"all": [
+       {"claim": "tenant", "op": "eq", "from": "path.tenant"},
+       {"claim": "roles", "op": "contains", "value": "orders:write"},
+       {"claim": "email_verified", "op": "eq", "value": true},
+       {"claim": "level", "op": "ge", "value": 2},
+       {"claim": "email", "op": "matches", "value": "[a-z.]+@acme\\.example"}
+    ]}})
+}
+
+/// Claims that pass `five_conditions_rule` on `/tenants/acme/...`.
+pub fn policy_claims() -> Value {
+    json!({"tenant": "acme", "roles": ["orders:read", "orders:write", "reports:read"],
+           "email_verified": true, "level": 3, "email": "ann.lee@acme.example"})
+}
+
 /// An HS256 token of the bench issuer with `extra` claims, valid for `lifetime_s`.
 pub fn hs256_token(extra: Value, lifetime_s: u64, sub: Option<&str>) -> String {
     let extra: serde_json::Map<String, Value> = serde_json::from_value(extra).expect("object");
