@@ -22,7 +22,7 @@ ALG = "opaque"   # the token "alg" these scenarios are listed under
 
 
 def start_idp():
-    proc = spawn("idp-opaque", ["node", "tests/idp/server.mjs", "--port", str(IDP_PORT), "--profile", "opaque",
+    proc = spawn("idp-opaque", ["node", "tests/idp/server.mjs", "--port", str(IDP_PORT), "--profile", "opaque", "--access-ttl", "3600",
                                 "--keys-out", str(TOKENS_DIR / "idp-opaque-keys.json")])
     wait_ready("idp-opaque", proc, ISSUER + "/jwks")
     return proc
@@ -38,11 +38,18 @@ def _mint():
         return json.loads(r.read())["access_token"]
 
 
+# oidc-provider's in-memory store (the test IdP's) is an LRU of 1000 entries in all: a
+# token minted more than ~1000 tokens ago is forgotten and introspects as inactive.
+MAX_OPAQUE_TOKENS = 800
+
+
 def make_tokens():
-    """opaque-repeat.txt (one token) and opaque-unique.txt (TOKEN_COUNT tokens)."""
+    """opaque-unique.txt (TOKEN_COUNT tokens, at most MAX_OPAQUE_TOKENS) and
+    opaque-repeat.txt (one token, minted last so it is the newest in the IdP's store)."""
+    count = min(config.TOKEN_COUNT, MAX_OPAQUE_TOKENS)
     try:
+        (TOKENS_DIR / f"{ALG}-unique.txt").write_text("".join(_mint() + "\n" for _ in range(count)))
         (TOKENS_DIR / f"{ALG}-repeat.txt").write_text(_mint() + "\n")
-        (TOKENS_DIR / f"{ALG}-unique.txt").write_text("".join(_mint() + "\n" for _ in range(config.TOKEN_COUNT)))
     except OSError as e:
         raise BenchError(f"could not mint opaque tokens at {ISSUER}: {e}") from e
 

@@ -79,8 +79,8 @@ def measure(run, name, alg, mode, bad_token, label=None):
         "command": " ".join(cmd[cmd.index("wrk"):]).replace(str(ROOT) + "/", ""),
     }
     if mode == "unique":
-        out["tokens"] = config.TOKEN_COUNT
-        out["uses_per_token"] = round(res["requests"] / config.TOKEN_COUNT, 2)
+        out["tokens"] = len(read_tokens(alg, mode))  # fewer than TOKEN_COUNT for opaque tokens
+        out["uses_per_token"] = round(res["requests"] / out["tokens"], 2)
     if s1:
         counters = rf"^http\.{run.stat_prefix}\.(downstream_rq_[2-5]xx|jwt_authn\.)|^wasmcustom\.jwtgate\."
         out["envoy_stats"] = stat_delta(s0, s1, counters)

@@ -85,6 +85,9 @@ const { values: args } = parseArgs({
     'client-jwks': { type: 'string' },
     // --profile login: where the IdP POSTs logout tokens (default: the demo Envoy's).
     'backchannel-uri': { type: 'string', default: 'http://127.0.0.1:9410/app/backchannel-logout' },
+    // Access-token lifetime in seconds. The bench mints its opaque tokens once and uses
+    // them for minutes of measuring (with retries when the machine is busy).
+    'access-ttl': { type: 'string', default: '300' },
   },
   strict: true,
 });
@@ -141,7 +144,11 @@ const POLICY_CLAIMS = {
   'jwtgate-globex': { tenant: 'globex', roles: ['orders:read'], email_verified: false, level: 1 },
   'jwtgate-opaque': { tenant: 'acme' },
 };
-const ACCESS_TOKEN_TTL = 300;
+const ACCESS_TOKEN_TTL = Number.parseInt(args['access-ttl'], 10);
+if (!Number.isInteger(ACCESS_TOKEN_TTL) || ACCESS_TOKEN_TTL <= 0) {
+  console.error(`idp: invalid --access-ttl ${args['access-ttl']} (seconds, > 0)`);
+  process.exit(2);
+}
 
 const rand = () => randomBytes(6).toString('hex');
 
