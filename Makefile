@@ -15,7 +15,7 @@ E2E_ENV       := JWTGATE_REQUIRE_HOSTS=1
 CHROMIUM      := /usr/bin/chromium
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup build lint unit e2e browser up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-floor bench-policy bench-revocation bench-apikey vectors-wasm apikey istio cli
+.PHONY: help setup build lint unit e2e browser up down demo test clean fuzz fuzz-smoke bench bench-smoke bench-floor bench-policy bench-revocation bench-apikey size-attribution vectors-wasm apikey istio cli
 FUZZ_SECONDS ?= 300
 
 help:
@@ -178,6 +178,12 @@ bench: setup build bench-floor
 # and 401 to broken ones); it asserts no speed and leaves BENCHMARKS.md alone.
 bench-smoke: setup build bench-floor
 	BENCH_QUICK=1 python3 bench/run.py
+
+# Code bytes of the filter per crate (twiggy-style, from a release build that keeps its
+# function names, in its own target dir; before wasm-opt).
+size-attribution: $(STAMPS)/rust-targets
+	CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --target wasm32-wasip1 -p jwtgate-filter --target-dir target/size
+	python3 bench/size_attribution.py target/size/wasm32-wasip1/release/jwtgate_filter.wasm
 
 # Native micro-benchmark: Gate::decide on a cached token, a scopes-only rule against a
 # 5-condition `require` tree; prints ns/decision and the ratio (no servers, one core).
