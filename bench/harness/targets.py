@@ -14,10 +14,10 @@ SIZE_GOAL, MEMORY_GOAL = 400 * KIB, 8 * MIB
 # Why a target is missed, beyond what the run's figures show: what was measured while
 # trying to close the gap, and what is left (issue 16's closing note has the commits).
 WHY = {
-    "cached": "Two of the extra host calls are the metric increments (`allowed`, per-route); one is the "
-              "`get_shared_data` that reads the key-set generation so a key dropped by another worker stops "
-              "validating at once (closing that window was a hardening fix; skipping it on a hit reopens it). "
-              "The core's share is the cached `decide` above, run under V8 rather than natively.",
+    "cached": "Beyond the floor's header work, a cached allow reads the clock, reads the key-set generation "
+              "(`get_shared_data`: a key another worker dropped stops validating at once; skipping the read on a hit "
+              "would reopen that window, a hardening fix) and increments two metrics (`allowed`, per-route). The "
+              "core's share is the cached `decide` above, run under V8 rather than natively.",
     "unique": "A unique token costs a full parse (base64url, JSON, claims) and policy under V8 plus one "
               "`verify_signature` foreign call. The filter keeps each key's SPKI DER ready, but the foreign "
               "function has no key handle: Envoy parses the DER into a BoringSSL key on every call, where native "
@@ -26,11 +26,12 @@ WHY = {
           "native `jwt_authn`'s cache: jwtgate's cached path against the wasm floor is the first row, and "
           "the floor itself is this far below native C++; the first round's full verifications under V8 add to it. "
           "Closing the rest needs a cheaper proxy-wasm ABI (fewer, batched host calls) rather than less core work.",
-    "edge": "Both workers verify with WebCrypto, and the repeated-token rows are at parity, so the gap is per new "
-            "token: the core's parse, claims and cache insert in wasm, and two crossings of the wasm boundary "
-            "(`decide`, then `resume` after `crypto.subtle.verify`) that copy the signing input and the JWK out as "
-            "strings, where jose stays in JS. Not done yet: hand the signing input over as bytes and read the JWK "
-            "only when its `CryptoKey` is not imported yet.",
+    "edge": "Both workers verify with WebCrypto. In the Results table jose costs about the same per request on "
+            "unique as on repeated tokens (it verifies every request), while jwtgate's unique path costs far more "
+            "than its cached one, more than one WebCrypto verify explains. Not profiled yet; the candidates are the "
+            "core's parse, claims and cache insert and eviction in wasm (the criterion table has its native cost), the two crossings "
+            "of the wasm boundary per new token (`decide`, then `resume` after `crypto.subtle.verify`) that copy the "
+            "signing input and the JWK out as strings, and the extra await.",
     "edge-repeat": "A gap within the noise of one measurement (edge rows have no rounds; the same run's ES256 repeat "
                    "row is met). Both workers answer a repeated token without new crypto; jwtgate adds one call into "
                    "wasm per request.",

@@ -68,6 +68,8 @@ fn census_of_host_calls_per_request_kind() {
         assert_eq!(get(calls, "proxy_http_call"), 0, "{kind} allow fetches nothing: {calls:?}");
         assert_eq!(get(calls, "proxy_set_shared_data"), 0, "{kind} allow writes no shared data: {calls:?}");
         assert!(get(calls, "proxy_get_header_map_pairs") >= 1, "{kind} allow reads the headers: {calls:?}");
+        // Only the key-set generation: with no login flow there is no logout list to read.
+        assert_eq!(get(calls, "proxy_get_shared_data"), 1, "{kind} allow: {calls:?}");
     }
     // A cache hit makes the same header edits as a verification, and no more calls.
     assert_eq!(get(&cached, "proxy_replace_header_map_value"), get(&unique, "proxy_replace_header_map_value"));

@@ -51,6 +51,9 @@ pub fn publish(state: &mut State) {
 
 /// Applies the shared list if another VM added to it since this VM last looked.
 pub fn catch_up(state: &mut State) {
+    if !state.logins {
+        return;
+    }
     let g = generation();
     if g == 0 || state.logouts_seen >= g {
         return;

@@ -111,12 +111,14 @@ impl RootContext for Root {
                 self.fetcher = Fetcher::open(&gate);
                 let warnings = gate.config().warnings();
                 let client_certs = gate.config().uses_client_certs();
+                let logins = gate.config().uses_login();
                 let state = State {
                     gate,
                     held: Default::default(),
                     metrics: Metrics::default(),
                     respond: Default::default(),
                     client_certs,
+                    logins,
                     logouts_seen: 0,
                 };
                 self.shared = Some(Rc::new(RefCell::new(state)));

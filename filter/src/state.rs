@@ -25,6 +25,9 @@ pub struct State {
     /// Read the client certificate for each request (some route checks
     /// certificate-bound tokens).
     pub client_certs: bool,
+    /// Some provider runs the login flow: only then is there a shared logout list to
+    /// look at on each request (one `get_shared_data` saved per request otherwise).
+    pub logins: bool,
     /// The generation of the shared back-channel logout list this VM has applied.
     pub logouts_seen: u64,
 }

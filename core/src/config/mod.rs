@@ -159,6 +159,11 @@ impl GateConfig {
     pub fn uses_client_certs(&self) -> bool {
         self.constraints().any(|c| matches!(c, SenderConstraint::Mtls | SenderConstraint::DpopOrMtls))
     }
+
+    /// Some provider runs the browser login flow (and so may receive back-channel logouts).
+    pub fn uses_login(&self) -> bool {
+        self.providers.iter().any(|p| p.login.is_some())
+    }
 }
 
 /// The `field` of errors about the document as a whole.
