@@ -23,9 +23,9 @@ WHY = {
               "function has no key handle: Envoy parses the DER into a BoringSSL key on every call, where native "
               "`jwt_authn` keeps its parsed keys. The remaining levers are upstream (a keyed verify in the ABI).",
     "ws": "Caches persist across rounds, so after the first round this compares jwtgate's cached path with "
-          "native `jwt_authn`'s cache: jwtgate's cached path against the wasm floor is the first row, and "
-          "the floor itself is this far below native C++; the first round's full verifications under V8 add to it. "
-          "Closing the rest needs a cheaper proxy-wasm ABI (fewer, batched host calls) rather than less core work.",
+          "native `jwt_authn`'s cache: what the wasm floor alone costs against this reference is given above; the "
+          "rest is jwtgate's own cached work (the first row) and the first round's full verifications under V8. "
+          "Closing it needs a cheaper proxy-wasm ABI (fewer host calls) rather than less core work.",
     "edge": "Both workers verify with WebCrypto. In the Results table jose costs about the same per request on "
             "unique as on repeated tokens (it verifies every request), while jwtgate's unique path costs far more "
             "than its cached one, more than one WebCrypto verify explains. Not profiled yet; the candidates are the "
@@ -95,8 +95,7 @@ def _explain(key, num, den, profile, results):
     if key == "ws" and floor and den.get("rounds_rps"):
         rs = round_ratios(floor, den)
         parts.append(f"a wasm filter that only does the header work (floor-all, repeated token) runs at "
-                     f"{statistics.median(rs):.2f}× this reference ({min(rs):.2f}–{max(rs):.2f}): the proxy-wasm "
-                     "ABI under V8 costs that much before any token work")
+                     f"{statistics.median(rs):.2f}× this reference ({min(rs):.2f}–{max(rs):.2f})")
     return "; ".join(parts)
 
 
