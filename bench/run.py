@@ -95,6 +95,7 @@ def main():
     side_wanted = [s for s in side_by_side.scenario_names() if not ONLY or ONLY.search(s)]
     if any(f"/{introspect.ALG}/" in s for s in wanted):
         introspect.start_idp()  # stopped with every other process at the end (stop_all)
+        introspect.make_tokens()  # they live an hour: the whole run, retries included
         # An opaque token cannot be tampered with: a JWT with a broken signature must get
         # 401 from these gates too (their JWT provider refuses it).
         bad[introspect.ALG] = bad["RS256"]
@@ -120,15 +121,9 @@ def main():
         if srv not in order:
             order.append(srv)
     edge_proc = None
-    opaque_minted = False
     for srv_name in order:
         server = SERVERS[srv_name]
         mine = [s for s in wanted if s.split("/")[0] == srv_name]
-        if not opaque_minted and any(f"/{introspect.ALG}/" in s for s in mine):
-            # Minted only now: the IdP's opaque tokens live 300 s, less than the
-            # side-by-side and JWT scenarios take in a full run.
-            introspect.make_tokens()
-            opaque_minted = True
         try:
             if server.kind == "envoy":
                 run = start_envoy(server, jwks, meta)

@@ -7,7 +7,7 @@
 twiggy-style, stdlib only: each function body in the code section is charged to the
 crate its (demangled) name starts with; a generic instantiation lands with the crate its
 path names first (`<serde_json::de::Deserializer as ...>` → serde_json), so the table is
-an attribution, not an exact split. Data segments are listed as one row. Sizes are
+an attribution, not an exact split. Data segments are counted once, in the header line. Sizes are
 before `wasm-opt`, which shrinks every crate's code by roughly the same share.
 """
 import re
@@ -151,9 +151,7 @@ def crate_of(path):
         return "jwtgate_core::config"
     p = path.lstrip("<&* ").removeprefix("mut ").removeprefix("dyn ")
     m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", p)
-    if not m or "::" not in p:
-        return "(other: " + (m.group(0) if m else "?") + ")" if not path.startswith(("_", "<")) else "(other)"
-    return m.group(0)
+    return m.group(0) if m and "::" in p else "(other)"  # C symbols, exports, generic params
 
 
 def main(argv):
